@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import YAML from 'yaml';
+import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
+import { ConfigError } from './errors.js';
+import { createAjv, formatAjvErrors, type ComponentKind, type ComponentRef, type JsonSchema, type Registry } from './registry.js';
+
+/** The component slots of a config, named exactly as their kinds. */
+export const COMPONENT_SLOTS = [
+  'dataset',
+  'stream',
+  'backbone',
+  'strategy',
+  'mask_scorer',
+  'ownership_policy',
+  'knowledge_transfer',
+  'task_inference',
+] as const satisfies readonly ComponentKind[];
+export type ComponentSlot = (typeof COMPONENT_SLOTS)[number];
+
+/** A config as written by a user (JSON or YAML). */
+export interface ExperimentConfig {
+  name?: string;
+  seed?: number;
+  backend?: BackendChoice;
+  dataset: ComponentRef;
+  stream: ComponentRef;
+  backbone: ComponentRef;
+  strategy: ComponentRef;
+  mask_scorer?: ComponentRef;
+  ownership_policy?: ComponentRef;
+  knowledge_transfer?: ComponentRef;
+  task_inference?: ComponentRef;
+  evaluation?: { batch_size?: number };
+}
+
+export interface ResolvedComponentRef {
+  id: string;
+  options: Record<string, unknown>;
+}
+
+/** A config with every default applied and every component's options validated. */
+export interface ResolvedConfig {
+  name: string;
+  seed: number;
+  backend: BackendChoice;
+  dataset: ResolvedComponentRef;
+  stream: ResolvedComponentRef;
+  backbone: ResolvedComponentRef;
+  strategy: ResolvedComponentRef;
+  mask_scorer: ResolvedComponentRef;
+  ownership_policy: ResolvedComponentRef;
+  knowledge_transfer: ResolvedComponentRef;
+  task_inference: ResolvedComponentRef;
+  evaluation: { batch_size: number };
+}
+
+const componentRefSchema = (description: string): JsonSchema => ({
+  type: 'object',
+  description,
+  required: ['id'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', minLength: 1, description: 'Registered id (see `supermask list`)' },
+    options: { type: 'object', description: "The component's options (validated by its own schema)" },
+  },
+});
+
+/** JSON Schema of an experiment config (component options are validated by each component). */
+export const CONFIG_SCHEMA: JsonSchema = {
+  $id: 'https://supermask.dev/schemas/config.json',
+  type: 'object',
+  required: ['dataset', 'stream', 'backbone', 'strategy'],
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    name: { type: 'string', minLength: 1, description: 'Run name (default: the config file name)' },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295, default: 0, description: 'Seed of every random choice' },
+    backend: { enum: [...BACKEND_CHOICES], default: 'auto', description: 'tfjs backend' },
+    dataset: componentRefSchema('Where the examples come from (kind dataset)'),
+    stream: componentRefSchema('How the dataset becomes a sequence of tasks (kind stream)'),
+    backbone: componentRefSchema('The masked network (kind backbone)'),
+    strategy: componentRefSchema('The continual-learning recipe (kind strategy); brings defaults for the four slots below'),
+    mask_scorer: componentRefSchema('Scores -> binary mask (kind mask_scorer); default from the strategy'),
+    ownership_policy: componentRefSchema('Which weights a task may change (kind ownership_policy); default from the strategy'),
+    knowledge_transfer: componentRefSchema('Initialises a new task from earlier ones (kind knowledge_transfer); default from the strategy, else none'),
+    task_inference: componentRefSchema('Which task a test batch belongs to (kind task_inference); default from the strategy, else oracle'),
+    evaluation: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        batch_size: { type: 'integer', minimum: 1, default: 1000, description: 'Batch size at test time' },
+      },
+    },
+  },
+};
+
+/** Reads a JSON or YAML config file; syntax errors name the file and the position. */
+export function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, [], file);
+  }
+  const ext = extname(file).toLowerCase();
+  if (ext === '.yaml' || ext === '.yml') {
+    try {
+      return YAML.parse(text);
+    } catch (error) {
+      throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, [], file);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`, [], file);
+  }
+}
+
+export interface ResolveOptions {
+  /** File the config came from (named in errors; its base name is the default run name). */
+  file?: string;
+  /** Command-line overrides. */
+  seed?: number;
+  backend?: BackendChoice;
+}
+
+/**
+ * Validates a config against CONFIG_SCHEMA and every component's options against the
+ * component's schema, applying defaults (the strategy's defaults fill empty slots).
+ */
+export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOptions = {}): ResolvedConfig {
+  const where = opts.file ? ` in ${opts.file}` : '';
+  const config = structuredClone(raw) as Record<string, unknown>;
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new ConfigError(`invalid config${where}: expected a JSON/YAML object at the top level`, [], opts.file);
+  }
+  if (opts.seed !== undefined) config.seed = opts.seed;
+  if (opts.backend !== undefined) config.backend = opts.backend;
+  const validate = validateTop ?? (validateTop = createAjv().compile(CONFIG_SCHEMA));
+  if (!validate(config)) {
+    throw new ConfigError(`invalid config${where}`, formatAjvErrors(validate.errors, ''), opts.file);
+  }
+  const c = config as unknown as ExperimentConfig & { seed: number; backend: BackendChoice; evaluation: { batch_size: number } };
+  const resolve = (kind: ComponentSlot, ref: ComponentRef): ResolvedComponentRef => {
+    try {
+      return { id: ref.id, options: registry.resolveOptions(kind, ref, kind) };
+    } catch (error) {
+      if (error instanceof ConfigError) throw new ConfigError(`${error.message.split('\n')[0]}${where}`, error.problems, opts.file);
+      throw error;
+    }
+  };
+  const strategy = resolve('strategy', c.strategy);
+  const defaults = registry.get('strategy', strategy.id).defaults ?? {};
+  const fallback: Partial<Record<ComponentSlot, ComponentRef>> = {
+    knowledge_transfer: { id: 'none' },
+    task_inference: { id: 'oracle' },
+  };
+  const slot = (kind: ComponentSlot): ResolvedComponentRef => {
+    const ref = (c[kind as keyof ExperimentConfig] as ComponentRef | undefined) ?? defaults[kind] ?? fallback[kind];
+    if (!ref) {
+      throw new ConfigError(`invalid config${where}`, [`${kind}: required field is missing (strategy "${strategy.id}" gives no default)`], opts.file);
+    }
+    return resolve(kind, ref);
+  };
+  return {
+    name: c.name ?? (opts.file ? basename(opts.file, extname(opts.file)) : 'experiment'),
+    seed: c.seed,
+    backend: c.backend,
+    dataset: slot('dataset'),
+    stream: slot('stream'),
+    backbone: slot('backbone'),
+    strategy,
+    mask_scorer: slot('mask_scorer'),
+    ownership_policy: slot('ownership_policy'),
+    knowledge_transfer: slot('knowledge_transfer'),
+    task_inference: slot('task_inference'),
+    evaluation: c.evaluation,
+  };
+}
+
+let validateTop: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
+
+/** Loads, validates and resolves a config file. */
+export function loadConfig(file: string, registry: Registry, opts: Omit<ResolveOptions, 'file'> = {}): ResolvedConfig {
+  return resolveConfig(readConfigFile(file), registry, { ...opts, file });
+}

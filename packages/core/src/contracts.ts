@@ -1,0 +1,228 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { LabeledDataset, Task, TaskStream } from './data.js';
+import type { Rng } from './rng.js';
+import type { MaskedLayer } from './layers/masked-layer.js';
+
+/* ------------------------------------------------------------------ data */
+
+/** Kind `dataset`: loads a labelled dataset from disk or from the embedded copy. */
+export interface DatasetLoader {
+  load(): Promise<LabeledDataset>;
+}
+
+/** Kind `stream`: turns a dataset into a sequence of tasks (labels remapped per task). */
+export interface StreamBuilder {
+  build(dataset: LabeledDataset, rng: Rng): TaskStream;
+}
+
+/* ------------------------------------------------------------- network */
+
+/**
+ * How a forward pass gets each masked layer's effective weight. The runner builds one per use:
+ * trainable scores with a straight-through mask (mask phase), a fixed cached mask (weight phase,
+ * evaluation), or a superposition of masks (task inference).
+ */
+export interface ForwardContext {
+  /** Task whose per-task state (batch-norm statistics, head) the pass uses. */
+  task: number;
+  /** Training mode: batch-norm uses batch statistics and updates the task's running ones. */
+  training: boolean;
+  /** The effective weight (W * mask) of a masked layer for this pass. */
+  weight(layer: MaskedLayer): tf.Tensor;
+}
+
+/** Kind `backbone`: a network built from masked layers. */
+export interface Backbone {
+  readonly id: string;
+  /** Every masked layer, in forward order. */
+  readonly layers: readonly MaskedLayer[];
+  /** Creates the per-task state of task `task` (batch-norm statistics). Scores are added by the runner. */
+  addTask(task: number): void;
+  /** Called once task `task` is trained: freezes its per-task state (batch-norm statistics). */
+  finishTask?(task: number): void;
+  /** Logits, shape [batch, numClasses]. `x` has shape [batch, ...inputShape]. */
+  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor2D;
+  /** Penultimate features, shape [batch, featureSize] (used by knowledge transfer). */
+  features(x: tf.Tensor, ctx: ForwardContext): tf.Tensor2D;
+  /** A JSON description of the architecture (recorded in results and exports). */
+  describe(): Record<string, unknown>;
+  dispose(): void;
+}
+
+/** Everything a backbone factory needs to know about the stream it will learn. */
+export interface BackboneSpec {
+  inputShape: number[];
+  numClasses: number;
+}
+
+/* ----------------------------------------------------------- masks */
+
+/** Kind `mask_scorer`: turns per-task real-valued scores into a binary mask. */
+export interface MaskScorer {
+  readonly id: string;
+  /** Fraction of each layer's weights kept, one entry per layer (uniform or ER allocation). */
+  densities(layers: readonly LayerShape[]): number[];
+  /** Initial scores of a new task for one layer. */
+  initScores(layer: LayerShape, rng: Rng): Float32Array;
+  /** Binary mask of `scores` (no gradient), as 0/1 floats. */
+  maskValues(scores: Float32Array, density: number): Float32Array;
+  /** Binary mask of `scores` with a straight-through gradient to the scores. */
+  maskWithGradient(scores: tf.Variable | tf.Tensor, density: number): tf.Tensor;
+}
+
+export interface LayerShape {
+  name: string;
+  shape: number[];
+  fanIn: number;
+  fanOut: number;
+  size: number;
+}
+
+/* -------------------------------------------------- weight ownership */
+
+/** Kind `ownership_policy`: which weights a task may change, and who owns what. */
+export interface WeightOwnershipPolicy {
+  readonly id: string;
+  /** True when the policy lets a task change any weights at all (a weight phase makes sense). */
+  readonly allowsWeightTraining: boolean;
+  /**
+   * 0/1 per weight of `layer`: 1 where task `task` may change the weight in its weight phase.
+   * `mask` is the task's (fixed) binary mask for the layer.
+   */
+  editable(layerIndex: number, task: number, mask: Float32Array): Float32Array | null;
+  /** Called once a task is finished, with its final masks, to record ownership. */
+  recordTask(task: number, masks: readonly Float32Array[]): void;
+  /** Per-task, per-layer ownership figures for results.json. */
+  report(): OwnershipReport | undefined;
+}
+
+export interface OwnershipReport {
+  [key: string]: unknown;
+}
+
+/* ------------------------------------------------ knowledge transfer */
+
+export interface TransferContext {
+  task: Task;
+  /** Tasks finished so far (0..task.index-1). */
+  earlier: readonly Task[];
+  backbone: Backbone;
+  rng: Rng;
+  /** Forward context with task j's fixed mask and state. */
+  fixedContext(task: number): ForwardContext;
+  /** Scores of task j for every layer. */
+  scoresOf(task: number): Float32Array[];
+  /** Overwrites task `task`'s scores. */
+  setScores(task: number, scores: Float32Array[]): void;
+}
+
+/** Kind `knowledge_transfer`: initialises a new task's scores before its mask phase. */
+export interface KnowledgeTransfer {
+  readonly id: string;
+  /** Returns a JSON record of what it did (stored in results.json under tasks[t].transfer). */
+  beforeTask(ctx: TransferContext): Promise<Record<string, unknown> | undefined>;
+}
+
+/* --------------------------------------------------- task inference */
+
+export interface InferenceContext {
+  /** Tasks learned so far. */
+  learned: number;
+  backbone: Backbone;
+  fixedContext(task: number): ForwardContext;
+}
+
+/** Kind `task_inference`: which task a test batch belongs to. */
+export interface TaskInference {
+  readonly id: string;
+  /** True when the task id comes from the data (no inference). */
+  readonly usesTaskId: boolean;
+  /** Task index for a batch; `given` is the true task id, used only by the oracle. */
+  infer(x: tf.Tensor, given: number, ctx: InferenceContext): number;
+}
+
+/* ---------------------------------------------------------- strategy */
+
+export type OptimizerName = 'adam' | 'sgd' | 'rmsprop';
+export type ScheduleName = 'constant' | 'cosine';
+
+/** Options of one training phase, as written in configs. */
+export interface PhaseOptions {
+  epochs: number;
+  optimizer: OptimizerName;
+  lr: number;
+  momentum: number;
+  schedule: ScheduleName;
+  batch_size: number;
+}
+
+/** A phase of a task: what trains, and how. */
+export interface PhaseSpec extends PhaseOptions {
+  /** `mask` (the task's scores train, weights fixed) or `weight` (weights train, mask fixed). */
+  name: 'mask' | 'weight';
+}
+
+/** Default component references that a strategy (a recipe) brings. */
+export interface StrategyDefaults {
+  'mask_scorer': { id: string; options?: Record<string, unknown> };
+  'ownership_policy': { id: string; options?: Record<string, unknown> };
+  'knowledge_transfer'?: { id: string; options?: Record<string, unknown> };
+  'task_inference'?: { id: string; options?: Record<string, unknown> };
+}
+
+/** Kind `strategy`: the recipe that composes scorer, ownership, transfer and inference. */
+export interface Strategy {
+  readonly id: string;
+  /** Phases of task `task`, in order. */
+  phases(task: Task): PhaseSpec[];
+}
+
+/* ----------------------------------------------------------- plugins */
+
+export interface PhaseInfo {
+  task: Task;
+  phase: PhaseSpec;
+  batchesPerEpoch: number;
+}
+
+export interface BatchInfo extends PhaseInfo {
+  epoch: number;
+  batch: number;
+  loss: number;
+  /** Examples per second over this epoch so far. */
+  samplesPerSecond: number;
+}
+
+export interface EpochInfo extends PhaseInfo {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  samplesPerSecond: number;
+}
+
+export interface EvalInfo {
+  /** Task just trained. */
+  afterTask: number;
+  /** Accuracy on each task seen so far. */
+  accuracies: number[];
+}
+
+/**
+ * Kind `plugin`: observes the run. Events follow Avalanche's vocabulary: before/after
+ * experiment, task, phase, epoch, batch, evaluation. Metrics, loggers and progress bars are plugins.
+ */
+export interface ExperimentPlugin {
+  readonly id: string;
+  beforeExperiment?(info: { stream: TaskStream; backend: string }): void | Promise<void>;
+  afterExperiment?(info: { results: unknown }): void | Promise<void>;
+  beforeTask?(info: { task: Task }): void | Promise<void>;
+  afterTask?(info: { task: Task; record: unknown }): void | Promise<void>;
+  beforePhase?(info: PhaseInfo): void | Promise<void>;
+  afterPhase?(info: PhaseInfo & { seconds: number; samplesPerSecond: number }): void | Promise<void>;
+  beforeEpoch?(info: PhaseInfo & { epoch: number }): void | Promise<void>;
+  afterEpoch?(info: EpochInfo): void | Promise<void>;
+  beforeBatch?(info: PhaseInfo & { epoch: number; batch: number }): void;
+  afterBatch?(info: BatchInfo): void;
+  beforeEval?(info: { afterTask: number }): void | Promise<void>;
+  afterEval?(info: EvalInfo): void | Promise<void>;
+}

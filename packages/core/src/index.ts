@@ -1,0 +1,23 @@
+import 'reflect-metadata';
+
+export * from './backend.js';
+export * from './builtins.js';
+export * from './config.js';
+export * from './contracts.js';
+export * from './data.js';
+export * from './density.js';
+export * from './errors.js';
+export * from './files.js';
+export * from './init.js';
+export * from './layers/batch-norm.js';
+export * from './layers/masked-dense.js';
+export * from './layers/masked-layer.js';
+export * from './layers/straight-through.js';
+export * from './metrics.js';
+export * from './phases.js';
+export * from './registry.js';
+export * from './rng.js';
+export * from './runner.js';
+export * from './select.js';
+export * from './tokens.js';
+export * from './versions.js';

@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ForwardContext } from '../contracts.js';
+import { uniqueName, variableFrom } from './masked-layer.js';
+
+interface BnState {
+  mean: tf.Variable;
+  variance: tf.Variable;
+  frozen: boolean;
+}
+
+/**
+ * Non-affine batch normalisation with running statistics per task (SupSup, ExSSNeT): no learned
+ * scale or shift, so nothing in it is shared between tasks. Normalises over every axis but the
+ * last (channels-last). In training mode it uses the batch statistics and updates the task's
+ * running mean and (unbiased) variance with `momentum`; once a task is frozen its statistics
+ * never change again.
+ */
+export class TaskBatchNorm {
+  private readonly states = new Map<number, BnState>();
+
+  constructor(
+    readonly name: string,
+    readonly channels: number,
+    readonly momentum = 0.1,
+    readonly epsilon = 1e-5,
+  ) {}
+
+  addTask(task: number): void {
+    if (this.states.has(task)) return;
+    this.states.set(task, {
+      mean: variableFrom(tf.zeros([this.channels]), false, uniqueName(`${this.name}/mean_t${task}`)),
+      variance: variableFrom(tf.ones([this.channels]), false, uniqueName(`${this.name}/variance_t${task}`)),
+      frozen: false,
+    });
+  }
+
+  /** Stops updating a finished task's statistics. */
+  freeze(task: number): void {
+    this.state(task).frozen = true;
+  }
+
+  statistics(task: number): { mean: Float32Array; variance: Float32Array } {
+    const s = this.state(task);
+    return { mean: Float32Array.from(s.mean.dataSync() as Float32Array), variance: Float32Array.from(s.variance.dataSync() as Float32Array) };
+  }
+
+  setStatistics(task: number, mean: Float32Array, variance: Float32Array): void {
+    this.addTask(task);
+    const s = this.state(task);
+    tf.tidy(() => {
+      s.mean.assign(tf.tensor1d(mean));
+      s.variance.assign(tf.tensor1d(variance));
+    });
+  }
+
+  apply<T extends tf.Tensor>(x: T, ctx: ForwardContext): T {
+    const s = this.state(ctx.task);
+    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    if (ctx.training && !s.frozen) {
+      const { mean, variance } = tf.moments(x, axes);
+      const count = x.size / this.channels;
+      tf.tidy(() => {
+        const unbiased = count > 1 ? variance.mul(count / (count - 1)) : variance;
+        s.mean.assign(s.mean.mul(1 - this.momentum).add(mean.mul(this.momentum)));
+        s.variance.assign(s.variance.mul(1 - this.momentum).add(unbiased.mul(this.momentum)));
+      });
+      return x.sub(mean).div(variance.add(this.epsilon).sqrt()) as T;
+    }
+    if (ctx.training) {
+      // A frozen task trained again (not done by the built-in strategies): batch statistics, no update.
+      const { mean, variance } = tf.moments(x, axes);
+      return x.sub(mean).div(variance.add(this.epsilon).sqrt()) as T;
+    }
+    return x.sub(s.mean).div(s.variance.add(this.epsilon).sqrt()) as T;
+  }
+
+  dispose(): void {
+    for (const s of this.states.values()) {
+      s.mean.dispose();
+      s.variance.dispose();
+    }
+    this.states.clear();
+  }
+
+  private state(task: number): BnState {
+    const s = this.states.get(task);
+    if (!s) throw new Error(`batch norm ${this.name} has no statistics for task ${task}`);
+    return s;
+  }
+}

@@ -1,0 +1,37 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TaskBatchNorm, type ForwardContext } from '@supermask/core';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const ctx = (task: number, training: boolean): ForwardContext => ({ task, training, weight: (l) => l.weight });
+
+describe('TaskBatchNorm', () => {
+  it('normalises with batch statistics in training and keeps running statistics per task', () => {
+    const bn = new TaskBatchNorm('bn', 2, 0.5);
+    bn.addTask(0);
+    bn.addTask(1);
+    const x = tf.tensor2d([[1, 10], [3, 20], [5, 30]]);
+    const y = bn.apply(x, ctx(0, true));
+    const mean = tf.moments(y, [0]);
+    expect(Array.from(mean.mean.dataSync()).map((v) => Math.abs(v) < 1e-5)).toEqual([true, true]);
+    const s0 = bn.statistics(0);
+    // running = 0.5 * init + 0.5 * batch (unbiased variance).
+    expect(Array.from(s0.mean)).toEqual([1.5, 10]);
+    expect(s0.variance[0]).toBeCloseTo(0.5 * 1 + 0.5 * 4, 5);
+    expect(s0.variance[1]).toBeCloseTo(0.5 * 1 + 0.5 * 100, 4);
+    // Task 1 untouched.
+    expect(Array.from(bn.statistics(1).mean)).toEqual([0, 0]);
+    // Eval uses the running statistics.
+    const e = bn.apply(tf.tensor2d([[1.5, 10]]), ctx(0, false)).dataSync();
+    expect(Math.abs(e[0]!)).toBeLessThan(1e-6);
+    // A frozen task's statistics no longer change.
+    bn.freeze(0);
+    bn.apply(x, ctx(0, true));
+    expect(Array.from(bn.statistics(0).mean)).toEqual([1.5, 10]);
+    tf.dispose([x, y, mean.mean, mean.variance]);
+    bn.dispose();
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * MNIST-family datasets (Fashion-MNIST, MNIST): where their IDX files are looked up, and how they
+ * are loaded into a `LabeledDataset`.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DataError, type DatasetLoader, type LabeledDataset, type Split } from '@supermask/core';
+import { EMBEDDED_FASHION_MNIST_DIR } from './embedded.js';
+import { readIdx, type IdxArray } from './idx.js';
+
+/** Base names of the four IDX files; each may also be present gzipped (`<name>.gz`). */
+export const IDX_FILE_NAMES = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+} as const;
+
+export type IdxFileRole = keyof typeof IDX_FILE_NAMES;
+
+/** Paths of the four IDX files of a dataset. */
+export type IdxFileSet = Record<IdxFileRole, string>;
+
+/** Environment variable naming a directory of dataset files. */
+export const DATA_ENV_VAR = 'SUPERMASK_DATA';
+
+/** What distinguishes one MNIST-family dataset from another. */
+export interface IdxDatasetSpec {
+  /** Component id and `LabeledDataset.name`, e.g. "fashion-mnist". */
+  id: string;
+  /** Human name used in messages, e.g. "Fashion-MNIST". */
+  title: string;
+  /** Sub-folder accepted inside each searched directory, e.g. "fashion-mnist". */
+  subdir: string;
+  /** Last place searched (where the Debian package installs the files). */
+  defaultDir: string;
+  classNames: string[];
+  normalization: { mean: number[]; std: number[] };
+  /** Lines telling a user how to get the files (shown when none are found). */
+  howToGet: string[];
+  /** Folder of the embedded subset, if the dataset has one. */
+  embeddedDir?: string;
+}
+
+export const FASHION_MNIST: IdxDatasetSpec = {
+  id: 'fashion-mnist',
+  title: 'Fashion-MNIST',
+  subdir: 'fashion-mnist',
+  defaultDir: '/usr/share/datasets/fashion-mnist',
+  classNames: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+  normalization: { mean: [0.286], std: [0.353] },
+  howToGet: [
+    'on Debian/Ubuntu: `apt-get install dataset-fashion-mnist` (installs them into /usr/share/datasets/fashion-mnist, searched by default)',
+    'or download the four IDX files (.gz) from the upstream Fashion-MNIST repository, https://github.com/zalandoresearch/fashion-mnist (folder data/fashion), into a directory DIR and pass `--data-dir DIR` or set SUPERMASK_DATA=DIR',
+  ],
+  embeddedDir: EMBEDDED_FASHION_MNIST_DIR,
+};
+
+export const MNIST: IdxDatasetSpec = {
+  id: 'mnist',
+  title: 'MNIST',
+  subdir: 'mnist',
+  defaultDir: '/usr/share/datasets/mnist',
+  classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  normalization: { mean: [0.1307], std: [0.3081] },
+  howToGet: [
+    'download the four IDX files (.gz) of the MNIST database (http://yann.lecun.com/exdb/mnist/ or one of its mirrors) into a directory DIR and pass `--data-dir DIR` or set SUPERMASK_DATA=DIR',
+    'or put them into /usr/share/datasets/mnist (searched by default)',
+  ],
+};
+
+/** Where full data is searched: the run's data dir, the environment, the default directory. */
+export interface DataLookup {
+  /** `--data-dir` of the run (RunOptions.dataDir). */
+  dataDir?: string;
+  /** Environment consulted for SUPERMASK_DATA (default: process.env). */
+  env?: Record<string, string | undefined>;
+  /** Overrides the dataset's default directory (tests). */
+  defaultDir?: string;
+}
+
+/** One directory searched for the files, and why it was searched. */
+export interface SearchPlace {
+  dir: string;
+  /** "--data-dir", "SUPERMASK_DATA" or "default". */
+  origin: string;
+}
+
+/**
+ * The directories searched for a dataset's files, in order: `--data-dir`, then `$SUPERMASK_DATA`,
+ * then the default directory; in each, the directory itself and then its `<subdir>` sub-folder.
+ */
+export function dataSearchPlaces(spec: IdxDatasetSpec, lookup: DataLookup = {}): SearchPlace[] {
+  const env = lookup.env ?? process.env;
+  const roots: SearchPlace[] = [];
+  if (lookup.dataDir) roots.push({ dir: resolve(lookup.dataDir), origin: '--data-dir' });
+  const fromEnv = env[DATA_ENV_VAR];
+  if (fromEnv) roots.push({ dir: resolve(fromEnv), origin: DATA_ENV_VAR });
+  roots.push({ dir: resolve(lookup.defaultDir ?? spec.defaultDir), origin: 'default' });
+  return roots.flatMap((root) => [root, { dir: join(root.dir, spec.subdir), origin: root.origin }]);
+}
+
+/**
+ * The four IDX files in `dir` (each raw or `.gz`; raw preferred when both exist), or the base
+ * names that are missing.
+ */
+export function findIdxFiles(dir: string): { files: IdxFileSet } | { missing: string[] } {
+  const files: Partial<IdxFileSet> = {};
+  const missing: string[] = [];
+  for (const role of Object.keys(IDX_FILE_NAMES) as IdxFileRole[]) {
+    const base = join(dir, IDX_FILE_NAMES[role]);
+    const found = [base, `${base}.gz`].find((candidate) => isFile(candidate));
+    if (found) files[role] = found;
+    else missing.push(`${IDX_FILE_NAMES[role]}[.gz]`);
+  }
+  return missing.length > 0 ? { missing } : { files: files as IdxFileSet };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds the first searched directory that holds all four IDX files of `spec`.
+ * Throws `DataError` listing every place searched and how to get the data when none does.
+ */
+export function locateDataset(spec: IdxDatasetSpec, lookup: DataLookup = {}): { dir: string; files: IdxFileSet } {
+  const places = dataSearchPlaces(spec, lookup);
+  const report: string[] = [];
+  for (const place of places) {
+    if (!isDirectory(place.dir)) {
+      report.push(`${place.dir} (${place.origin}): ${existsSync(place.dir) ? 'not a directory' : 'does not exist'}`);
+      continue;
+    }
+    const found = findIdxFiles(place.dir);
+    if ('files' in found) return { dir: place.dir, files: found.files };
+    report.push(`${place.dir} (${place.origin}): missing ${found.missing.join(', ')}`);
+  }
+  const env = lookup.env ?? process.env;
+  const unset: string[] = [];
+  if (!lookup.dataDir) unset.push('--data-dir was not given');
+  if (!env[DATA_ENV_VAR]) unset.push(`${DATA_ENV_VAR} is not set`);
+  const names = Object.values(IDX_FILE_NAMES).join(', ');
+  throw new DataError(
+    [
+      `${spec.title} data not found. Searched, in order:`,
+      ...report.map((line) => `  - ${line}`),
+      ...(unset.length > 0 ? [`  (${unset.join('; ')})`] : []),
+      `Expected the four IDX files ${names} (raw or .gz) directly in one of these directories.`,
+      'To get them:',
+      ...spec.howToGet.map((line) => `  - ${line}`),
+    ].join('\n'),
+  );
+}
+
+/** Reads the four IDX files and builds the dataset (pixels scaled to [0, 1]). */
+export function loadIdxDataset(spec: IdxDatasetSpec, files: IdxFileSet, source: string): LabeledDataset {
+  const numClasses = spec.classNames.length;
+  const train = readSplit(files.trainImages, files.trainLabels, numClasses);
+  const test = readSplit(files.testImages, files.testLabels, numClasses);
+  if (train.shape.join('x') !== test.shape.join('x')) {
+    throw new DataError(
+      `${files.testImages}: test images are ${test.shape.join('x')}, but the training images (${files.trainImages}) are ${train.shape.join('x')}; expected the same shape`,
+      files.testImages,
+    );
+  }
+  return {
+    name: spec.id,
+    inputShape: train.shape,
+    numClasses,
+    classNames: [...spec.classNames],
+    train: train.split,
+    test: test.split,
+    normalization: { mean: [...spec.normalization.mean], std: [...spec.normalization.std] },
+    source,
+  };
+}
+
+function readSplit(imagesFile: string, labelsFile: string, numClasses: number): { split: Split; shape: number[] } {
+  const images = readIdx(imagesFile);
+  const labels = readIdx(labelsFile);
+  requireUnsignedBytes(images, imagesFile);
+  requireUnsignedBytes(labels, labelsFile);
+  if (images.dims.length !== 3 && images.dims.length !== 4) {
+    throw new DataError(
+      `${imagesFile}: expected images of dimensions N x rows x cols (or N x rows x cols x channels), found ${images.dims.join('x')}`,
+      imagesFile,
+    );
+  }
+  if (labels.dims.length !== 1) {
+    throw new DataError(`${labelsFile}: expected a 1-dimensional label file, found dimensions ${labels.dims.join('x')}`, labelsFile);
+  }
+  const n = images.dims[0];
+  if (labels.dims[0] !== n) {
+    throw new DataError(
+      `${labelsFile}: holds ${labels.dims[0]} labels, but ${imagesFile} holds ${n} images; expected one label per image`,
+      labelsFile,
+    );
+  }
+  const shape = images.dims.length === 3 ? [images.dims[1], images.dims[2], 1] : images.dims.slice(1);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = labels.data[i];
+    if (label >= numClasses) {
+      throw new DataError(`${labelsFile}: label ${label} at index ${i}; expected labels 0..${numClasses - 1}`, labelsFile);
+    }
+    y[i] = label;
+  }
+  const x = new Float32Array(images.data.length);
+  const pixels = images.data;
+  for (let i = 0; i < pixels.length; i++) x[i] = pixels[i] / 255;
+  return { split: { x, y, n }, shape };
+}
+
+function requireUnsignedBytes(array: IdxArray, file: string): void {
+  if (array.type !== 0x08) {
+    throw new DataError(`${file}: expected IDX type 0x08 (unsigned byte), found type 0x${array.type.toString(16).padStart(2, '0')}`, file);
+  }
+}
+
+/** Options of the `fashion-mnist` and `mnist` dataset components. */
+export interface IdxDatasetOptions {
+  /** "embedded": the subset shipped in this package; "full": the files found by the data lookup. */
+  source: 'embedded' | 'full';
+}
+
+/** Loads an MNIST-family dataset, embedded or from the data lookup. */
+export class IdxDatasetLoader implements DatasetLoader {
+  constructor(
+    readonly spec: IdxDatasetSpec,
+    readonly options: IdxDatasetOptions,
+    readonly lookup: DataLookup = {},
+  ) {}
+
+  async load(): Promise<LabeledDataset> {
+    if (this.options.source === 'embedded') {
+      const dir = this.spec.embeddedDir;
+      if (!dir) {
+        throw new DataError(`${this.spec.title} has no embedded copy; use source "full" (its files are searched in --data-dir, $${DATA_ENV_VAR}, ${this.spec.defaultDir})`);
+      }
+      const found = findIdxFiles(dir);
+      if ('missing' in found) {
+        throw new DataError(
+          `${dir}: the embedded ${this.spec.title} subset is incomplete (missing ${found.missing.join(', ')}); reinstall @supermask/datasets`,
+          dir,
+        );
+      }
+      return loadIdxDataset(this.spec, found.files, 'embedded');
+    }
+    const { dir, files } = locateDataset(this.spec, this.lookup);
+    return loadIdxDataset(this.spec, files, dir);
+  }
+}

@@ -1,0 +1,41 @@
+import type { Registry } from '@supermask/core';
+import { FrozenWeights } from './frozen.js';
+import { SupSup, SUPSUP_SCHEMA, type SupSupOptions } from './supsup.js';
+import { TopKScorer, TOPK_SCHEMA, type TopKOptions } from './topk.js';
+
+export * from './frozen.js';
+export * from './supsup.js';
+export * from './topk.js';
+
+const PACKAGE = '@supermask/strategy-supsup';
+
+/** Registers the top-k scorer, the frozen ownership policy and the SupSup recipe. */
+export function register(registry: Registry): void {
+  registry.register<TopKScorer, TopKOptions>({
+    kind: 'mask_scorer',
+    id: 'topk',
+    description: 'Edge-popup top-k mask: keeps the largest |scores| of each layer (selection, no sort), straight-through gradient',
+    package: PACKAGE,
+    schema: TOPK_SCHEMA,
+    create: (options) => new TopKScorer(options),
+  });
+  registry.register({
+    kind: 'ownership_policy',
+    id: 'frozen',
+    description: 'Weights never change (SupSup): only masks are learned',
+    package: PACKAGE,
+    schema: { type: 'object', additionalProperties: false, properties: {} },
+    create: () => new FrozenWeights(),
+  });
+  registry.register<SupSup, SupSupOptions>({
+    kind: 'strategy',
+    id: 'supsup',
+    description: 'SupSup: one mask phase per task over frozen random weights',
+    package: PACKAGE,
+    schema: SUPSUP_SCHEMA,
+    defaults: { mask_scorer: { id: 'topk' }, ownership_policy: { id: 'frozen' } },
+    create: (options) => new SupSup(options),
+  });
+}
+
+export const plugin = { name: PACKAGE, register };

@@ -1,0 +1,65 @@
+import type * as tf from '@tensorflow/tfjs';
+import {
+  allocateDensities,
+  kaimingUniform,
+  keptCount,
+  straightThroughMask,
+  topKAbsMask,
+  type DensityAllocation,
+  type LayerShape,
+  type MaskScorer,
+  type Rng,
+} from '@supermask/core';
+
+export interface TopKOptions {
+  /** Fraction of weights each task's mask keeps (mean over layers for `er`). */
+  density: number;
+  /** How the density is spread over layers. */
+  allocation: DensityAllocation;
+}
+
+export const TOPK_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    density: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.1, description: 'Fraction of weights each mask keeps' },
+    allocation: {
+      enum: ['uniform', 'er'],
+      default: 'uniform',
+      description: 'uniform: every layer keeps `density`; er: Erdős–Rényi allocation (denser small layers), same total',
+    },
+  },
+};
+
+/**
+ * The edge-popup scorer of SupSup: a task's mask keeps the round(density * n) weights of each
+ * layer with the largest |score|, found by selection (quickselect), not by a sort. The gradient
+ * reaches the scores straight through the top-k (sign(S) * dL/dM). Scores start Kaiming-uniform.
+ */
+export class TopKScorer implements MaskScorer {
+  readonly id = 'topk';
+  private readonly scratch = new Map<number, Float32Array>();
+
+  constructor(readonly options: TopKOptions) {}
+
+  densities(layers: readonly LayerShape[]): number[] {
+    return allocateDensities(layers, this.options.density, this.options.allocation);
+  }
+
+  initScores(layer: LayerShape, rng: Rng): Float32Array {
+    return kaimingUniform(layer.size, layer.fanIn, rng);
+  }
+
+  maskValues(scores: Float32Array, density: number): Float32Array {
+    let scratch = this.scratch.get(scores.length);
+    if (!scratch) {
+      scratch = new Float32Array(scores.length);
+      this.scratch.set(scores.length, scratch);
+    }
+    return topKAbsMask(scores, keptCount(scores.length, density), undefined, scratch);
+  }
+
+  maskWithGradient(scores: tf.Tensor, density: number): tf.Tensor {
+    return straightThroughMask(scores, (values) => this.maskValues(values, density));
+  }
+}
