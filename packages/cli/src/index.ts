@@ -1,4 +1,5 @@
 export { main, type CliIo } from './main.js';
 export { createRegistry } from './registry.js';
-export { ProgressReporter } from './progress.js';
-export { formatAccuracyMatrix } from './format.js';
+export { JsonLinesLogger, ProgressReporter } from './progress.js';
+export { formatAccuracyMatrix, formatTaskInference } from './format.js';
+export { configReferenceMarkdown } from './reference.js';

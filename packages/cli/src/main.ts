@@ -1,19 +1,29 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   BACKEND_CHOICES,
   COMPONENT_KINDS,
   ConfigError,
   Experiment,
   exitCodeOf,
-  loadConfig,
+  exportTaskModel,
+  loadPlugins,
+  pluginNames,
+  readCheckpoint,
+  readConfigFile,
+  resolveConfig,
+  writeJsonAtomic,
+  type ResolvedConfig,
+  type TaskInference,
   type BackendChoice,
   type ComponentKind,
   type Logger,
 } from '@supermask/core';
 import { createRegistry } from './registry.js';
-import { ProgressReporter } from './progress.js';
-import { formatAccuracyMatrix } from './format.js';
+import { JsonLinesLogger, ProgressReporter } from './progress.js';
+import { formatAccuracyMatrix, formatTaskInference } from './format.js';
+import { configReferenceMarkdown } from './reference.js';
+import { buildReport, runDirectory } from '@supermask/report';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -35,6 +45,40 @@ function parseSeed(value: string): number {
   return n;
 }
 
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+/** A command-line mistake: exit code 2. */
+class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+interface RunFlags {
+  config?: string;
+  resume?: string;
+  dataDir?: string;
+  out?: string;
+  seed?: number;
+  backend?: BackendChoice;
+  taskInference?: string;
+  inferenceBatchSize?: number;
+  logFormat?: 'text' | 'json';
+}
+
+/** Applies --task-inference and --inference-batch-size to a raw config (validated afterwards). */
+function overrideTaskInference(raw: unknown, opts: RunFlags): void {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return;
+  const config = raw as Record<string, unknown>;
+  const current = (config.task_inference ?? {}) as { id?: string; options?: Record<string, unknown> };
+  const id = opts.taskInference ?? current.id ?? 'oneshot';
+  const sameComponent = current.id === id;
+  const options = { ...(sameComponent ? (current.options ?? {}) : {}), ...(opts.inferenceBatchSize !== undefined ? { batch_size: opts.inferenceBatchSize } : {}) };
+  config.task_inference = Object.keys(options).length > 0 ? { id, options } : { id };
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 }
@@ -50,30 +94,67 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('run')
-    .description('train a network on a task stream described by a config (JSON or YAML)')
-    .requiredOption('-c, --config <file>', 'experiment config')
+    .description('train a network on a task stream described by a config (JSON or YAML), or resume a run')
+    .option('-c, --config <file>', 'experiment config (JSON or YAML)')
+    .option('--resume <dir>', 'continue the run saved in this run directory (its checkpoint holds the config)')
     .option('--data-dir <dir>', 'directory holding the dataset files (else $SUPERMASK_DATA, else the system location)')
-    .option('-o, --out <dir>', 'run directory for results.json and accuracy_matrix.csv (default runs/<name>-<time>)')
+    .option('-o, --out <dir>', 'run directory for results.json, accuracy_matrix.csv and checkpoints (default runs/<name>-<time>)')
     .option('--seed <n>', 'override the config seed', parseSeed)
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKEND_CHOICES]))
-    .action(async (opts: { config: string; dataDir?: string; out?: string; seed?: number; backend?: BackendChoice }) => {
+    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
+    .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (oneshot, binary)')
+    .option('--inference-batch-size <n>', 'test batch size of the task inference', parsePositiveInt)
+    .addOption(new Option('--log-format <format>', 'text: progress bars on a terminal, plain lines otherwise; json: one JSON object per line on stdout').choices(['text', 'json']).default('text'))
+    .action(async (opts: RunFlags) => {
       const registry = createRegistry();
-      const config = loadConfig(opts.config, registry, { seed: opts.seed, backend: opts.backend });
-      const outDir = resolve(opts.out ?? join('runs', `${config.name}-${timestamp()}`));
-      const logger: Logger = { info: (m) => io.stderr(m), warn: (m) => io.stderr(`warning: ${m}`) };
-      const experiment = await Experiment.create({
-        config,
+      const json = opts.logFormat === 'json' ? new JsonLinesLogger((line) => io.stdout(line)) : undefined;
+      const say = (m: string) => (json ? json.emit('info', { message: m }) : io.stderr(m));
+      const logger: Logger = json
+        ? { info: (m) => json.emit('info', { message: m }), warn: (m) => json.emit('warning', { message: m }) }
+        : { info: (m) => io.stderr(m), warn: (m) => io.stderr(`warning: ${m}`) };
+      const common = {
         registry,
-        outDir,
         runOptions: { dataDir: opts.dataDir, env: io.env },
         logger,
-        plugins: [new ProgressReporter((line) => io.stderr(line), io.isTTY)],
-      });
+        plugins: [json ?? new ProgressReporter((line) => io.stderr(line), io.isTTY)],
+      };
+      let experiment: Experiment;
+      let outDir: string;
+      if (opts.resume !== undefined) {
+        for (const flag of ['config', 'out', 'seed', 'taskInference', 'inferenceBatchSize'] as const) {
+          if (opts[flag] !== undefined) throw new UsageError(`--resume continues a run with the config saved in its checkpoint; it cannot be combined with --${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+        }
+        outDir = resolve(opts.resume);
+        const checkpoint = readCheckpoint(outDir);
+        await loadPlugins(pluginNames(checkpoint.manifest.config), registry, [outDir, process.cwd()]);
+        const config = opts.backend ? { ...(checkpoint.manifest.config as unknown as ResolvedConfig), backend: opts.backend } : undefined;
+        experiment = await Experiment.resume(outDir, { ...common, ...(config ? { config } : {}) });
+        say(`resuming ${outDir} after task ${experiment.finishedTasks} of ${experiment.stream.tasks.length}`);
+      } else {
+        if (opts.config === undefined) throw new UsageError("run needs --config FILE (or --resume RUN_DIR)");
+        const raw = readConfigFile(opts.config);
+        await loadPlugins(pluginNames(raw, opts.config), registry, [dirname(resolve(opts.config)), process.cwd()]);
+        if (opts.taskInference !== undefined || opts.inferenceBatchSize !== undefined) overrideTaskInference(raw, opts);
+        const config = resolveConfig(raw, registry, { file: opts.config, seed: opts.seed, backend: opts.backend });
+        outDir = resolve(opts.out ?? join('runs', `${config.name}-${timestamp()}`));
+        experiment = await Experiment.create({ ...common, config, outDir });
+      }
       try {
-        io.stderr(`backend: ${experiment.backendSelection.backend}${experiment.backendSelection.module ? ` (${experiment.backendSelection.module})` : ''}`);
+        say(`backend: ${experiment.backendSelection.backend}${experiment.backendSelection.module ? ` (${experiment.backendSelection.module})` : ''}`);
         const results = await experiment.run();
+        if (json) {
+          json.emit('results', {
+            file: join(outDir, 'results.json'),
+            backend: results.backend,
+            accuracy_matrix: results.accuracy_matrix,
+            average_accuracy: results.average_accuracy,
+            forgetting: results.forgetting,
+            ...(results.task_inference ? { task_inference: { method: results.task_inference.method, task_id_accuracy: results.task_inference.task_id_accuracy, average_accuracy: results.task_inference.average_accuracy } } : {}),
+          });
+          return;
+        }
         io.stdout(`accuracy matrix (%), row = after task, column = task:\n${formatAccuracyMatrix(results.accuracy_matrix)}`);
         io.stdout(`average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, forgetting ${(100 * results.forgetting).toFixed(2)} points, backend ${results.backend}`);
+        if (results.task_inference) io.stdout(formatTaskInference(results.task_inference));
         io.stdout(`results: ${join(outDir, 'results.json')}`);
       } finally {
         experiment.dispose();
@@ -81,12 +162,76 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     });
 
   program
+    .command('eval')
+    .description('evaluate a saved run without task ids (task inference), or with them (oracle)')
+    .argument('<run-dir>', 'run directory holding checkpoint.json')
+    .requiredOption('--task-inference <id>', 'task_inference component: oneshot, binary or oracle')
+    .option('--batch-size <n>', 'test batch size (each batch gets one inferred task id)', parsePositiveInt)
+    .option('--data-dir <dir>', 'directory holding the dataset files')
+    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
+    .action(async (runDir: string, opts: { taskInference: string; batchSize?: number; dataDir?: string; backend?: BackendChoice }) => {
+      const registry = createRegistry();
+      const dir = resolve(runDir);
+      const checkpoint = readCheckpoint(dir);
+      await loadPlugins(pluginNames(checkpoint.manifest.config), registry, [dir, process.cwd()]);
+      const config = { ...(checkpoint.manifest.config as unknown as ResolvedConfig), ...(opts.backend ? { backend: opts.backend } : {}) };
+      const ref = { id: opts.taskInference, options: opts.batchSize !== undefined && opts.taskInference !== 'oracle' ? { batch_size: opts.batchSize } : {} };
+      const options = registry.resolveOptions('task_inference', ref, 'task_inference');
+      const experiment = await Experiment.resume(dir, { registry, config, runOptions: { dataDir: opts.dataDir, env: io.env } });
+      try {
+        const created = registry.get('task_inference', ref.id).create(options, experiment.container) as TaskInference;
+        const inference: TaskInference = opts.batchSize !== undefined && created.batchSize === undefined ? Object.assign(Object.create(created), { batchSize: opts.batchSize }) : created;
+        const summary = experiment.evaluateAllInference(inference);
+        io.stdout(formatTaskInference(summary));
+        const file = join(dir, `evaluation-${ref.id}.json`);
+        writeJsonAtomic(file, { run: dir, backend: experiment.backendSelection.backend, completed_tasks: experiment.finishedTasks, ...summary });
+        io.stdout(`written ${file}`);
+      } finally {
+        experiment.dispose();
+      }
+    });
+
+  program
+    .command('export')
+    .description("write a standalone model of one task: effective weights W * M_task, per-task state, architecture")
+    .argument('<run-dir>', 'run directory holding checkpoint.json')
+    .requiredOption('--task <n>', 'task to export (1-based)', parsePositiveInt)
+    .requiredOption('--out <dir>', 'directory for model.json and model.safetensors')
+    .action(async (runDir: string, opts: { task: number; out: string }) => {
+      const registry = createRegistry();
+      const dir = resolve(runDir);
+      await loadPlugins(pluginNames(readCheckpoint(dir).manifest.config), registry, [dir, process.cwd()]);
+      const files = exportTaskModel(dir, opts.task - 1, resolve(opts.out), registry);
+      io.stdout(`written ${files.manifest} and ${files.tensors}`);
+    });
+
+  program
+    .command('report')
+    .description('write report.html (self-contained) and PNG figures of one run, or compare several runs side by side')
+    .argument('<run-dir...>', 'run directories holding results.json (several: one comparison report)')
+    .option('-o, --out <dir>', 'directory for report.html and figures/ (default: the run directory for one run, reports/<time> for several)')
+    .action(async (runDirs: string[], opts: { out?: string }) => {
+      const outDir = resolve(opts.out ?? (runDirs.length === 1 ? runDirectory(runDirs[0]!) : join('reports', timestamp())));
+      const report = await buildReport(runDirs, outDir);
+      for (const note of report.notes) io.stderr(`not shown: ${note.title}: ${note.reason}`);
+      io.stdout(`written ${report.html}`);
+      for (const png of report.pngs) io.stdout(`written ${png}`);
+    });
+
+  program
     .command('list')
     .description('list registered components with their option schemas')
     .addOption(new Option('--kind <kind>', 'only this kind').choices([...COMPONENT_KINDS]))
     .option('--json', 'print JSON')
-    .action((opts: { kind?: ComponentKind; json?: boolean }) => {
+    .option('--markdown', 'print the config reference in Markdown (top-level fields and every component)')
+    .option('--plugin <package...>', 'also load these plugin packages')
+    .action(async (opts: { kind?: ComponentKind; json?: boolean; markdown?: boolean; plugin?: string[] }) => {
       const registry = createRegistry();
+      if (opts.plugin) await loadPlugins(opts.plugin, registry, [process.cwd()]);
+      if (opts.markdown) {
+        io.stdout(configReferenceMarkdown(registry).trimEnd());
+        return;
+      }
       const defs = registry.list(opts.kind);
       if (opts.json) {
         io.stdout(JSON.stringify(defs.map((d) => ({ kind: d.kind, id: d.id, package: d.package, description: d.description, schema: d.schema, defaults: d.defaults })), null, 2));

@@ -1,19 +1,21 @@
 import cliProgress from 'cli-progress';
-import type { BatchInfo, EpochInfo, ExperimentPlugin, PhaseInfo, Task, TaskStream } from '@supermask/core';
+import type { BatchInfo, EpochInfo, EvalInfo, ExperimentPlugin, PhaseInfo, Task, TaskRecord, TaskStream } from '@supermask/core';
 
 export type Write = (line: string) => void;
+export type LogFormat = 'text' | 'json';
 
-function taskLabel(task: Task, stream: { tasks: unknown[] } | undefined): string {
-  return `task ${task.index + 1}/${stream?.tasks.length ?? '?'}`;
-}
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 /**
- * Live feedback. On a terminal: a progress bar per phase (epoch, batch, loss, samples/s).
- * Otherwise: plain log lines, one per epoch and one per evaluation.
+ * Live feedback in text. On a terminal: a bar over the tasks and a bar over the current phase
+ * (epoch, batch, loss, accuracy, samples/s), with a log line per epoch and evaluation above them.
+ * Not on a terminal: the same log lines only, nothing else.
  */
 export class ProgressReporter implements ExperimentPlugin {
   readonly id = 'progress';
-  private bar: cliProgress.SingleBar | undefined;
+  private multibar: cliProgress.MultiBar | undefined;
+  private taskBar: cliProgress.SingleBar | undefined;
+  private phaseBar: cliProgress.SingleBar | undefined;
   private stream: TaskStream | undefined;
   private lastRender = 0;
 
@@ -23,58 +25,128 @@ export class ProgressReporter implements ExperimentPlugin {
     private readonly output: NodeJS.WritableStream = process.stderr,
   ) {}
 
+  private log(line: string): void {
+    if (this.multibar) this.multibar.log(`${line}\n`);
+    else this.write(line);
+  }
+
   beforeExperiment(info: { stream: TaskStream; backend: string }): void {
     this.stream = info.stream;
     this.write(`stream ${info.stream.name}: ${info.stream.tasks.length} tasks, input ${info.stream.inputShape.join('x')}, ${info.stream.numClasses} outputs; backend ${info.backend}`);
+    if (!this.tty) return;
+    this.multibar = new cliProgress.MultiBar(
+      { stream: this.output, hideCursor: true, clearOnComplete: true, barsize: 24, format: '{label} |{bar}| {detail}' },
+      cliProgress.Presets.shades_classic,
+    );
+    this.taskBar = this.multibar.create(info.stream.tasks.length, 0, { label: 'tasks      ', detail: '' });
   }
 
   beforeTask({ task }: { task: Task }): void {
-    this.write(`${taskLabel(task, this.stream)}: ${task.name} (${task.train.n} train, ${task.test.n} test)`);
+    this.log(`task ${task.index + 1}/${this.stream?.tasks.length ?? '?'}: ${task.name} (${task.train.n} train, ${task.test.n} test)`);
+    this.taskBar?.update(task.index, { detail: `${task.index}/${this.stream?.tasks.length} tasks, now ${task.name}` });
   }
 
   beforePhase(info: PhaseInfo): void {
-    if (!this.tty) return;
-    this.bar = new cliProgress.SingleBar(
-      {
-        format: `  ${info.phase.name} phase |{bar}| epoch {epoch}/${info.phase.epochs} batch {value}/{total} loss {loss} {sps} samples/s`,
-        stream: this.output,
-        hideCursor: true,
-        clearOnComplete: true,
-        barsize: 24,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    this.bar.start(info.batchesPerEpoch, 0, { epoch: 1, loss: '-', sps: '-' });
+    if (!this.multibar) return;
+    this.phaseBar = this.multibar.create(info.batchesPerEpoch, 0, { label: `${info.phase.name} phase`.padEnd(11), detail: `epoch 1/${info.phase.epochs}` });
   }
 
   beforeEpoch(info: PhaseInfo & { epoch: number }): void {
-    this.bar?.update(0, { epoch: info.epoch + 1 });
+    this.phaseBar?.update(0, { detail: `epoch ${info.epoch + 1}/${info.phase.epochs}` });
   }
 
   afterBatch(info: BatchInfo): void {
-    if (!this.bar) return;
+    if (!this.phaseBar) return;
     const now = Date.now();
     if (now - this.lastRender < 100 && info.batch + 1 < info.batchesPerEpoch) return;
     this.lastRender = now;
-    this.bar.update(info.batch + 1, { loss: info.loss.toFixed(4), sps: Math.round(info.samplesPerSecond) });
+    this.phaseBar.update(info.batch + 1, {
+      detail: `epoch ${info.epoch + 1}/${info.phase.epochs} batch ${info.batch + 1}/${info.batchesPerEpoch} loss ${info.loss.toFixed(4)} acc ${pct(info.trainAccuracy)} ${Math.round(info.samplesPerSecond)} samples/s`,
+    });
   }
 
   afterEpoch(info: EpochInfo): void {
-    const line = `  ${info.phase.name} phase epoch ${info.epoch + 1}/${info.phase.epochs}: loss ${info.loss.toFixed(4)}, train accuracy ${(100 * info.trainAccuracy).toFixed(2)}%, ${Math.round(info.samplesPerSecond)} samples/s`;
-    if (this.bar) {
-      this.bar.stop();
-      this.bar = undefined;
-      this.write(line);
-      if (info.epoch + 1 < info.phase.epochs) this.beforePhase(info);
-    } else this.write(line);
+    const test = info.testAccuracy !== undefined ? `, test accuracy ${pct(info.testAccuracy)}` : '';
+    this.log(`  ${info.phase.name} phase epoch ${info.epoch + 1}/${info.phase.epochs}: loss ${info.loss.toFixed(4)}, train accuracy ${pct(info.trainAccuracy)}${test}, ${Math.round(info.samplesPerSecond)} samples/s`);
   }
 
   afterPhase(): void {
-    this.bar?.stop();
-    this.bar = undefined;
+    if (this.phaseBar && this.multibar) this.multibar.remove(this.phaseBar);
+    this.phaseBar = undefined;
   }
 
-  afterEval(info: { afterTask: number; accuracies: number[] }): void {
-    this.write(`  accuracy after task ${info.afterTask + 1}: ${info.accuracies.map((a) => (100 * a).toFixed(2)).join(' ')}`);
+  afterEval(info: EvalInfo): void {
+    this.log(`  accuracy after task ${info.afterTask + 1}: ${info.accuracies.map((a) => (100 * a).toFixed(2)).join(' ')}`);
+  }
+
+  afterTask({ task }: { task: Task }): void {
+    this.taskBar?.update(task.index + 1, { detail: `${task.index + 1}/${this.stream?.tasks.length} tasks` });
+  }
+
+  afterExperiment(): void {
+    this.multibar?.stop();
+    this.multibar = undefined;
+  }
+}
+
+/**
+ * Structured logs for machines: one JSON object per line for every event (batch progress at most
+ * every `batchEvery` batches), with `event` in snake case and a timestamp.
+ */
+export class JsonLinesLogger implements ExperimentPlugin {
+  readonly id = 'json-log';
+
+  constructor(
+    private readonly write: Write,
+    private readonly batchEvery = 50,
+  ) {}
+
+  emit(event: string, fields: Record<string, unknown>): void {
+    this.write(JSON.stringify({ event, time: new Date().toISOString(), ...fields }));
+  }
+
+  private phase(info: PhaseInfo) {
+    return { task: info.task.index, phase: info.phase.name };
+  }
+
+  beforeExperiment(info: { stream: TaskStream; backend: string }): void {
+    this.emit('before_experiment', { stream: info.stream.name, tasks: info.stream.tasks.length, input_shape: info.stream.inputShape, num_classes: info.stream.numClasses, backend: info.backend });
+  }
+
+  beforeTask({ task }: { task: Task }): void {
+    this.emit('before_task', { task: task.index, name: task.name, classes: task.classes, train_examples: task.train.n, test_examples: task.test.n });
+  }
+
+  beforePhase(info: PhaseInfo): void {
+    this.emit('before_phase', { ...this.phase(info), epochs: info.phase.epochs, lr: info.phase.lr, optimizer: info.phase.optimizer, batch_size: info.phase.batch_size, batches_per_epoch: info.batchesPerEpoch });
+  }
+
+  afterBatch(info: BatchInfo): void {
+    if ((info.batch + 1) % this.batchEvery !== 0 && info.batch + 1 !== info.batchesPerEpoch) return;
+    this.emit('after_batch', { ...this.phase(info), epoch: info.epoch, batch: info.batch, loss: info.loss, train_accuracy: info.trainAccuracy, samples_per_second: info.samplesPerSecond });
+  }
+
+  afterEpoch(info: EpochInfo): void {
+    this.emit('after_epoch', {
+      ...this.phase(info),
+      epoch: info.epoch,
+      loss: info.loss,
+      train_accuracy: info.trainAccuracy,
+      ...(info.testAccuracy !== undefined ? { test_accuracy: info.testAccuracy } : {}),
+      samples_per_second: info.samplesPerSecond,
+    });
+  }
+
+  afterPhase(info: PhaseInfo & { seconds: number; samplesPerSecond: number }): void {
+    this.emit('after_phase', { ...this.phase(info), seconds: info.seconds, samples_per_second: info.samplesPerSecond });
+  }
+
+  afterEval(info: EvalInfo): void {
+    this.emit('after_eval', { after_task: info.afterTask, accuracies: info.accuracies });
+  }
+
+  afterTask({ task, record }: { task: Task; record: unknown }): void {
+    const r = record as TaskRecord;
+    this.emit('after_task', { task: task.index, evaluation_seconds: r.evaluation_seconds, state_bytes: r.state_bytes, ...(r.transfer ? { transfer: r.transfer } : {}) });
   }
 }

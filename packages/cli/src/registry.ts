@@ -1,6 +1,9 @@
 import { register as registerMlp } from '@supermask/backbone-mlp';
+import { register as registerResNet } from '@supermask/backbone-resnet';
 import { Registry, registerCoreComponents } from '@supermask/core';
 import { register as registerDatasets } from '@supermask/datasets';
+import { register as registerKkt } from '@supermask/kkt';
+import { register as registerExSSNeT } from '@supermask/strategy-exssnet';
 import { register as registerSupSup } from '@supermask/strategy-supsup';
 
 /** A registry with every component of the built-in packages. */
@@ -9,6 +12,9 @@ export function createRegistry(): Registry {
   registerCoreComponents(registry);
   registerDatasets(registry);
   registerMlp(registry);
+  registerResNet(registry);
   registerSupSup(registry);
+  registerExSSNeT(registry);
+  registerKkt(registry);
   return registry;
 }

@@ -50,15 +50,15 @@ describe('supermask CLI', () => {
   it('runs a config end to end on the embedded data and prints the accuracy matrix', () => {
     const dir = tmp();
     const out = join(dir, 'run');
-    const r = cli(['run', '--config', writeConfig(dir, smallConfig()), '--out', out, '--backend', 'cpu']);
-    expect(r.stderr).toContain('backend: cpu');
+    const r = cli(['run', '--config', writeConfig(dir, smallConfig()), '--out', out, '--backend', 'cpu-plain']);
+    expect(r.stderr).toMatch(/^backend: cpu$/m);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/accuracy matrix/);
     expect(r.stdout).toMatch(/forgetting 0\.00 points/);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(results.backend).toBe('cpu');
     expect(results.accuracy_matrix).toHaveLength(2);
-    expect(results.config.backend).toBe('cpu');
+    expect(results.config.backend).toBe('cpu-plain');
     // Not a TTY: plain lines, no progress-bar control characters.
     expect(r.stderr).not.toMatch(/\u001b\[/);
     expect(r.stderr).toMatch(/mask phase epoch 1\/1: loss/);
@@ -137,6 +137,25 @@ describe('supermask CLI', () => {
     expect(r.stderr).toContain(victim);
   });
 
+  it('evaluates without task ids at the end of a run with --task-inference', async () => {
+    const dir = tmp();
+    const config = {
+      ...smallConfig(),
+      stream: { id: 'permuted', options: { tasks: 2, train_per_task: 512, test_per_task: 64 } },
+      backbone: { id: 'lenet', options: { hidden: [64, 32] } },
+    };
+    const r = await cliInProcess(['run', '--config', writeConfig(dir, config), '--out', join(dir, 'run'), '--task-inference', 'binary', '--inference-batch-size', '32']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/task inference binary \(batch 32\)/);
+    const results = JSON.parse(readFileSync(join(dir, 'run', 'results.json'), 'utf8'));
+    expect(results.config.task_inference).toEqual({ id: 'binary', options: { batch_size: 32 } });
+    expect(results.task_inference.tasks).toHaveLength(2);
+    expect(results.task_inference.task_id_accuracy).toBeGreaterThan(0.9);
+    const bad = await cliInProcess(['run', '--config', writeConfig(dir, config), '--task-inference', 'psychic']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/task_inference\.id: no task_inference is registered as "psychic"; registered: binary, oneshot, oracle/);
+  });
+
   it('lists the registered components with their option schemas', async () => {
     const r = await cliInProcess(['list']);
     expect(r.code).toBe(0);
@@ -144,13 +163,26 @@ describe('supermask CLI', () => {
     expect(r.stdout).toMatch(/density: number = 0\.1/);
     const json = await cliInProcess(['list', '--json', '--kind', 'strategy']);
     const parsed = JSON.parse(json.stdout);
-    expect(parsed.map((d: { id: string }) => d.id)).toEqual(['supsup']);
-    expect(parsed[0].schema.properties.mask_phase).toBeDefined();
+    expect(parsed.map((d: { id: string }) => d.id)).toEqual(['exssnet', 'ssnet', 'supsup']);
+    expect(parsed[2].schema.properties.mask_phase).toBeDefined();
   });
 
   it('rejects bad command-line values with a usage error', async () => {
     const r = cli(['run', '--config', 'x.json', '--backend', 'gpu9000']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Allowed choices are auto, tensorflow, cpu/);
+    expect(r.stderr).toMatch(/Allowed choices are auto, tensorflow, cpu, cpu-plain/);
+  });
+});
+
+describe('committed configs', () => {
+  it('every config in configs/ validates against the registered components', async () => {
+    const { createRegistry } = await import('@supermask/cli');
+    const { loadConfig } = await import('@supermask/core');
+    const files = readdirSync(join(root, 'configs')).filter((f) => /\.(json|ya?ml)$/.test(f));
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    for (const f of files) {
+      const config = loadConfig(join(root, 'configs', f), createRegistry());
+      expect(config.name).toBeTruthy();
+    }
   });
 });

@@ -1,6 +1,9 @@
 import { Registry, registerCoreComponents, Rng, type LabeledDataset } from '@supermask/core';
 import { register as registerMlp } from '@supermask/backbone-mlp';
+import { register as registerResNet } from '@supermask/backbone-resnet';
 import { register as registerDatasets } from '@supermask/datasets';
+import { register as registerKkt } from '@supermask/kkt';
+import { register as registerExSSNeT } from '@supermask/strategy-exssnet';
 import { register as registerSupSup } from '@supermask/strategy-supsup';
 
 /**
@@ -39,7 +42,10 @@ export function testRegistry(): Registry {
   registerCoreComponents(registry);
   registerDatasets(registry);
   registerMlp(registry);
+  registerResNet(registry);
   registerSupSup(registry);
+  registerExSSNeT(registry);
+  registerKkt(registry);
   registry.register({
     kind: 'dataset',
     id: 'blobs',

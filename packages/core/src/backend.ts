@@ -1,17 +1,23 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** Backends a run can ask for. `auto` picks the fastest one available. */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'cpu'] as const;
+/**
+ * Backends a run can ask for.
+ * - `auto`: the fastest available: native TensorFlow, else cpu with ONNX Runtime kernels, else plain cpu.
+ * - `tensorflow`: native TensorFlow (@tensorflow/tfjs-node-gpu or -node), an error without it.
+ * - `cpu`: the cpu backend with ONNX Runtime kernels (@supermask/kernels-ort) when they load, else plain cpu.
+ * - `cpu-plain`: tfjs's pure-JS cpu backend, nothing else loaded.
+ */
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'cpu', 'cpu-plain'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface BackendSelection {
-  /** The tfjs backend in use (tf.getBackend()). */
+  /** The tfjs backend in use (tf.getBackend()): `tensorflow`, `cpu-ort` or `cpu`. */
   backend: string;
   /** What was requested. */
   requested: BackendChoice;
   /** The npm module that provided it, when one was loaded. */
   module?: string;
-  /** Why a faster backend was not used (printed once). */
+  /** Why a faster backend was not used (printed once, as warnings). */
   notes: string[];
 }
 
@@ -23,30 +29,62 @@ const defaultImporter: ModuleImporter = (name) => import(name);
 /** Native TensorFlow bindings, in order of preference (optional peer dependencies). */
 export const NATIVE_MODULES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
+/** The ONNX Runtime kernels for the cpu backend (optional peer dependency; @supermask/cli brings it). */
+export const FAST_CPU_MODULE = '@supermask/kernels-ort';
+
+/** What core uses of @supermask/kernels-ort. */
+interface FastCpuModule {
+  registerOrtBackend(): { backendName: string };
+}
+
 function isModuleMissing(error: unknown, name: string): boolean {
   const e = error as { code?: string; message?: string };
-  return (
-    (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') &&
-    typeof e.message === 'string' &&
-    e.message.includes(name)
-  );
+  if (typeof e?.message !== 'string' || !e.message.includes(name)) return false;
+  // Node's resolver sets a code; vite's (under vitest) only says it could not resolve the name.
+  return e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND' || e.message.startsWith(`Could not resolve "${name}"`);
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0]!;
+}
+
+/** Loads the ORT kernels and switches to their backend; the reason it could not, otherwise. */
+async function tryFastCpu(importer: ModuleImporter): Promise<{ ok: true; backend: string } | { ok: false; reason: string }> {
+  let mod: FastCpuModule;
+  try {
+    mod = (await importer(FAST_CPU_MODULE)) as FastCpuModule;
+  } catch (error) {
+    return { ok: false, reason: isModuleMissing(error, FAST_CPU_MODULE) ? `${FAST_CPU_MODULE} is not installed` : `${FAST_CPU_MODULE} failed to load: ${firstLine(error)}` };
+  }
+  try {
+    if (typeof mod?.registerOrtBackend !== 'function') throw new Error('it has no registerOrtBackend()');
+    const { backendName } = mod.registerOrtBackend();
+    if (!(await tf.setBackend(backendName))) throw new Error(`backend ${backendName} failed to initialise`);
+    await tf.ready();
+    return { ok: true, backend: backendName };
+  } catch (error) {
+    return { ok: false, reason: `ONNX Runtime kernels unavailable (${firstLine(error)})` };
+  }
 }
 
 /**
  * Selects and activates the tfjs backend.
- * - `auto`: `@tensorflow/tfjs-node-gpu` if installed, else `@tensorflow/tfjs-node`, else `cpu`.
+ * - `auto`: `@tensorflow/tfjs-node-gpu` if installed, else `@tensorflow/tfjs-node`, else the cpu
+ *   backend with ONNX Runtime kernels (`cpu-ort`), else plain `cpu` with a one-line warning.
  * - `tensorflow`: the same native modules, but an error when neither loads.
- * - `cpu`: the pure-JS backend of @tensorflow/tfjs.
+ * - `cpu`: `cpu-ort` when @supermask/kernels-ort and onnxruntime-node load, else plain `cpu` with a warning.
+ * - `cpu-plain`: the pure-JS cpu backend of @tensorflow/tfjs; nothing is imported.
  */
 export async function selectBackend(requested: BackendChoice, importer: ModuleImporter = defaultImporter): Promise<BackendSelection> {
   const notes: string[] = [];
+  let nativeMissing = false;
   if (requested === 'auto' || requested === 'tensorflow') {
     for (const name of NATIVE_MODULES) {
       try {
         await importer(name);
       } catch (error) {
         if (isModuleMissing(error, name)) continue;
-        notes.push(`${name} is installed but failed to load: ${(error as Error).message.split('\n')[0]}`);
+        notes.push(`${name} is installed but failed to load: ${firstLine(error)}`);
         continue;
       }
       if (tf.findBackend('tensorflow') && (await tf.setBackend('tensorflow'))) {
@@ -61,7 +99,16 @@ export async function selectBackend(requested: BackendChoice, importer: ModuleIm
           `Install one (npm install @tensorflow/tfjs-node) or use --backend cpu.`,
       );
     }
-    notes.push('native TensorFlow (@tensorflow/tfjs-node[-gpu]) is not installed: using the cpu backend');
+    nativeMissing = true;
+  }
+  if (requested === 'auto' || requested === 'cpu') {
+    const fast = await tryFastCpu(importer);
+    if (fast.ok) return { backend: fast.backend, requested, module: FAST_CPU_MODULE, notes };
+    notes.push(
+      nativeMissing
+        ? `neither native TensorFlow (@tensorflow/tfjs-node) nor fast cpu kernels are available (${fast.reason}): using the plain cpu backend (slow)`
+        : `${fast.reason}: using the plain cpu backend (slow)`,
+    );
   }
   if (!(await tf.setBackend('cpu'))) throw new Error('the tfjs cpu backend failed to initialise');
   await tf.ready();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import YAML from 'yaml';
+import { AUGMENTATION_SCHEMA, type AugmentationConfig } from './augment.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
 import { ConfigError } from './errors.js';
 import { createAjv, formatAjvErrors, type ComponentKind, type ComponentRef, type JsonSchema, type Registry } from './registry.js';
@@ -21,6 +22,7 @@ export type ComponentSlot = (typeof COMPONENT_SLOTS)[number];
 /** A config as written by a user (JSON or YAML). */
 export interface ExperimentConfig {
   name?: string;
+  plugins?: string[];
   seed?: number;
   backend?: BackendChoice;
   dataset: ComponentRef;
@@ -31,7 +33,10 @@ export interface ExperimentConfig {
   ownership_policy?: ComponentRef;
   knowledge_transfer?: ComponentRef;
   task_inference?: ComponentRef;
-  evaluation?: { batch_size?: number };
+  evaluation?: { batch_size?: number; each_epoch?: boolean };
+  debug?: { check_protected_weights?: boolean };
+  checkpoint?: { enabled?: boolean };
+  augmentation?: Partial<AugmentationConfig>;
 }
 
 export interface ResolvedComponentRef {
@@ -42,6 +47,7 @@ export interface ResolvedComponentRef {
 /** A config with every default applied and every component's options validated. */
 export interface ResolvedConfig {
   name: string;
+  plugins: string[];
   seed: number;
   backend: BackendChoice;
   dataset: ResolvedComponentRef;
@@ -52,7 +58,10 @@ export interface ResolvedConfig {
   ownership_policy: ResolvedComponentRef;
   knowledge_transfer: ResolvedComponentRef;
   task_inference: ResolvedComponentRef;
-  evaluation: { batch_size: number };
+  evaluation: { batch_size: number; each_epoch: boolean };
+  debug: { check_protected_weights: boolean };
+  checkpoint: { enabled: boolean };
+  augmentation: AugmentationConfig;
 }
 
 const componentRefSchema = (description: string): JsonSchema => ({
@@ -74,6 +83,12 @@ export const CONFIG_SCHEMA: JsonSchema = {
   additionalProperties: false,
   properties: {
     $schema: { type: 'string' },
+    plugins: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      default: [],
+      description: 'npm packages providing components (third-party plugins), loaded before the config is resolved',
+    },
     name: { type: 'string', minLength: 1, description: 'Run name (default: the config file name)' },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295, default: 0, description: 'Seed of every random choice' },
     backend: { enum: [...BACKEND_CHOICES], default: 'auto', description: 'tfjs backend' },
@@ -91,6 +106,36 @@ export const CONFIG_SCHEMA: JsonSchema = {
       default: {},
       properties: {
         batch_size: { type: 'integer', minimum: 1, default: 1000, description: 'Batch size at test time' },
+        each_epoch: {
+          type: 'boolean',
+          default: false,
+          description: "Also evaluate the current task's test split after every epoch (tasks[t].phases[p].epoch_accuracy)",
+        },
+      },
+    },
+    augmentation: { ...AUGMENTATION_SCHEMA, default: {} },
+    checkpoint: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: {
+          type: 'boolean',
+          default: true,
+          description: 'Write a checkpoint to the run directory after every task (resume with `supermask run --resume DIR`)',
+        },
+      },
+    },
+    debug: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        check_protected_weights: {
+          type: 'boolean',
+          default: false,
+          description: 'After every weight-phase step, check that no weight outside the editable set moved (slow)',
+        },
       },
     },
   },
@@ -143,7 +188,15 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
   if (!validate(config)) {
     throw new ConfigError(`invalid config${where}`, formatAjvErrors(validate.errors, ''), opts.file);
   }
-  const c = config as unknown as ExperimentConfig & { seed: number; backend: BackendChoice; evaluation: { batch_size: number } };
+  const c = config as unknown as ExperimentConfig & {
+    seed: number;
+    backend: BackendChoice;
+    evaluation: { batch_size: number; each_epoch: boolean };
+    debug: { check_protected_weights: boolean };
+    checkpoint: { enabled: boolean };
+    augmentation: AugmentationConfig;
+    plugins: string[];
+  };
   const resolve = (kind: ComponentSlot, ref: ComponentRef): ResolvedComponentRef => {
     try {
       return { id: ref.id, options: registry.resolveOptions(kind, ref, kind) };
@@ -167,6 +220,7 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
   };
   return {
     name: c.name ?? (opts.file ? basename(opts.file, extname(opts.file)) : 'experiment'),
+    plugins: c.plugins,
     seed: c.seed,
     backend: c.backend,
     dataset: slot('dataset'),
@@ -178,6 +232,9 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
     knowledge_transfer: slot('knowledge_transfer'),
     task_inference: slot('task_inference'),
     evaluation: c.evaluation,
+    debug: c.debug,
+    checkpoint: c.checkpoint,
+    augmentation: c.augmentation,
   };
 }
 

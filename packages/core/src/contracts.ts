@@ -2,6 +2,20 @@ import type * as tf from '@tensorflow/tfjs';
 import type { LabeledDataset, Task, TaskStream } from './data.js';
 import type { Rng } from './rng.js';
 import type { MaskedLayer } from './layers/masked-layer.js';
+import type { StoredTensor } from './safetensors.js';
+
+/** What a component saves in a checkpoint: JSON and named tensors (stored in safetensors). */
+export interface ComponentState {
+  json?: unknown;
+  tensors?: Record<string, StoredTensor>;
+}
+
+/** A component whose state must survive a checkpoint (ownership records, stored scores, ...). */
+export interface Stateful {
+  saveState(): ComponentState;
+  /** Restores what saveState returned; throws (naming the tensor) when it does not fit. */
+  loadState(state: ComponentState): void;
+}
 
 /* ------------------------------------------------------------------ data */
 
@@ -29,6 +43,11 @@ export interface ForwardContext {
   training: boolean;
   /** The effective weight (W * mask) of a masked layer for this pass. */
   weight(layer: MaskedLayer): tf.Tensor;
+  /**
+   * Per-task normalisation does not apply (a superposition of several tasks' masks): batch norm
+   * uses the batch's own statistics and updates nothing.
+   */
+  batchStatistics?: boolean;
 }
 
 /** Kind `backbone`: a network built from masked layers. */
@@ -40,6 +59,10 @@ export interface Backbone {
   addTask(task: number): void;
   /** Called once task `task` is trained: freezes its per-task state (batch-norm statistics). */
   finishTask?(task: number): void;
+  /** Per-task state besides masks (batch-norm statistics) as tensors, for checkpoints and exports. */
+  taskState?(task: number): Record<string, StoredTensor>;
+  /** Restores what taskState returned for a task (after addTask). */
+  loadTaskState?(task: number, tensors: Record<string, StoredTensor>): void;
   /** Logits, shape [batch, numClasses]. `x` has shape [batch, ...inputShape]. */
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor2D;
   /** Penultimate features, shape [batch, featureSize] (used by knowledge transfer). */
@@ -90,10 +113,16 @@ export interface WeightOwnershipPolicy {
    * `mask` is the task's (fixed) binary mask for the layer.
    */
   editable(layerIndex: number, task: number, mask: Float32Array): Float32Array | null;
-  /** Called once a task is finished, with its final masks, to record ownership. */
-  recordTask(task: number, masks: readonly Float32Array[]): void;
-  /** Per-task, per-layer ownership figures for results.json. */
+  /**
+   * Called once a task is finished, with its final masks (one per layer, in `layers` order), to
+   * record ownership. Returns the task's ownership figures for results.json (tasks[t].ownership).
+   */
+  recordTask(task: number, masks: readonly Float32Array[], layers: readonly LayerShape[]): Record<string, unknown> | undefined;
+  /** Ownership figures of the whole run for results.json (`ownership`). */
   report(): OwnershipReport | undefined;
+  /** Checkpoint support (owners of every weight). */
+  saveState?(): ComponentState;
+  loadState?(state: ComponentState): void;
 }
 
 export interface OwnershipReport {
@@ -110,7 +139,7 @@ export interface TransferContext {
   rng: Rng;
   /** Forward context with task j's fixed mask and state. */
   fixedContext(task: number): ForwardContext;
-  /** Scores of task j for every layer. */
+  /** Scores of the new task for every layer (earlier tasks' scores are released once they finish). */
   scoresOf(task: number): Float32Array[];
   /** Overwrites task `task`'s scores. */
   setScores(task: number, scores: Float32Array[]): void;
@@ -121,15 +150,25 @@ export interface KnowledgeTransfer {
   readonly id: string;
   /** Returns a JSON record of what it did (stored in results.json under tasks[t].transfer). */
   beforeTask(ctx: TransferContext): Promise<Record<string, unknown> | undefined>;
+  /**
+   * Called when a task is finished, with its final scores, right before the layers release them
+   * (only its bit-packed mask is kept). A transfer that needs earlier scores keeps its own copy.
+   */
+  taskFinished?(task: number, scores: readonly Float32Array[]): void;
+  /** Checkpoint support (the kept scores). */
+  saveState?(): ComponentState;
+  loadState?(state: ComponentState): void;
 }
 
 /* --------------------------------------------------- task inference */
 
 export interface InferenceContext {
-  /** Tasks learned so far. */
+  /** Tasks learned so far (candidates are 0..learned-1). */
   learned: number;
   backbone: Backbone;
   fixedContext(task: number): ForwardContext;
+  /** The fixed binary mask of a learned task for one layer (cached; do not dispose). */
+  mask(layer: MaskedLayer, task: number): tf.Tensor;
 }
 
 /** Kind `task_inference`: which task a test batch belongs to. */
@@ -137,6 +176,8 @@ export interface TaskInference {
   readonly id: string;
   /** True when the task id comes from the data (no inference). */
   readonly usesTaskId: boolean;
+  /** Test batch size the inference works on (each batch gets one task id). */
+  readonly batchSize?: number;
   /** Task index for a batch; `given` is the true task id, used only by the oracle. */
   infer(x: tf.Tensor, given: number, ctx: InferenceContext): number;
 }
@@ -189,6 +230,8 @@ export interface BatchInfo extends PhaseInfo {
   epoch: number;
   batch: number;
   loss: number;
+  /** Training accuracy over this epoch so far. */
+  trainAccuracy: number;
   /** Examples per second over this epoch so far. */
   samplesPerSecond: number;
 }
@@ -197,6 +240,8 @@ export interface EpochInfo extends PhaseInfo {
   epoch: number;
   loss: number;
   trainAccuracy: number;
+  /** Test accuracy of the task after this epoch, when `evaluation.each_epoch` is on. */
+  testAccuracy?: number;
   samplesPerSecond: number;
 }
 

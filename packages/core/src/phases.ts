@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerName, PhaseOptions, ScheduleName } from './contracts.js';
+import { FusedOptimizer } from './fused-optimizer.js';
 import type { JsonSchema } from './registry.js';
+
+export { FusedOptimizer, type FusedOptimizerKind, type FusedOptimizerOptions } from './fused-optimizer.js';
+
+/** Backends whose tensors live in JS Float32Arrays: there the fused optimiser step replaces tfjs's per-op one. */
+export const FUSED_OPTIMIZER_BACKENDS: readonly string[] = ['cpu', 'cpu-ort'];
 
 export const OPTIMIZERS: readonly OptimizerName[] = ['adam', 'sgd', 'rmsprop'];
 export const SCHEDULES: readonly ScheduleName[] = ['constant', 'cosine'];
@@ -23,8 +29,25 @@ export function phaseOptionsSchema(defaults: PhaseOptions, description: string):
   };
 }
 
-/** A fresh optimiser for one phase. No weight decay, by design: protected weights must not move. */
-export function createOptimizer(phase: PhaseOptions): tf.Optimizer {
+/**
+ * A fresh optimiser for one phase. No weight decay, by design: protected weights must not move.
+ * On the JS cpu backends (FUSED_OPTIMIZER_BACKENDS) it is a FusedOptimizer, one loop per
+ * variable with exactly tfjs's float32 arithmetic; elsewhere tfjs's own optimiser. `fused`
+ * forces either.
+ */
+export function createOptimizer(phase: PhaseOptions, fused: boolean = FUSED_OPTIMIZER_BACKENDS.includes(tf.getBackend())): tf.Optimizer {
+  if (fused) {
+    switch (phase.optimizer) {
+      case 'adam':
+        return new FusedOptimizer({ kind: 'adam', learningRate: phase.lr });
+      case 'sgd':
+        return phase.momentum > 0
+          ? new FusedOptimizer({ kind: 'momentum', learningRate: phase.lr, momentum: phase.momentum })
+          : new FusedOptimizer({ kind: 'sgd', learningRate: phase.lr });
+      case 'rmsprop':
+        return new FusedOptimizer({ kind: 'rmsprop', learningRate: phase.lr, decay: 0.9, momentum: phase.momentum });
+    }
+  }
   switch (phase.optimizer) {
     case 'adam':
       return tf.train.adam(phase.lr);

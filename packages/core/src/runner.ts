@@ -9,6 +9,7 @@ import type {
   DatasetLoader,
   ExperimentPlugin,
   ForwardContext,
+  InferenceContext,
   KnowledgeTransfer,
   MaskScorer,
   PhaseInfo,
@@ -27,6 +28,10 @@ import type { Registry } from './registry.js';
 import { Rng } from './rng.js';
 import { TOKENS, type RunOptions } from './tokens.js';
 import { versions } from './versions.js';
+import { augmentationFill, augmentBatch, isIdentityAugmentation, type AugmentationOptions } from './augment.js';
+import { componentState, expectTensor, readCheckpoint, writeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import { DataError } from './errors.js';
+import { storedTensor, type StoredTensor } from './safetensors.js';
 
 export interface Logger {
   info(message: string): void;
@@ -45,6 +50,8 @@ export interface ExperimentParams {
   logger?: Logger;
   /** Parent DI container (default: tsyringe's root container). */
   container?: DependencyContainer;
+  /** A checkpoint to continue from (see Experiment.resume). */
+  resume?: LoadedCheckpoint;
 }
 
 export interface PhaseRecord {
@@ -59,6 +66,8 @@ export interface PhaseRecord {
   samples_per_second: number;
   final_loss: number | null;
   train_accuracy: number | null;
+  /** Test accuracy of the task after each epoch (with `evaluation.each_epoch`). */
+  epoch_accuracy?: number[];
 }
 
 export interface TaskRecord {
@@ -69,7 +78,34 @@ export interface TaskRecord {
   test_examples: number;
   phases: PhaseRecord[];
   transfer?: Record<string, unknown>;
+  ownership?: Record<string, unknown>;
   evaluation_seconds: number;
+  /** Bytes kept for the finished task: bit-packed masks and per-task backbone state (batch norm). */
+  state_bytes: { masks: number; backbone: number; total: number };
+  /** Size of the checkpoint written after the task (all tasks so far), when checkpoints are on. */
+  checkpoint_bytes?: number;
+}
+
+export interface TaskInferenceRecord {
+  task: number;
+  /** Fraction of the task's test examples whose batch was assigned the right task. */
+  task_id_accuracy: number;
+  /** Accuracy when each batch is predicted with the inferred task's mask. */
+  accuracy_inferred: number;
+  /** Accuracy with the true task id. */
+  accuracy_true: number;
+  seconds: number;
+}
+
+export interface TaskInferenceSummary {
+  method: string;
+  batch_size: number;
+  task_id_accuracy: number;
+  /** Mean over tasks of accuracy_inferred. */
+  average_accuracy: number;
+  /** Mean over tasks of accuracy_true. */
+  average_accuracy_true: number;
+  tasks: TaskInferenceRecord[];
 }
 
 export interface ExperimentResults {
@@ -90,6 +126,10 @@ export interface ExperimentResults {
   backward_transfer: number;
   tasks: TaskRecord[];
   ownership?: unknown;
+  /** Evaluation without task ids at the end of the run (when task_inference is not the oracle). */
+  task_inference?: TaskInferenceSummary;
+  /** Set when the run continued from a checkpoint. */
+  resumed_from?: { dir: string; completed_tasks: number };
   started_at: string;
   finished_at: string;
   wall_time_seconds: number;
@@ -116,6 +156,8 @@ export class Experiment {
   private readonly plugins: ExperimentPlugin[];
   private readonly startedAt = new Date();
   private disposed = false;
+  private inferenceSummary: TaskInferenceSummary | undefined;
+  private resumedFrom: { dir: string; completed_tasks: number } | undefined;
   /** Tasks whose training is finished (their masks are final). */
   private learnedTasks = 0;
 
@@ -170,7 +212,7 @@ export class Experiment {
     backbone.layers.forEach((layer, i) => {
       layer.density = densities[i]!;
     });
-    return new Experiment(
+    const experiment = new Experiment(
       config,
       c,
       backend,
@@ -185,6 +227,30 @@ export class Experiment {
       rng,
       params,
     );
+    if (params.resume) {
+      try {
+        experiment.restore(params.resume);
+      } catch (error) {
+        experiment.dispose();
+        throw error;
+      }
+    }
+    return experiment;
+  }
+
+  /**
+   * Continues the run saved in `dir`: the config comes from the checkpoint, every finished task's
+   * state is restored, and run() goes on with the next task (writing into the same directory).
+   */
+  static async resume(dir: string, params: Omit<ExperimentParams, 'config' | 'resume' | 'outDir'> & { config?: ResolvedConfig }): Promise<Experiment> {
+    const checkpoint = readCheckpoint(dir);
+    const config = (params.config ?? checkpoint.manifest.config) as unknown as ResolvedConfig;
+    return Experiment.create({ ...params, config, outDir: dir, resume: checkpoint });
+  }
+
+  /** Tasks finished so far. */
+  get finishedTasks(): number {
+    return this.learnedTasks;
   }
 
   /** Forward context with task `task`'s scores trainable through the straight-through mask. */
@@ -212,6 +278,7 @@ export class Experiment {
       if (task.index < this.taskRecords.length) continue;
       await this.runTask(task);
     }
+    if (!this.inference.usesTaskId && this.learnedTasks > 0) this.inferenceSummary = this.evaluateAllInference();
     const results = this.results();
     if (this.params.outDir) this.writeResults(this.params.outDir, results);
     await this.emit('afterExperiment', { results });
@@ -240,12 +307,20 @@ export class Experiment {
     for (const phase of this.strategy.phases(task)) {
       phases.push(await this.trainPhase(task, phase));
     }
-    this.ownership.recordTask(
+    const layers = this.backbone.layers;
+    const ownership = this.ownership.recordTask(
       t,
-      this.backbone.layers.map((l) => l.maskValues(t, this.scorer)),
+      layers.map((l) => l.maskValues(t, this.scorer)),
+      layers,
     );
+    // Compact task state: the final masks are stored bit-packed and the scores released
+    // (a knowledge transfer that needs them keeps its own copy first).
+    this.transfer.taskFinished?.(t, layers.map((l) => l.scoreValues(t)));
+    for (const l of layers) l.finishTask(t, this.scorer);
     this.backbone.finishTask?.(t);
     this.learnedTasks = t + 1;
+    const maskBytes = layers.reduce((sum, l) => sum + l.taskBytes(t).mask, 0);
+    const backboneBytes = Object.values(this.backbone.taskState?.(t) ?? {}).reduce((sum, x) => sum + x.bytes.byteLength, 0);
     await this.emit('beforeEval', { afterTask: t });
     const evalStart = performance.now();
     const row: (number | null)[] = this.stream.tasks.map(() => null);
@@ -261,35 +336,89 @@ export class Experiment {
       test_examples: task.test.n,
       phases,
       ...(transfer ? { transfer } : {}),
+      ...(ownership ? { ownership } : {}),
       evaluation_seconds: evaluationSeconds,
+      state_bytes: { masks: maskBytes, backbone: backboneBytes, total: maskBytes + backboneBytes },
     };
     this.taskRecords.push(record);
+    if (this.params.outDir && this.config.checkpoint.enabled) record.checkpoint_bytes = this.saveCheckpoint(this.params.outDir).bytes;
     await this.emit('afterTask', { task, record });
     return record;
   }
 
-  /** Accuracy on a task's test split (task id from the task inference plugin). */
+  /** Accuracy on a task's test split with the true task id (the accuracy matrix uses this). */
   evaluate(task: Task): number {
     const batchSize = this.config.evaluation.batch_size;
-    const size = inputSize(task.inputShape);
     let correct = 0;
     for (let start = 0; start < task.test.n; start += batchSize) {
       const end = Math.min(task.test.n, start + batchSize);
-      correct += tf.tidy(() => {
-        const x = tf.tensor(task.test.x.subarray(start * size, end * size), [end - start, ...task.inputShape]);
-        const taskId = this.inference.infer(x, task.index, {
-          learned: this.learnedTasks,
-          backbone: this.backbone,
-          fixedContext: (j) => this.fixedContext(j),
-        });
-        const logits = this.backbone.forward(x, this.fixedContext(taskId));
-        const predicted = logits.argMax(1).dataSync() as Int32Array;
-        let ok = 0;
-        for (let i = 0; i < predicted.length; i++) if (predicted[i] === task.test.y[start + i]) ok++;
-        return ok;
-      });
+      correct += tf.tidy(() => countCorrectRows(this.backbone.forward(testBatch(task, start, end), this.fixedContext(task.index)), task.test.y, start));
     }
     return correct / task.test.n;
+  }
+
+  /**
+   * Evaluation without the task id: the test split of `task` in batches of the inference's batch
+   * size; each batch gets the task id `inference` infers from the learned tasks, and is predicted
+   * with that task's mask. Returns task-identification accuracy (fraction of examples whose batch
+   * got the right id) and accuracy with the inferred and with the true task id.
+   */
+  evaluateInference(task: Task, inference: TaskInference = this.inference): TaskInferenceRecord {
+    const batchSize = inference.batchSize ?? this.config.evaluation.batch_size;
+    const ctx = this.inferenceContext();
+    let identified = 0;
+    let correctInferred = 0;
+    let correctTrue = 0;
+    const started = performance.now();
+    for (let start = 0; start < task.test.n; start += batchSize) {
+      const end = Math.min(task.test.n, start + batchSize);
+      const x = testBatch(task, start, end);
+      try {
+        const inferred = inference.infer(x, task.index, ctx);
+        if (inferred === task.index) identified += end - start;
+        const [ci, ct] = tf.tidy(() => {
+          const withTrue = countCorrectRows(this.backbone.forward(x, this.fixedContext(task.index)), task.test.y, start);
+          const withInferred = inferred === task.index ? withTrue : countCorrectRows(this.backbone.forward(x, this.fixedContext(inferred)), task.test.y, start);
+          return [withInferred, withTrue];
+        });
+        correctInferred += ci;
+        correctTrue += ct;
+      } finally {
+        x.dispose();
+      }
+    }
+    const n = task.test.n;
+    return {
+      task: task.index,
+      task_id_accuracy: identified / n,
+      accuracy_inferred: correctInferred / n,
+      accuracy_true: correctTrue / n,
+      seconds: (performance.now() - started) / 1000,
+    };
+  }
+
+  /** Evaluates every learned task without task ids (results.json `task_inference`). */
+  evaluateAllInference(inference: TaskInference = this.inference): TaskInferenceSummary {
+    const tasks = this.stream.tasks.slice(0, this.learnedTasks).map((t) => this.evaluateInference(t, inference));
+    const mean = (key: 'task_id_accuracy' | 'accuracy_inferred' | 'accuracy_true') => tasks.reduce((s, r) => s + r[key], 0) / Math.max(1, tasks.length);
+    return {
+      method: inference.id,
+      batch_size: inference.batchSize ?? this.config.evaluation.batch_size,
+      task_id_accuracy: mean('task_id_accuracy'),
+      average_accuracy: mean('accuracy_inferred'),
+      average_accuracy_true: mean('accuracy_true'),
+      tasks,
+    };
+  }
+
+  /** What a task-inference plugin sees: the learned tasks, their contexts and masks. */
+  inferenceContext(): InferenceContext {
+    return {
+      learned: this.learnedTasks,
+      backbone: this.backbone,
+      fixedContext: (j) => this.fixedContext(j),
+      mask: (layer, j) => layer.maskTensor(j, this.scorer),
+    };
   }
 
   /** Logits of `x` under task `task`'s fixed mask (a new tensor; the caller disposes it). */
@@ -308,6 +437,7 @@ export class Experiment {
     const isMask = phase.name === 'mask';
     let variables: tf.Variable[];
     let editable: (tf.Tensor | null)[] = [];
+    let guard: ProtectedWeightsGuard | undefined;
     if (isMask) {
       variables = layers.map((l) => l.scores(t));
     } else {
@@ -320,13 +450,19 @@ export class Experiment {
       });
       variables = layers.filter((_, i) => editable[i] !== null).map((l) => l.weight);
       for (const v of variables) v.trainable = true;
+      if (this.config.debug.check_protected_weights) guard = new ProtectedWeightsGuard(layers, editable, t);
     }
     const shuffleRng = this.rng.child(`shuffle/${t}/${phase.name}`);
+    const augmentation = this.config.augmentation;
+    const augment = isIdentityAugmentation(augmentation)
+      ? undefined
+      : { rng: this.rng.child(`augment/${t}/${phase.name}`), options: { ...augmentation, fill: augmentationFill(this.dataset.normalization) } };
     const size = inputSize(task.inputShape);
     let steps = 0;
     let seconds = 0;
     let lastLoss: number | null = null;
     let lastAccuracy: number | null = null;
+    const epochAccuracy: number[] = [];
     try {
       for (let epoch = 0; epoch < phase.epochs; epoch++) {
         setLearningRate(optimizer, learningRateAt(phase, epoch));
@@ -342,7 +478,7 @@ export class Experiment {
           const count = end - start;
           this.emitSync('beforeBatch', { ...info, epoch, batch: b });
           const { loss, ok } = tf.tidy(() => {
-            const { x, y } = gatherBatch(task.train, order, start, end, size, task.inputShape);
+            const { x, y } = gatherBatch(task.train, order, start, end, size, task.inputShape, augment);
             const ctx = isMask ? this.scoresContext(t) : this.fixedContext(t, true);
             let okCount = 0;
             const { value, grads } = tf.variableGrads(() => {
@@ -359,6 +495,7 @@ export class Experiment {
             optimizer.applyGradients(grads);
             return { loss: value.dataSync()[0]!, ok: okCount };
           });
+          guard?.check(epoch, b);
           if (isMask) for (const l of layers) l.invalidateMask(t);
           steps++;
           seen += count;
@@ -366,12 +503,15 @@ export class Experiment {
           correct += ok;
           lastLoss = loss;
           const elapsed = (performance.now() - epochStart) / 1000;
-          this.emitSync('afterBatch', { ...info, epoch, batch: b, loss, samplesPerSecond: seen / Math.max(elapsed, 1e-9) });
+          this.emitSync('afterBatch', { ...info, epoch, batch: b, loss, trainAccuracy: correct / seen, samplesPerSecond: seen / Math.max(elapsed, 1e-9) });
         }
         const epochSeconds = (performance.now() - epochStart) / 1000;
         seconds += epochSeconds;
         lastAccuracy = seen > 0 ? correct / seen : null;
+        const testAccuracy = this.config.evaluation.each_epoch ? this.evaluate(task) : undefined;
+        if (testAccuracy !== undefined) epochAccuracy.push(testAccuracy);
         await this.emit('afterEpoch', {
+          ...(testAccuracy !== undefined ? { testAccuracy } : {}),
           ...info,
           epoch,
           loss: seen > 0 ? lossSum / seen : NaN,
@@ -398,7 +538,100 @@ export class Experiment {
       samples_per_second: samplesPerSecond,
       final_loss: lastLoss,
       train_accuracy: lastAccuracy,
+      ...(this.config.evaluation.each_epoch ? { epoch_accuracy: epochAccuracy } : {}),
     };
+  }
+
+  /** Writes the state after the finished tasks to `dir` (checkpoint.json + safetensors). */
+  saveCheckpoint(dir: string): { file: string; bytes: number } {
+    const tensors = new Map<string, StoredTensor>();
+    for (const l of this.backbone.layers) {
+      tensors.set(`layer/${l.name}/weight`, storedTensor('F32', l.shape, Float32Array.from(l.weight.dataSync() as Float32Array)));
+    }
+    for (let t = 0; t < this.learnedTasks; t++) {
+      for (const l of this.backbone.layers) {
+        const bits = l.packedMask(t);
+        tensors.set(`layer/${l.name}/mask/${t}`, storedTensor('U8', [bits.length], bits));
+      }
+      for (const [name, x] of Object.entries(this.backbone.taskState?.(t) ?? {})) tensors.set(`backbone/${t}/${name}`, x);
+    }
+    const components: Record<string, unknown> = {};
+    for (const [prefix, component] of [['ownership_policy', this.ownership], ['knowledge_transfer', this.transfer]] as const) {
+      const state = component.saveState?.();
+      if (!state) continue;
+      components[prefix] = state.json ?? null;
+      for (const [name, x] of Object.entries(state.tensors ?? {})) tensors.set(`${prefix}/${name}`, x);
+    }
+    return writeCheckpoint(
+      dir,
+      {
+        format: 'supermask-checkpoint',
+        format_version: 1,
+        created_at: new Date().toISOString(),
+        config: this.config as unknown as Record<string, unknown> & { seed: number },
+        seed: this.config.seed,
+        rng_state: this.rng.getState(),
+        stream: { name: this.stream.name, tasks: this.stream.tasks.length, input_shape: this.stream.inputShape, num_classes: this.stream.numClasses },
+        completed_tasks: this.learnedTasks,
+        components,
+        accuracy_matrix: this.accuracyMatrix,
+        tasks: this.taskRecords as unknown as Record<string, unknown>[],
+        started_at: this.startedAt.toISOString(),
+        backend: this.backendSelection.backend,
+      },
+      tensors,
+    );
+  }
+
+  /** Restores the finished tasks of a checkpoint into this (fresh) experiment. */
+  private restore(ckpt: LoadedCheckpoint): void {
+    const m = ckpt.manifest;
+    const fail = (what: string): never => {
+      throw new DataError(`${ckpt.file}: ${what}`, ckpt.file);
+    };
+    if (m.stream.tasks !== this.stream.tasks.length || m.stream.input_shape.join(',') !== this.stream.inputShape.join(',') || m.stream.num_classes !== this.stream.numClasses) {
+      fail(`the checkpoint's stream (${m.stream.tasks} tasks, input [${m.stream.input_shape.join(', ')}], ${m.stream.num_classes} outputs) does not match the data (${this.stream.tasks.length} tasks, input [${this.stream.inputShape.join(', ')}], ${this.stream.numClasses} outputs)`);
+    }
+    if (m.completed_tasks > this.stream.tasks.length || m.accuracy_matrix.length !== m.completed_tasks || m.tasks.length !== m.completed_tasks) {
+      fail(`inconsistent checkpoint: ${m.completed_tasks} completed tasks, ${m.accuracy_matrix.length} accuracy rows, ${m.tasks.length} task records`);
+    }
+    const layers = this.backbone.layers;
+    // Validate every tensor before changing anything.
+    const weights = layers.map((l) => expectTensor(ckpt, `layer/${l.name}/weight`, 'F32', l.shape));
+    const masks = Array.from({ length: m.completed_tasks }, (_, t) => layers.map((l) => expectTensor(ckpt, `layer/${l.name}/mask/${t}`, 'U8', [Math.ceil(l.size / 8)])));
+    layers.forEach((l, i) => {
+      const w = weights[i]!;
+      tf.tidy(() => l.weight.assign(tf.tensor(new Float32Array(w.bytes.slice().buffer), l.shape)));
+    });
+    for (let t = 0; t < m.completed_tasks; t++) {
+      this.backbone.addTask(t);
+      layers.forEach((l, i) => l.restoreFinishedTask(t, Uint8Array.from(masks[t]![i]!.bytes)));
+      if (this.backbone.loadTaskState) {
+        const prefix = `backbone/${t}/`;
+        const state: Record<string, StoredTensor> = {};
+        for (const [name, x] of ckpt.tensors) if (name.startsWith(prefix)) state[name.slice(prefix.length)] = x;
+        try {
+          this.backbone.loadTaskState(t, state);
+        } catch (error) {
+          fail(`${(error as Error).message}`);
+        }
+      }
+      this.backbone.finishTask?.(t);
+    }
+    for (const [prefix, component] of [['ownership_policy', this.ownership], ['knowledge_transfer', this.transfer]] as const) {
+      if (!(prefix in m.components)) continue;
+      if (!component.loadState) fail(`it holds ${prefix} state but ${prefix} "${component.id}" cannot load state`);
+      try {
+        component.loadState!(componentState(ckpt, prefix));
+      } catch (error) {
+        fail(`${prefix} state: ${(error as Error).message}`);
+      }
+    }
+    this.rng.setState(m.rng_state);
+    this.accuracyMatrix.push(...m.accuracy_matrix);
+    this.taskRecords.push(...(m.tasks as unknown as TaskRecord[]));
+    this.learnedTasks = m.completed_tasks;
+    this.resumedFrom = { dir: ckpt.dir, completed_tasks: m.completed_tasks };
   }
 
   /** The results so far, as written to results.json. */
@@ -430,6 +663,8 @@ export class Experiment {
       backward_transfer: backwardTransfer(this.accuracyMatrix),
       tasks: this.taskRecords,
       ...(ownership ? { ownership } : {}),
+      ...(this.inferenceSummary ? { task_inference: this.inferenceSummary } : {}),
+      ...(this.resumedFrom ? { resumed_from: this.resumedFrom } : {}),
       started_at: this.startedAt.toISOString(),
       finished_at: finished.toISOString(),
       wall_time_seconds: (finished.getTime() - this.startedAt.getTime()) / 1000,
@@ -468,16 +703,68 @@ export class Experiment {
   }
 }
 
-function gatherBatch(split: Split, order: Int32Array, start: number, end: number, size: number, shape: number[]): { x: tf.Tensor; y: tf.Tensor1D } {
+/**
+ * Debug mode (`debug.check_protected_weights`): after every weight-phase step, checks that each
+ * weight the ownership policy protects is bit-for-bit what it was when the phase started.
+ */
+class ProtectedWeightsGuard {
+  private readonly snapshots: { layer: MaskedLayer; before: Uint32Array; allowed: Float32Array | null }[];
+
+  constructor(layers: readonly MaskedLayer[], editable: readonly (tf.Tensor | null)[], private readonly task: number) {
+    this.snapshots = layers.map((layer, i) => ({
+      layer,
+      before: new Uint32Array(Float32Array.from(layer.weight.dataSync() as Float32Array).buffer),
+      allowed: editable[i] ? Float32Array.from(editable[i]!.dataSync() as Float32Array) : null,
+    }));
+  }
+
+  check(epoch: number, batch: number): void {
+    for (const { layer, before, allowed } of this.snapshots) {
+      const now = new Uint32Array((layer.weight.dataSync() as Float32Array).slice().buffer);
+      for (let i = 0; i < now.length; i++) {
+        if ((allowed === null || allowed[i] === 0) && now[i] !== before[i]) {
+          throw new Error(
+            `protected weight changed: layer ${layer.name}, index ${i}, task ${this.task + 1}, epoch ${epoch + 1}, batch ${batch + 1} ` +
+              `(the ownership policy does not let this task change it)`,
+          );
+        }
+      }
+    }
+  }
+}
+
+function gatherBatch(
+  split: Split,
+  order: Int32Array,
+  start: number,
+  end: number,
+  size: number,
+  shape: number[],
+  augment?: { rng: Rng; options: AugmentationOptions },
+): { x: tf.Tensor; y: tf.Tensor1D } {
   const count = end - start;
-  const xs = new Float32Array(count * size);
+  let xs: Float32Array = new Float32Array(count * size);
   const ys = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     const row = order[start + i]!;
     xs.set(split.x.subarray(row * size, (row + 1) * size), i * size);
     ys[i] = split.y[row]!;
   }
+  if (augment) xs = augmentBatch(xs, count, shape, augment.rng, augment.options);
   return { x: tf.tensor(xs, [count, ...shape]), y: tf.tensor1d(ys, 'int32') };
+}
+
+function testBatch(task: Task, start: number, end: number): tf.Tensor {
+  const size = inputSize(task.inputShape);
+  return tf.tensor(task.test.x.subarray(start * size, end * size), [end - start, ...task.inputShape]);
+}
+
+/** Rows of `logits` whose argmax equals labels[offset + row]. */
+function countCorrectRows(logits: tf.Tensor2D, labels: Int32Array, offset: number): number {
+  const predicted = logits.argMax(1).dataSync() as Int32Array;
+  let ok = 0;
+  for (let i = 0; i < predicted.length; i++) if (predicted[i] === labels[offset + i]) ok++;
+  return ok;
 }
 
 function countCorrect(logits: tf.Tensor2D, y: tf.Tensor1D): number {

@@ -3,6 +3,11 @@ import { readFileSync } from 'node:fs';
 
 let cached: Record<string, string> | undefined;
 
+/** The version of @supermask/core (from its package.json). */
+export function coreVersion(): string {
+  return ownVersion();
+}
+
 function ownVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -31,4 +31,27 @@ describe('top-k selection', () => {
       expect(topKAbsMask(scores, k).reduce((a, b) => a + b, 0)).toBe(k);
     }
   });
+
+  it('matches a sort-based top-k exactly (ties by index, signed zeros, repeated values)', () => {
+    const rng = new Rng(11);
+    const reference = (scores: Float32Array, k: number): number[] => {
+      const order = Array.from(scores.keys()).sort((a, b) => Math.abs(scores[b]!) - Math.abs(scores[a]!) || a - b);
+      const mask = new Array<number>(scores.length).fill(0);
+      for (const i of order.slice(0, k)) mask[i] = 1;
+      return mask;
+    };
+    for (const n of [1, 2, 3, 17, 256, 1000, 4097]) {
+      for (const levels of [0, 3, 50]) {
+        const scores = rng.fillUniform(new Float32Array(n), -1, 1);
+        // Few distinct magnitudes: many ties at the threshold.
+        if (levels > 0) for (let i = 0; i < n; i++) scores[i] = Math.round(scores[i]! * levels) / levels;
+        if (n > 2) scores[1] = -0;
+        for (const k of [1, Math.ceil(n / 10), Math.ceil(n / 2), n - 1, n]) {
+          if (k < 1) continue;
+          const scratch = new Float32Array(n);
+          expect(Array.from(topKAbsMask(scores, k, undefined, scratch))).toEqual(reference(scores, k));
+        }
+      }
+    }
+  });
 });

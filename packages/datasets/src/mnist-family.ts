@@ -2,11 +2,15 @@
  * MNIST-family datasets (Fashion-MNIST, MNIST): where their IDX files are looked up, and how they
  * are loaded into a `LabeledDataset`.
  */
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DataError, type DatasetLoader, type LabeledDataset, type Split } from '@supermask/core';
 import { EMBEDDED_FASHION_MNIST_DIR } from './embedded.js';
 import { readIdx, type IdxArray } from './idx.js';
+import { DATA_ENV_VAR, isFile, locateDataFiles, type DataLocation, type DataLookup } from './lookup.js';
+
+// The lookup lives in lookup.ts (shared with CIFAR and TinyImageNet); re-exported here for the
+// existing importers of this module.
+export { DATA_ENV_VAR, dataSearchPlaces, type DataLookup, type SearchPlace } from './lookup.js';
 
 /** Base names of the four IDX files; each may also be present gzipped (`<name>.gz`). */
 export const IDX_FILE_NAMES = {
@@ -21,11 +25,8 @@ export type IdxFileRole = keyof typeof IDX_FILE_NAMES;
 /** Paths of the four IDX files of a dataset. */
 export type IdxFileSet = Record<IdxFileRole, string>;
 
-/** Environment variable naming a directory of dataset files. */
-export const DATA_ENV_VAR = 'SUPERMASK_DATA';
-
 /** What distinguishes one MNIST-family dataset from another. */
-export interface IdxDatasetSpec {
+export interface IdxDatasetSpec extends DataLocation {
   /** Component id and `LabeledDataset.name`, e.g. "fashion-mnist". */
   id: string;
   /** Human name used in messages, e.g. "Fashion-MNIST". */
@@ -69,37 +70,6 @@ export const MNIST: IdxDatasetSpec = {
   ],
 };
 
-/** Where full data is searched: the run's data dir, the environment, the default directory. */
-export interface DataLookup {
-  /** `--data-dir` of the run (RunOptions.dataDir). */
-  dataDir?: string;
-  /** Environment consulted for SUPERMASK_DATA (default: process.env). */
-  env?: Record<string, string | undefined>;
-  /** Overrides the dataset's default directory (tests). */
-  defaultDir?: string;
-}
-
-/** One directory searched for the files, and why it was searched. */
-export interface SearchPlace {
-  dir: string;
-  /** "--data-dir", "SUPERMASK_DATA" or "default". */
-  origin: string;
-}
-
-/**
- * The directories searched for a dataset's files, in order: `--data-dir`, then `$SUPERMASK_DATA`,
- * then the default directory; in each, the directory itself and then its `<subdir>` sub-folder.
- */
-export function dataSearchPlaces(spec: IdxDatasetSpec, lookup: DataLookup = {}): SearchPlace[] {
-  const env = lookup.env ?? process.env;
-  const roots: SearchPlace[] = [];
-  if (lookup.dataDir) roots.push({ dir: resolve(lookup.dataDir), origin: '--data-dir' });
-  const fromEnv = env[DATA_ENV_VAR];
-  if (fromEnv) roots.push({ dir: resolve(fromEnv), origin: DATA_ENV_VAR });
-  roots.push({ dir: resolve(lookup.defaultDir ?? spec.defaultDir), origin: 'default' });
-  return roots.flatMap((root) => [root, { dir: join(root.dir, spec.subdir), origin: root.origin }]);
-}
-
 /**
  * The four IDX files in `dir` (each raw or `.gz`; raw preferred when both exist), or the base
  * names that are missing.
@@ -116,53 +86,13 @@ export function findIdxFiles(dir: string): { files: IdxFileSet } | { missing: st
   return missing.length > 0 ? { missing } : { files: files as IdxFileSet };
 }
 
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Finds the first searched directory that holds all four IDX files of `spec`.
  * Throws `DataError` listing every place searched and how to get the data when none does.
  */
 export function locateDataset(spec: IdxDatasetSpec, lookup: DataLookup = {}): { dir: string; files: IdxFileSet } {
-  const places = dataSearchPlaces(spec, lookup);
-  const report: string[] = [];
-  for (const place of places) {
-    if (!isDirectory(place.dir)) {
-      report.push(`${place.dir} (${place.origin}): ${existsSync(place.dir) ? 'not a directory' : 'does not exist'}`);
-      continue;
-    }
-    const found = findIdxFiles(place.dir);
-    if ('files' in found) return { dir: place.dir, files: found.files };
-    report.push(`${place.dir} (${place.origin}): missing ${found.missing.join(', ')}`);
-  }
-  const env = lookup.env ?? process.env;
-  const unset: string[] = [];
-  if (!lookup.dataDir) unset.push('--data-dir was not given');
-  if (!env[DATA_ENV_VAR]) unset.push(`${DATA_ENV_VAR} is not set`);
   const names = Object.values(IDX_FILE_NAMES).join(', ');
-  throw new DataError(
-    [
-      `${spec.title} data not found. Searched, in order:`,
-      ...report.map((line) => `  - ${line}`),
-      ...(unset.length > 0 ? [`  (${unset.join('; ')})`] : []),
-      `Expected the four IDX files ${names} (raw or .gz) directly in one of these directories.`,
-      'To get them:',
-      ...spec.howToGet.map((line) => `  - ${line}`),
-    ].join('\n'),
-  );
+  return locateDataFiles(spec, lookup, findIdxFiles, `Expected the four IDX files ${names} (raw or .gz) directly in one of these directories.`);
 }
 
 /** Reads the four IDX files and builds the dataset (pixels scaled to [0, 1]). */

@@ -150,8 +150,8 @@ describe('dataset components', () => {
   register(registry);
 
   it('registers the datasets and streams with their package', () => {
-    expect(registry.ids('dataset')).toEqual(['fashion-mnist', 'mnist']);
-    expect(registry.ids('stream')).toEqual(['permuted', 'rotated', 'split']);
+    expect(registry.ids('dataset')).toEqual(['cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'tinyimagenet']);
+    expect(registry.ids('stream')).toEqual(['class-groups', 'permuted', 'rotated', 'split']);
     for (const def of registry.list()) expect(def.package).toBe('@supermask/datasets');
   });
 

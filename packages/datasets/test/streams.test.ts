@@ -324,3 +324,19 @@ describe('stream option validation through the registry', () => {
     expectConfigError(() => streamFrom('rotated', { tasks: 3, angles: [0, 90] }), 'stream.options.angles', 'one per task');
   });
 });
+
+describe('class-groups stream', () => {
+  it('builds tasks from explicit class lists, a class may recur with other labels', async () => {
+    const { ClassGroupsStream, IdxDatasetLoader, FASHION_MNIST } = await import('@supermask/datasets');
+    const { Rng } = await import('@supermask/core');
+    const dataset = await new IdxDatasetLoader(FASHION_MNIST, { source: 'embedded' }).load();
+    const stream = new ClassGroupsStream({ task_classes: [[6, 0], [8, 7], [0, 6]], train_per_task: 100, test_per_task: 40 }).build(dataset, new Rng(0));
+    expect(stream.tasks.map((t) => t.classes)).toEqual([[6, 0], [8, 7], [0, 6]]);
+    expect(stream.numClasses).toBe(2);
+    expect(stream.tasks[2]!.name).toBe('task 3: T-shirt/top, Shirt');
+    // Task 3 holds the same kind of images as task 1 with the labels swapped.
+    const counts = (y: Int32Array) => [y.filter((v) => v === 0).length, y.filter((v) => v === 1).length];
+    expect(counts(stream.tasks[0]!.train.y).reduce((a, b) => a + b)).toBe(100);
+    expect(() => new ClassGroupsStream({ task_classes: [[3, 12]] }).build(dataset, new Rng(0))).toThrow(/task_classes\[0\]\[1\]: class id 12/);
+  });
+});

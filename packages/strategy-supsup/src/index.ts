@@ -1,15 +1,17 @@
 import type { Registry } from '@supermask/core';
 import { FrozenWeights } from './frozen.js';
+import { BinaryInference, INFERENCE_SCHEMA, OneShotInference, type InferenceOptions } from './inference.js';
 import { SupSup, SUPSUP_SCHEMA, type SupSupOptions } from './supsup.js';
 import { TopKScorer, TOPK_SCHEMA, type TopKOptions } from './topk.js';
 
 export * from './frozen.js';
+export * from './inference.js';
 export * from './supsup.js';
 export * from './topk.js';
 
 const PACKAGE = '@supermask/strategy-supsup';
 
-/** Registers the top-k scorer, the frozen ownership policy and the SupSup recipe. */
+/** Registers the top-k scorer, the frozen ownership policy, one-shot and binary task inference and the SupSup recipe. */
 export function register(registry: Registry): void {
   registry.register<TopKScorer, TopKOptions>({
     kind: 'mask_scorer',
@@ -26,6 +28,22 @@ export function register(registry: Registry): void {
     package: PACKAGE,
     schema: { type: 'object', additionalProperties: false, properties: {} },
     create: () => new FrozenWeights(),
+  });
+  registry.register<OneShotInference, InferenceOptions>({
+    kind: 'task_inference',
+    id: 'oneshot',
+    description: 'SupSup one-shot: mix all masks equally, pick the task with the most negative entropy gradient',
+    package: PACKAGE,
+    schema: INFERENCE_SCHEMA,
+    create: (options) => new OneShotInference(options),
+  });
+  registry.register<BinaryInference, InferenceOptions>({
+    kind: 'task_inference',
+    id: 'binary',
+    description: 'SupSup binary: keep the half of the candidates with the lowest entropy gradient, repeat',
+    package: PACKAGE,
+    schema: INFERENCE_SCHEMA,
+    create: (options) => new BinaryInference(options),
   });
   registry.register<SupSup, SupSupOptions>({
     kind: 'strategy',

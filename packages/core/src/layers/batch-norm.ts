@@ -54,8 +54,12 @@ export class TaskBatchNorm {
   }
 
   apply<T extends tf.Tensor>(x: T, ctx: ForwardContext): T {
-    const s = this.state(ctx.task);
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    if (ctx.batchStatistics) {
+      const { mean, variance } = tf.moments(x, axes);
+      return x.sub(mean).div(variance.add(this.epsilon).sqrt()) as T;
+    }
+    const s = this.state(ctx.task);
     if (ctx.training && !s.frozen) {
       const { mean, variance } = tf.moments(x, axes);
       const count = x.size / this.channels;

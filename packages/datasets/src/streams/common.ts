@@ -20,6 +20,8 @@ export interface CommonStreamOptions {
   train_per_task?: number;
   /** At most this many test examples per task: a seeded random subset (all when absent). */
   test_per_task?: number;
+  /** Zero-pad every image (centred) to [height, width], before normalisation (no padding when absent). */
+  pad_to?: number[];
 }
 
 /** JSON Schema properties of `CommonStreamOptions`. */
@@ -34,7 +36,20 @@ export const COMMON_STREAM_PROPERTIES: Record<string, JsonSchema> = {
     minimum: 1,
     description: 'Test examples per task: a seeded random subset, kept in dataset order (default: all)',
   },
+  pad_to: {
+    type: 'array',
+    items: { type: 'integer', minimum: 1 },
+    minItems: 2,
+    maxItems: 2,
+    description:
+      'Zero-pad every image, centred, to [height, width] (black in [0, 1] pixel space, before normalisation; e.g. [32, 32] for 28x28 Fashion-MNIST); the stream input shape becomes [height, width, channels] (default: no padding)',
+  },
 };
+
+/** The common options of a stream, as `buildTaskStream` takes them in its plan. */
+export function commonPlanOptions(options: CommonStreamOptions): CommonStreamOptions {
+  return { train_per_task: options.train_per_task, test_per_task: options.test_per_task, pad_to: options.pad_to };
+}
 
 /**
  * Transforms one image (`src`, HWC, values in [0, 1]) into `dst` (same size, zero-filled).
@@ -63,8 +78,9 @@ export interface StreamPlan extends CommonStreamOptions {
  * normalises with the dataset's per-channel mean and std.
  */
 export function buildTaskStream(dataset: LabeledDataset, rng: Rng, plan: StreamPlan): TaskStream {
-  const shape = [...dataset.inputShape];
   checkNormalization(dataset);
+  const pad = plan.pad_to ? padding(dataset.inputShape, plan.pad_to, plan.name) : undefined;
+  const shape = pad ? pad.shape : [...dataset.inputShape];
   const tasks: Task[] = plan.tasks.map((taskPlan, t) => {
     for (const c of taskPlan.classes) {
       if (!Number.isInteger(c) || c < 0 || c >= dataset.numClasses) {
@@ -77,8 +93,8 @@ export function buildTaskStream(dataset: LabeledDataset, rng: Rng, plan: StreamP
       name: taskPlan.name,
       classes: [...taskPlan.classes],
       inputShape: [...shape],
-      train: buildSplit(dataset, dataset.train, taskPlan, plan.train_per_task, subsetRng.child('train')),
-      test: buildSplit(dataset, dataset.test, taskPlan, plan.test_per_task, subsetRng.child('test')),
+      train: buildSplit(dataset, dataset.train, taskPlan, plan.train_per_task, subsetRng.child('train'), pad),
+      test: buildSplit(dataset, dataset.test, taskPlan, plan.test_per_task, subsetRng.child('test'), pad),
     };
   });
   return {
@@ -89,24 +105,75 @@ export function buildTaskStream(dataset: LabeledDataset, rng: Rng, plan: StreamP
   };
 }
 
-function buildSplit(dataset: LabeledDataset, source: Split, plan: TaskPlan, limit: number | undefined, rng: Rng): Split {
+function buildSplit(dataset: LabeledDataset, source: Split, plan: TaskPlan, limit: number | undefined, rng: Rng, pad: Padding | undefined): Split {
   const size = inputSize(dataset.inputShape);
+  const outShape = pad ? pad.shape : dataset.inputShape;
+  const outSize = inputSize(outShape);
   const headOf = new Int32Array(dataset.numClasses).fill(-1);
   plan.classes.forEach((c, i) => (headOf[c] = i));
   let indices = selectIndices(source.y, source.n, headOf);
   if (limit !== undefined) indices = sampleSorted(indices, limit, rng);
   const n = indices.length;
-  const x = new Float32Array(n * size);
+  const x = new Float32Array(n * outSize);
   const y = new Int32Array(n);
+  // With padding, the task's transform writes into a zeroed scratch image of the original size.
+  const scratch = pad && plan.transform ? new Float32Array(size) : undefined;
   for (let i = 0; i < n; i++) {
     const from = indices[i] * size;
     const src = source.x.subarray(from, from + size);
-    if (plan.transform) plan.transform(src, x.subarray(i * size, (i + 1) * size));
-    else x.set(src, i * size);
+    const dst = x.subarray(i * outSize, (i + 1) * outSize);
+    if (pad) {
+      let image = src;
+      if (plan.transform && scratch) {
+        scratch.fill(0);
+        plan.transform(src, scratch);
+        image = scratch;
+      }
+      pad.transform(image, dst);
+    } else if (plan.transform) plan.transform(src, dst);
+    else dst.set(src);
     y[i] = headOf[source.y[indices[i]]];
   }
-  normalizeInPlace(x, dataset.inputShape, dataset.normalization);
+  normalizeInPlace(x, outShape, dataset.normalization);
   return { x, y, n };
+}
+
+interface Padding {
+  /** Shape of a padded image. */
+  shape: number[];
+  transform: (src: Float32Array, dst: Float32Array) => void;
+}
+
+function padding(inputShape: readonly number[], padTo: readonly number[], stream: string): Padding {
+  const { height, width, channels } = imageGeometry(inputShape, stream);
+  const [toHeight, toWidth] = padTo;
+  if (padTo.length !== 2 || !(toHeight >= height) || !(toWidth >= width)) {
+    throw new ConfigError(`invalid padding of stream "${stream}"`, [
+      `stream.options.pad_to: [${padTo.join(', ')}] is smaller than the images (${height}x${width}); expected [height, width] with height >= ${height} and width >= ${width}`,
+    ]);
+  }
+  const shape = inputShape.length === 2 ? [toHeight, toWidth] : [toHeight, toWidth, channels];
+  return { shape, transform: padTransform(height, width, channels, toHeight, toWidth) };
+}
+
+/**
+ * An image transform from [height, width, channels] to [toHeight, toWidth, channels]: the image
+ * centred (top = floor((toHeight - height) / 2), left = floor((toWidth - width) / 2)), zero
+ * around it. `dst` must be zero-filled (or hold zeros outside the image).
+ */
+export function padTransform(height: number, width: number, channels: number, toHeight: number, toWidth: number): ImageTransform {
+  if (toHeight < height || toWidth < width) {
+    throw new RangeError(`padTransform: cannot pad ${height}x${width} to the smaller ${toHeight}x${toWidth}`);
+  }
+  const top = Math.floor((toHeight - height) / 2);
+  const left = Math.floor((toWidth - width) / 2);
+  const row = width * channels;
+  const outRow = toWidth * channels;
+  return (src, dst) => {
+    for (let i = 0; i < height; i++) {
+      dst.set(src.subarray(i * row, (i + 1) * row), (top + i) * outRow + left * channels);
+    }
+  };
 }
 
 /** Indices (ascending) of the examples whose label has a head (headOf[label] >= 0). */

@@ -4,7 +4,7 @@
  * together).
  */
 import type { JsonSchema, LabeledDataset, Rng, StreamBuilder, TaskStream } from '@supermask/core';
-import { buildTaskStream, COMMON_STREAM_PROPERTIES, imageGeometry, type CommonStreamOptions, type ImageTransform } from './common.js';
+import { buildTaskStream, COMMON_STREAM_PROPERTIES, commonPlanOptions, imageGeometry, type CommonStreamOptions, type ImageTransform } from './common.js';
 
 export interface PermutedStreamOptions extends CommonStreamOptions {
   tasks: number;
@@ -53,8 +53,7 @@ export class PermutedStream implements StreamBuilder {
     const classes = Array.from({ length: dataset.numClasses }, (_, c) => c);
     return buildTaskStream(dataset, rng, {
       name: `permuted ${dataset.name}`,
-      train_per_task: this.options.train_per_task,
-      test_per_task: this.options.test_per_task,
+      ...commonPlanOptions(this.options),
       tasks: Array.from({ length: this.options.tasks }, (_, t) => {
         if (t === 0 && this.options.first_task_identity) return { name: 'task 1: unpermuted', classes };
         const perm = pixelPermutation(rng, t, height * width);

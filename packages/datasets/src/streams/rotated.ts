@@ -3,7 +3,7 @@
  * rotates every image by its angle (bilinear, about the image centre, zero fill outside).
  */
 import { ConfigError, type JsonSchema, type LabeledDataset, type Rng, type StreamBuilder, type TaskStream } from '@supermask/core';
-import { buildTaskStream, COMMON_STREAM_PROPERTIES, imageGeometry, type CommonStreamOptions, type ImageTransform } from './common.js';
+import { buildTaskStream, COMMON_STREAM_PROPERTIES, commonPlanOptions, imageGeometry, type CommonStreamOptions, type ImageTransform } from './common.js';
 
 export interface RotatedStreamOptions extends CommonStreamOptions {
   tasks: number;
@@ -135,8 +135,7 @@ export class RotatedStream implements StreamBuilder {
     const classes = Array.from({ length: dataset.numClasses }, (_, c) => c);
     return buildTaskStream(dataset, rng, {
       name: `rotated ${dataset.name}`,
-      train_per_task: this.options.train_per_task,
-      test_per_task: this.options.test_per_task,
+      ...commonPlanOptions(this.options),
       tasks: this.angles.map((angle, t) => ({
         name: `task ${t + 1}: rotated ${Number(angle.toFixed(4))}°`,
         classes,

@@ -3,7 +3,7 @@
  * taken in `class_order`; labels are remapped per task to 0..k-1.
  */
 import { ConfigError, Rng, type JsonSchema, type LabeledDataset, type StreamBuilder, type TaskStream } from '@supermask/core';
-import { buildTaskStream, COMMON_STREAM_PROPERTIES, type CommonStreamOptions } from './common.js';
+import { buildTaskStream, COMMON_STREAM_PROPERTIES, commonPlanOptions, type CommonStreamOptions } from './common.js';
 
 export interface SplitStreamOptions extends CommonStreamOptions {
   tasks: number;
@@ -73,8 +73,7 @@ export class SplitStream implements StreamBuilder {
     const order = resolveClassOrder(this.options, dataset.numClasses);
     return buildTaskStream(dataset, rng, {
       name: `split ${dataset.name}`,
-      train_per_task: this.options.train_per_task,
-      test_per_task: this.options.test_per_task,
+      ...commonPlanOptions(this.options),
       tasks: Array.from({ length: tasks }, (_, t) => {
         const classes = order.slice(t * k, (t + 1) * k);
         return { name: `task ${t + 1}: ${classes.map((c) => dataset.classNames[c] ?? String(c)).join(', ')}`, classes };

@@ -1,0 +1,149 @@
+import * as tf from '@tensorflow/tfjs';
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expectTensor, readCheckpoint } from './checkpoint.js';
+import type { Backbone, BackboneSpec, ForwardContext } from './contracts.js';
+import { DataError } from './errors.js';
+import { writeJsonAtomic } from './files.js';
+import { unpackBits } from './bitpack.js';
+import type { Registry } from './registry.js';
+import { Rng } from './rng.js';
+import { asFloat32, readSafetensors, storedTensor, writeSafetensors, type StoredTensor } from './safetensors.js';
+import { TOKENS } from './tokens.js';
+
+export const MODEL_MANIFEST = 'model.json';
+export const MODEL_TENSORS = 'model.safetensors';
+export const MODEL_FORMAT = 'supermask-model';
+
+/** model.json of an exported task model. */
+export interface ModelManifest {
+  format: typeof MODEL_FORMAT;
+  format_version: 1;
+  /** The backbone to rebuild (registered id and options). */
+  backbone: { id: string; options: Record<string, unknown> };
+  input_shape: number[];
+  num_classes: number;
+  /** The task exported (0-based) and what it classifies. */
+  task: number;
+  task_name: string;
+  classes: number[];
+  /** Architecture description (Backbone.describe()). */
+  architecture: Record<string, unknown>;
+  source_run: string;
+  created_at: string;
+}
+
+/** Builds a backbone from its registered id and options, outside a run. */
+export function buildBackbone(registry: Registry, ref: { id: string; options: Record<string, unknown> }, spec: BackboneSpec, seed = 0, parent: DependencyContainer = rootContainer): Backbone {
+  const c = parent.createChildContainer();
+  c.register(TOKENS.Registry, { useValue: registry });
+  c.register(TOKENS.Rng, { useValue: new Rng(seed) });
+  c.register(TOKENS.BackboneSpec, { useValue: spec });
+  const options = registry.resolveOptions('backbone', { id: ref.id, options: ref.options }, 'backbone');
+  return registry.get('backbone', ref.id).create(options, c) as Backbone;
+}
+
+/**
+ * Writes a standalone model of one task of a finished (or checkpointed) run: the effective weights
+ * W * M_task of every masked layer, the task's per-task state (batch-norm statistics), and an
+ * architecture description. Returns the files written.
+ */
+export function exportTaskModel(runDir: string, task: number, outDir: string, registry: Registry): { manifest: string; tensors: string } {
+  const ckpt = readCheckpoint(runDir);
+  const m = ckpt.manifest;
+  if (!Number.isInteger(task) || task < 0 || task >= m.completed_tasks) {
+    throw new DataError(`${runDir}: task ${task + 1} cannot be exported: the checkpoint holds tasks 1..${m.completed_tasks}`, ckpt.file);
+  }
+  const config = m.config as unknown as { backbone: { id: string; options: Record<string, unknown> }; seed: number };
+  const spec: BackboneSpec = { inputShape: m.stream.input_shape, numClasses: m.stream.num_classes };
+  const backbone = buildBackbone(registry, config.backbone, spec, config.seed);
+  try {
+    const tensors = new Map<string, StoredTensor>();
+    for (const l of backbone.layers) {
+      const w = asFloat32(expectTensor(ckpt, `layer/${l.name}/weight`, 'F32', l.shape));
+      const mask = unpackBits(expectTensor(ckpt, `layer/${l.name}/mask/${task}`, 'U8', [Math.ceil(l.size / 8)]).bytes, l.size);
+      // The same float32 product the runner computes (tf.mul of W and the 0/1 mask).
+      const effective = tf.tidy(() => tf.tensor(w, l.shape).mul(tf.tensor(mask, l.shape)).dataSync() as Float32Array);
+      tensors.set(`layer/${l.name}/weight`, storedTensor('F32', l.shape, Float32Array.from(effective)));
+    }
+    const prefix = `backbone/${task}/`;
+    for (const [name, x] of ckpt.tensors) if (name.startsWith(prefix)) tensors.set(`state/${name.slice(prefix.length)}`, x);
+    const record = m.tasks[task] as { name?: string; classes?: number[] };
+    const manifest: ModelManifest = {
+      format: MODEL_FORMAT,
+      format_version: 1,
+      backbone: config.backbone,
+      input_shape: m.stream.input_shape,
+      num_classes: m.stream.num_classes,
+      task,
+      task_name: record?.name ?? `task ${task + 1}`,
+      classes: record?.classes ?? [],
+      architecture: backbone.describe(),
+      source_run: runDir,
+      created_at: new Date().toISOString(),
+    };
+    mkdirSync(outDir, { recursive: true });
+    const tensorsFile = join(outDir, MODEL_TENSORS);
+    const manifestFile = join(outDir, MODEL_MANIFEST);
+    writeSafetensors(tensorsFile, tensors, { format: MODEL_FORMAT });
+    writeJsonAtomic(manifestFile, manifest);
+    return { manifest: manifestFile, tensors: tensorsFile };
+  } finally {
+    backbone.dispose();
+  }
+}
+
+/** An exported task model loaded for inference: no scores, masks or training state. */
+export class ExportedModel {
+  private constructor(
+    readonly manifest: ModelManifest,
+    readonly backbone: Backbone,
+  ) {}
+
+  /** Loads model.json + model.safetensors from `dir`; the backbone's package must be registered. */
+  static load(dir: string, registry: Registry): ExportedModel {
+    const manifestFile = join(dir, MODEL_MANIFEST);
+    let manifest: ModelManifest;
+    try {
+      manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as ModelManifest;
+    } catch (error) {
+      throw new DataError(`${manifestFile}: cannot read the model manifest (${(error as Error).message})`, manifestFile);
+    }
+    if (manifest.format !== MODEL_FORMAT) throw new DataError(`${manifestFile}: not a supermask model (format ${JSON.stringify(manifest.format)})`, manifestFile);
+    const file = join(dir, MODEL_TENSORS);
+    const { tensors } = readSafetensors(file);
+    const backbone = buildBackbone(registry, manifest.backbone, { inputShape: manifest.input_shape, numClasses: manifest.num_classes });
+    try {
+      for (const l of backbone.layers) {
+        const t = tensors.get(`layer/${l.name}/weight`);
+        if (!t || t.dtype !== 'F32' || t.shape.join(',') !== l.shape.join(',')) {
+          throw new DataError(`${file}: tensor "layer/${l.name}/weight" must be F32 [${l.shape.join(', ')}]${t ? `, got ${t.dtype} [${t.shape.join(', ')}]` : ', it is missing'}`, file);
+        }
+        const values = asFloat32(t);
+        tf.tidy(() => l.weight.assign(tf.tensor(values, l.shape)));
+      }
+      backbone.addTask(0);
+      if (backbone.loadTaskState) {
+        const state: Record<string, StoredTensor> = {};
+        for (const [name, x] of tensors) if (name.startsWith('state/')) state[name.slice('state/'.length)] = x;
+        backbone.loadTaskState(0, state);
+      }
+      backbone.finishTask?.(0);
+    } catch (error) {
+      backbone.dispose();
+      throw error;
+    }
+    return new ExportedModel(manifest, backbone);
+  }
+
+  /** Logits of a batch (shape [batch, ...input_shape]); the caller disposes the result. */
+  predict(x: tf.Tensor): tf.Tensor2D {
+    const ctx: ForwardContext = { task: 0, training: false, weight: (layer) => layer.weight };
+    return tf.tidy(() => this.backbone.forward(x, ctx));
+  }
+
+  dispose(): void {
+    this.backbone.dispose();
+  }
+}

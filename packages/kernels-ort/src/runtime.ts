@@ -1,0 +1,187 @@
+import { createRequire } from 'node:module';
+import os from 'node:os';
+
+/**
+ * onnxruntime-node, used through its native binding: `loadModel` and `run` of the binding's
+ * InferenceSession are synchronous (the public `InferenceSession.create` / `run` only wrap them
+ * in promises), and a tfjs kernel must return synchronously.
+ */
+interface NativeSession {
+  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: Record<string, unknown>): void;
+  run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: Record<string, unknown>): Record<string, { data: Float32Array; dims: readonly number[] }>;
+  dispose(): void;
+}
+
+interface OrtModules {
+  binding: { InferenceSession: new () => NativeSession };
+  initOrt: () => void;
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+  version: string;
+}
+
+let loaded: OrtModules | undefined;
+
+/**
+ * Loads onnxruntime-node (CommonJS) and its native binding; throws with the loader's message
+ * when the package or its binary for this platform is missing.
+ */
+export function loadOnnxRuntime(): OrtModules {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const ort = require('onnxruntime-node') as { Tensor: OrtModules['Tensor']; env: { versions: Record<string, string> } };
+  const bindingModule = require('onnxruntime-node/dist/binding.js') as Pick<OrtModules, 'binding' | 'initOrt'>;
+  if (typeof bindingModule.binding?.InferenceSession !== 'function' || typeof bindingModule.initOrt !== 'function') {
+    throw new Error('onnxruntime-node has no synchronous native binding (dist/binding.js) in this version');
+  }
+  bindingModule.initOrt();
+  loaded = { ...bindingModule, Tensor: ort.Tensor, version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown' };
+  return loaded;
+}
+
+/** Thread settings of every session (see the package README for the measurements behind the defaults). */
+export interface ThreadOptions {
+  /**
+   * Threads of ONNX Runtime's intra-op pool per session, the calling thread included.
+   * Default: $SUPERMASK_ORT_THREADS, else 2; capped at the number of cores.
+   */
+  intraOpThreads?: number;
+  /**
+   * Whether idle pool threads spin waiting for work (`session.intra_op.allow_spinning`).
+   * Default: $SUPERMASK_ORT_SPINNING = 1, else false.
+   */
+  spinning?: boolean;
+}
+
+function envThreads(): number | undefined {
+  const v = Number(process.env.SUPERMASK_ORT_THREADS);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
+export interface RuntimeOptions extends ThreadOptions {
+  /** Most sessions kept (least recently used ones are released beyond it). Default: 128. */
+  maxSessions?: number;
+}
+
+export interface RuntimeStats {
+  /** Sessions alive now. */
+  sessions: number;
+  /** Sessions created so far (cache misses). */
+  created: number;
+  /** Sessions released to respect maxSessions. */
+  evicted: number;
+  /** Kernel executions by ONNX Runtime. */
+  runs: number;
+  /** Executions left to the plain cpu kernel (a dtype or shape ORT does not take, or an elementwise op too small to pay). */
+  fallbacks: number;
+}
+
+/** One input of a session run: float32 data and its dims. */
+export interface Feed {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+/**
+ * Sessions of one-node or few-node graphs, one per op signature (op, attributes and the static
+ * parts of the shapes), in a bounded LRU cache. Released on dispose.
+ */
+export class OrtRuntime {
+  readonly intraOpThreads: number;
+  readonly spinning: boolean;
+  readonly maxSessions: number;
+  private readonly ort: OrtModules;
+  private readonly sessions = new Map<string, NativeSession>();
+  private readonly sessionOptions: Record<string, unknown>;
+  private readonly stats = { created: 0, evicted: 0, runs: 0, fallbacks: 0 };
+  private disposed = false;
+
+  constructor(options: RuntimeOptions = {}, cores = defaultCores()) {
+    this.ort = loadOnnxRuntime();
+    this.intraOpThreads = Math.max(1, Math.min(options.intraOpThreads ?? envThreads() ?? 2, cores));
+    this.spinning = options.spinning ?? process.env.SUPERMASK_ORT_SPINNING === '1';
+    this.maxSessions = Math.max(1, options.maxSessions ?? 128);
+    this.sessionOptions = {
+      intraOpNumThreads: this.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      enableCpuMemArena: true,
+      logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
+    };
+  }
+
+  /** onnxruntime-node's version. */
+  get version(): string {
+    return this.ort.version;
+  }
+
+  /**
+   * Runs the graph cached under `key` (built by `build` on a miss) on `feeds` (graph inputs named
+   * in0, in1, ... in order) and returns its output `y`.
+   */
+  run(key: string, build: () => Uint8Array, feeds: readonly Feed[]): Float32Array {
+    return this.runOutputs(key, build, feeds, ['y'])[0]!;
+  }
+
+  /** Like run, for a graph with several outputs: returns them in the order of `outputs`. */
+  runOutputs(key: string, build: () => Uint8Array, feeds: readonly Feed[], outputs: readonly string[]): Float32Array[] {
+    if (this.disposed) throw new Error('the ONNX Runtime kernels of this backend were disposed');
+    const session = this.session(key, build);
+    const inputs: Record<string, unknown> = {};
+    feeds.forEach((f, i) => {
+      inputs[`in${i}`] = new this.ort.Tensor('float32', f.data, f.dims);
+    });
+    const fetches: Record<string, null> = {};
+    for (const name of outputs) fetches[name] = null;
+    const out = session.run(inputs, fetches, {});
+    this.stats.runs++;
+    return outputs.map((name) => out[name]!.data);
+  }
+
+  noteFallback(): void {
+    this.stats.fallbacks++;
+  }
+
+  getStats(): RuntimeStats {
+    return { sessions: this.sessions.size, ...this.stats };
+  }
+
+  /** Releases every session (the runtime can still be used: sessions are made again on demand). */
+  clear(): void {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+  }
+
+  /** Releases every session; later runs throw. */
+  dispose(): void {
+    this.clear();
+    this.disposed = true;
+  }
+
+  private session(key: string, build: () => Uint8Array): NativeSession {
+    let session = this.sessions.get(key);
+    if (session) {
+      // Most recently used last: Map iteration order is insertion order.
+      this.sessions.delete(key);
+      this.sessions.set(key, session);
+      return session;
+    }
+    const bytes = build();
+    session = new this.ort.binding.InferenceSession();
+    session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, this.sessionOptions);
+    this.stats.created++;
+    this.sessions.set(key, session);
+    while (this.sessions.size > this.maxSessions) {
+      const [oldestKey, oldest] = this.sessions.entries().next().value as [string, NativeSession];
+      this.sessions.delete(oldestKey);
+      oldest.dispose();
+      this.stats.evicted++;
+    }
+    return session;
+  }
+}
+
+function defaultCores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}

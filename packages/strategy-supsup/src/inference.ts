@@ -1,0 +1,102 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ForwardContext, InferenceContext, TaskInference } from '@supermask/core';
+
+export interface InferenceOptions {
+  /** Test batch size: each batch gets one inferred task id. */
+  batch_size: number;
+}
+
+export const INFERENCE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    batch_size: { type: 'integer', minimum: 1, default: 128, description: 'Test batch size; each batch gets one inferred task id' },
+  },
+};
+
+/**
+ * Mean output entropy of a batch under the superposition W * sum_i alpha_i M_{candidates[i]}.
+ * Per-task batch norm cannot apply to a mix of tasks, so it normalises with the batch's own
+ * statistics (`batchStatistics`); backbones without batch norm (LeNet) are unaffected.
+ */
+export function superpositionEntropy(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Scalar {
+  const fctx: ForwardContext = {
+    task: candidates[0]!,
+    training: false,
+    batchStatistics: true,
+    weight: (layer) => {
+      let mix: tf.Tensor | undefined;
+      candidates.forEach((task, i) => {
+        const term = ctx.mask(layer, task).mul(alpha.slice(i, 1).reshape([]));
+        mix = mix ? mix.add(term) : term;
+      });
+      return layer.weight.mul(mix!);
+    },
+  };
+  const logits = ctx.backbone.forward(x, fctx);
+  const logp = tf.logSoftmax(logits);
+  return logp.exp().mul(logp).sum(1).neg().mean() as tf.Scalar;
+}
+
+/** Gradient of the mean output entropy w.r.t. the mixing coefficients alpha. */
+export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext): Float32Array {
+  return tf.tidy(() => {
+    const g = tf.grad((a: tf.Tensor) => superpositionEntropy(x, a as tf.Tensor1D, candidates, ctx))(tf.tensor1d(alpha));
+    return Float32Array.from(g.dataSync() as Float32Array);
+  });
+}
+
+function argmin(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! < values[best]!) best = i;
+  return best;
+}
+
+/**
+ * SupSup's one-shot inference: alpha_i = 1/k over the k learned tasks; the task whose coefficient
+ * has the most negative entropy gradient (mixing more of it lowers the entropy most) is chosen.
+ */
+export class OneShotInference implements TaskInference {
+  readonly id = 'oneshot';
+  readonly usesTaskId = false;
+  readonly batchSize: number;
+
+  constructor(options: InferenceOptions) {
+    this.batchSize = options.batch_size;
+  }
+
+  infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
+    const k = ctx.learned;
+    if (k <= 1) return 0;
+    const candidates = Array.from({ length: k }, (_, i) => i);
+    return candidates[argmin(entropyGradient(x, new Float32Array(k).fill(1 / k), candidates, ctx))]!;
+  }
+}
+
+/**
+ * SupSup's binary inference: repeatedly mix the remaining candidates uniformly and keep the half
+ * with the lowest entropy gradient, until one is left or after floor(log2(k)) + 1 rounds (then the
+ * candidate with the lowest gradient of the last round).
+ */
+export class BinaryInference implements TaskInference {
+  readonly id = 'binary';
+  readonly usesTaskId = false;
+  readonly batchSize: number;
+
+  constructor(options: InferenceOptions) {
+    this.batchSize = options.batch_size;
+  }
+
+  infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
+    const k = ctx.learned;
+    if (k <= 1) return 0;
+    let candidates = Array.from({ length: k }, (_, i) => i);
+    const rounds = Math.floor(Math.log2(k)) + 1;
+    for (let round = 0; round < rounds && candidates.length > 1; round++) {
+      const g = entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx);
+      const order = candidates.map((task, i) => ({ task, g: g[i]! })).sort((a, b) => a.g - b.g || a.task - b.task);
+      candidates = order.slice(0, Math.ceil(order.length / 2)).map((o) => o.task);
+    }
+    return candidates[0]!;
+  }
+}

@@ -1,0 +1,97 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Experiment, inputSize, resolveConfig, type ExperimentResults } from '@supermask/core';
+import { BinaryInference, entropyGradient, OneShotInference, superpositionEntropy } from '@supermask/strategy-supsup';
+import { testRegistry } from '../../cli/test/helpers.js';
+
+let experiment: Experiment;
+let results: ExperimentResults;
+
+beforeAll(async () => {
+  const registry = testRegistry();
+  const config = resolveConfig(
+    {
+      name: 'inference',
+      seed: 0,
+      backend: 'cpu',
+      dataset: { id: 'fashion-mnist' },
+      stream: { id: 'permuted', options: { tasks: 3, train_per_task: 1500, test_per_task: 256 } },
+      backbone: { id: 'lenet', options: { hidden: [100, 50] } },
+      strategy: { id: 'supsup', options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 } } },
+      mask_scorer: { id: 'topk', options: { density: 0.1 } },
+      task_inference: { id: 'oneshot', options: { batch_size: 64 } },
+    },
+    registry,
+  );
+  experiment = await Experiment.create({ config, registry });
+  results = await experiment.run();
+});
+
+afterAll(() => experiment?.dispose());
+
+function batchOf(task: number, start: number, size: number): tf.Tensor {
+  const t = experiment.stream.tasks[task]!;
+  const d = inputSize(t.inputShape);
+  return tf.tensor(t.test.x.subarray(start * d, (start + size) * d), [size, ...t.inputShape]);
+}
+
+describe('task inference', () => {
+  it('identifies the task of a batch with one-shot and binary inference', () => {
+    const oneshot = new OneShotInference({ batch_size: 64 });
+    const binary = new BinaryInference({ batch_size: 64 });
+    const ctx = experiment.inferenceContext();
+    expect(ctx.learned).toBe(3);
+    for (let j = 0; j < 3; j++) {
+      for (const start of [0, 64, 128]) {
+        const x = batchOf(j, start, 64);
+        expect(oneshot.infer(x, -1, ctx)).toBe(j);
+        expect(binary.infer(x, -1, ctx)).toBe(j);
+        x.dispose();
+      }
+    }
+  });
+
+  it('computes the entropy gradient w.r.t. alpha as finite differences do', () => {
+    const ctx = experiment.inferenceContext();
+    const x = batchOf(1, 0, 32);
+    const candidates = [0, 1, 2];
+    const alpha = Float32Array.from([0.3, 0.45, 0.25]);
+    const grad = entropyGradient(x, alpha, candidates, ctx);
+    const h = 1e-3;
+    const entropyAt = (a: Float32Array) => tf.tidy(() => superpositionEntropy(x, tf.tensor1d(a), candidates, ctx).dataSync()[0]!);
+    for (let i = 0; i < 3; i++) {
+      const plus = Float32Array.from(alpha);
+      const minus = Float32Array.from(alpha);
+      plus[i] += h;
+      minus[i] -= h;
+      const fd = (entropyAt(plus) - entropyAt(minus)) / (2 * h);
+      expect(Math.abs(grad[i]! - fd)).toBeLessThan(2e-2 * Math.max(1, Math.abs(fd)));
+    }
+    // The true task's coefficient has the most negative gradient at the uniform point.
+    const uniform = entropyGradient(x, new Float32Array(3).fill(1 / 3), candidates, ctx);
+    expect(uniform[1]!).toBeLessThan(uniform[0]!);
+    expect(uniform[1]!).toBeLessThan(uniform[2]!);
+    x.dispose();
+  });
+
+  it('reports task-identification accuracy and accuracy with the inferred task in results.json', () => {
+    const summary = results.task_inference!;
+    expect(summary.method).toBe('oneshot');
+    expect(summary.batch_size).toBe(64);
+    expect(summary.tasks).toHaveLength(3);
+    for (const r of summary.tasks) {
+      expect(r.task_id_accuracy).toBe(1);
+      expect(r.accuracy_inferred).toBe(r.accuracy_true);
+      expect(r.accuracy_true).toBe(results.accuracy_matrix[2]![r.task]);
+    }
+    expect(summary.task_id_accuracy).toBe(1);
+  });
+
+  it('leaks no tensors while inferring', () => {
+    const before = tf.memory().numTensors;
+    const x = batchOf(0, 0, 16);
+    new BinaryInference({ batch_size: 16 }).infer(x, -1, experiment.inferenceContext());
+    x.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
