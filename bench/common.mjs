@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { versions } from '@supermask/core';
+import { Experiment, readConfigFile, resolveConfig, versions } from '@supermask/core';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -38,4 +38,76 @@ export function writeResults(name, payload) {
   writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
   renameSync(tmp, file);
   console.log(`\nwritten ${file}`);
+}
+
+/**
+ * Training throughput of the phases of a task, per backend, in one process: for each backend and
+ * each { phase, file, edit }, builds configs/FILE (one task of `samples` training images, `edit`
+ * applied to the raw config), runs the task and keeps the record of `phase`. Each runs `repeats`
+ * times; the best run is the row (every run is returned too: on a shared machine the best is the
+ * least disturbed). `createRegistry` comes from @supermask/cli.
+ */
+export async function benchPhases({ createRegistry, backends, phases, samples, repeats = 1, testPerTask = 500 }) {
+  const dataDir = fullDataDir();
+  const rows = [];
+  const runs = [];
+  const configs = {};
+  let ort;
+  for (const backend of backends) {
+    for (const { phase, file, edit = () => {} } of phases) {
+      let best;
+      for (let r = 0; r < repeats; r++) {
+        const registry = createRegistry();
+        const raw = readConfigFile(join(root, 'configs', file));
+        raw.stream.options = { ...raw.stream.options, tasks: 1, train_per_task: samples, test_per_task: testPerTask };
+        if (!dataDir) raw.dataset.options = { source: 'embedded' };
+        edit(raw);
+        const config = resolveConfig(raw, registry, { backend, file: join(root, 'configs', file) });
+        configs[phase] = { file: `configs/${file}`, config };
+        const experiment = await Experiment.create({ config, registry, runOptions: { dataDir } });
+        try {
+          if (experiment.backendSelection.module === '@supermask/kernels-ort') {
+            const { registerOrtBackend } = await import('@supermask/kernels-ort');
+            const reg = registerOrtBackend();
+            ort = { ort_version: reg.ortVersion, intra_op_threads: reg.intraOpThreads, spinning: reg.spinning, max_sessions: reg.maxSessions };
+          }
+          const load = os.loadavg()[0];
+          const record = await experiment.runTask(experiment.stream.tasks[0]);
+          const p = record.phases.find((x) => x.name === phase);
+          const row = {
+            backend: experiment.backendSelection.backend,
+            requested: backend,
+            phase,
+            batch_size: p.batch_size,
+            steps: p.steps,
+            seconds: p.seconds,
+            samples_per_second: p.samples_per_second,
+            load_average: load,
+          };
+          runs.push(row);
+          if (!best || row.samples_per_second > best.samples_per_second) best = row;
+        } finally {
+          experiment.dispose();
+        }
+      }
+      rows.push(best);
+    }
+  }
+  const speedups = [];
+  for (const { phase } of phases) {
+    const plain = rows.find((r) => r.phase === phase && r.backend === 'cpu');
+    const fast = rows.find((r) => r.phase === phase && r.backend === 'cpu-ort');
+    if (plain && fast) speedups.push({ phase, speedup: fast.samples_per_second / plain.samples_per_second });
+  }
+  return { rows, runs, configs, ort, speedups, data: dataDir ?? 'embedded' };
+}
+
+/** Prints benchPhases' rows and speed-ups. */
+export function printPhases(title, { rows, speedups }) {
+  console.log(`${title}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores\n`);
+  printTable(
+    rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), samples_per_second: r.samples_per_second >= 100 ? Math.round(r.samples_per_second) : r.samples_per_second.toFixed(2) })),
+    ['backend', 'phase', 'batch_size', 'steps', 'seconds', 'samples_per_second'],
+  );
+  if (speedups.length) console.log(`\ncpu-ort / cpu: ${speedups.map((s) => `${s.phase} phase ${s.speedup.toFixed(1)}x`).join(', ')}`);
 }

@@ -23,7 +23,6 @@ import { createRegistry } from './registry.js';
 import { JsonLinesLogger, ProgressReporter } from './progress.js';
 import { formatAccuracyMatrix, formatTaskInference } from './format.js';
 import { configReferenceMarkdown } from './reference.js';
-import { buildReport, runDirectory } from '@supermask/report';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -211,6 +210,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .argument('<run-dir...>', 'run directories holding results.json (several: one comparison report)')
     .option('-o, --out <dir>', 'directory for report.html and figures/ (default: the run directory for one run, reports/<time> for several)')
     .action(async (runDirs: string[], opts: { out?: string }) => {
+      // Loaded on use: the charting libraries are not needed by the other commands.
+      const { buildReport, runDirectory } = await import('@supermask/report');
       const outDir = resolve(opts.out ?? (runDirs.length === 1 ? runDirectory(runDirs[0]!) : join('reports', timestamp())));
       const report = await buildReport(runDirs, outDir);
       for (const note of report.notes) io.stderr(`not shown: ${note.title}: ${note.reason}`);

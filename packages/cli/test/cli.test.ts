@@ -186,3 +186,12 @@ describe('committed configs', () => {
     }
   });
 });
+
+describe('docs/config-reference.md', () => {
+  it('is what `supermask list --markdown` generates from the registered schemas', async () => {
+    const { createRegistry, configReferenceMarkdown } = await import('@supermask/cli');
+    const committed = readFileSync(join(root, 'docs', 'config-reference.md'), 'utf8');
+    // Regenerate with: node packages/cli/dist/bin.js list --markdown > docs/config-reference.md
+    expect(committed).toBe(configReferenceMarkdown(createRegistry()));
+  });
+});

@@ -426,13 +426,57 @@ function unary(onnxOp: string) {
     const rank = x.shape.length;
     const build = (): Uint8Array => {
       const g = new GraphBuilder();
-      const y = g.node(onnxOp, [g.input('in0', symbolic('x', rank))]);
+      const x0 = g.input('in0', symbolic('x', rank));
+      const y =
+        onnxOp === 'Step' ? g.node('Sign', [g.node('Relu', [x0])]) : onnxOp === 'Square' ? g.node('Mul', [x0, x0]) : g.node(onnxOp, [x0]);
       g.output(y, 'y', symbolic('x', rank));
       return g.encode();
     };
     const out = ctx.runtime(backend).run(`${onnxOp}|${rank}`, build, [{ data: values, dims: x.shape }]);
     return backend.makeTensorInfo(x.shape, 'float32', out);
   };
+}
+
+/* ------------------------------------------------------------------ reductions */
+
+/**
+ * Sum and Mean over axes (batch-norm statistics and their gradients reduce [N, H, W, C] over N, H,
+ * W: tfjs's cpu kernel transposes the reduced axes innermost first, which dominated a ResNet step).
+ */
+function reduce(onnxOp: 'ReduceSum' | 'ReduceMean') {
+  return (args: KernelArgs, ctx: KernelContext): Attempt => {
+    const { backend } = args;
+    const x = args.inputs.x!;
+    if (size(x.shape) < ELEMENTWISE_MIN_SIZE) return null;
+    const values = floatValues(backend, x);
+    if (!values) return null;
+    const rank = x.shape.length;
+    const axis = args.attrs?.axis as number | number[] | null | undefined;
+    const axes = axis == null ? x.shape.map((_, i) => i) : tf.util.parseAxisParam(axis, x.shape);
+    if (axes.length === 0) return null;
+    const keepDims = Boolean(args.attrs?.keepDims);
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const outShape = keepDims ? kept : x.shape.filter((_, i) => !axes.includes(i));
+    const key = `${onnxOp}|${x.shape.join('x')}|${axes}|${keepDims}`;
+    const build = (): Uint8Array => {
+      const g = new GraphBuilder();
+      const xin = g.input('in0', x.shape);
+      const y =
+        onnxOp === 'ReduceSum'
+          ? g.node('ReduceSum', [xin, g.constantInt64(axes)], { keepdims: keepDims ? 1 : 0 })
+          : g.node('ReduceMean', [xin], { axes, keepdims: keepDims ? 1 : 0 });
+      g.output(y, 'y', outShape);
+      return g.encode();
+    };
+    const out = ctx.runtime(backend).run(key, build, [{ data: values, dims: x.shape }]);
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  };
+}
+
+/** tfjs Step with alpha 0 (the gradient of relu): 1 where x > 0, else 0, as Sign(Relu(x)). */
+function step(args: KernelArgs, ctx: KernelContext): Attempt {
+  if (((args.attrs?.alpha as number | undefined) ?? 0) !== 0) return null;
+  return unary('Step')(args, ctx);
 }
 
 /* ------------------------------------------------------------------ optimiser step */
@@ -514,4 +558,8 @@ export const ORT_KERNELS: readonly OrtKernel[] = [
   { kernelName: 'Sign', run: unary('Sign') },
   { kernelName: 'Abs', run: unary('Abs') },
   { kernelName: 'Relu', run: unary('Relu') },
+  { kernelName: 'Square', run: unary('Square') },
+  { kernelName: 'Step', run: step },
+  { kernelName: 'Sum', run: reduce('ReduceSum') },
+  { kernelName: 'Mean', run: reduce('ReduceMean') },
 ];

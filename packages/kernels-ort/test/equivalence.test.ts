@@ -127,8 +127,10 @@ describe('ORT kernels = plain tfjs cpu kernels (relative error <= 1e-4), forward
       [[4, 16, 16, 20], [20]],
     ]) {
       it(`${name} ${a!.join('x')} by ${b!.join('x')}`, async () => {
-        const ran = await expectEquivalent(withGradients(op), [{ shape: a! }, { shape: b!, lo: 0.5, hi: 1.5 }], 3, name === 'div' ? 1e-6 : 0);
-        expect(ran).toBeGreaterThanOrEqual(1);
+        const inputs = [{ shape: a! }, { shape: b!, lo: 0.5, hi: 1.5 }];
+        // Forward: the same bits (division: within rounding); gradients reduce broadcast axes by sums.
+        expect(await expectEquivalent(op, inputs, 3, name === 'div' ? 1e-6 : 0)).toBe(1);
+        await expectEquivalent(withGradients(op), inputs, 3, 1e-5);
       });
     }
   }
@@ -152,6 +154,49 @@ describe('ORT kernels = plain tfjs cpu kernels (relative error <= 1e-4), forward
       expect(ran).toBeGreaterThanOrEqual(1);
     });
   }
+
+  it('square, exactly, and its gradient', async () => {
+    const ran = await expectEquivalent(withGradients((x) => tf.square(x!)), [{ shape: [64, 300] }], 2, 0);
+    expect(ran).toBeGreaterThanOrEqual(1);
+  });
+
+  it('step (the gradient of relu), exactly', async () => {
+    const ran = await expectEquivalent((x) => tf.step(tf.round(tf.mul(x!, 2))), [{ shape: [4, 16, 16, 20] }], 2, 0);
+    expect(ran).toBeGreaterThanOrEqual(1);
+    // alpha != 0 stays on the cpu kernel.
+    expect(await expectEquivalent((x) => tf.step(x!, 0.3), [{ shape: [64, 64] }], 2, 0)).toBe(0);
+  });
+
+  for (const [axis, keepDims] of [
+    [[0, 1, 2], false],
+    [[0, 1, 2], true],
+    [0, false],
+    [-1, true],
+    [[1, 3], false],
+    [null, false],
+  ] as const) {
+    it(`sum and mean over axis ${JSON.stringify(axis)}${keepDims ? ', keepDims' : ''} (batch-norm statistics), and gradients`, async () => {
+      const ax = axis === null ? undefined : (axis as number | number[]);
+      const ran = await expectEquivalent(
+        (x) => [tf.sum(x!, ax, keepDims), tf.mean(x!, ax, keepDims), ...withGradients((y) => tf.mean(tf.square(y!), ax, keepDims))(x!)],
+        [{ shape: [8, 12, 12, 20] }],
+        5,
+        1e-5,
+      );
+      expect(ran).toBeGreaterThanOrEqual(3);
+    });
+  }
+
+  it('batch-norm style moments and normalisation, with gradients', async () => {
+    await expectEquivalent(
+      withGradients((x) => {
+        const { mean, variance } = tf.moments(x!, [0, 1, 2]);
+        return x!.sub(mean).div(variance.add(1e-5).sqrt());
+      }),
+      [{ shape: [16, 16, 16, 20] }],
+      6,
+    );
+  });
 
   it('small elementwise ops stay on the plain cpu kernels', async () => {
     const ran = await expectEquivalent((a, b) => tf.mul(a!, b!), [{ shape: [10, 10] }, { shape: [10, 10] }], 1, 0);

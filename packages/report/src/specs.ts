@@ -40,6 +40,12 @@ export interface SpecOptions {
   fontFamily?: string;
 }
 
+/** What every figure builder gets: the shared top-level spec properties, and whether the report compares runs. */
+interface Ctx {
+  top: Record<string, unknown>;
+  compare: boolean;
+}
+
 export const DEFAULT_FONT_FAMILY = 'DejaVu Sans, Verdana, Helvetica, Arial, sans-serif';
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 /** Tasks up to which heatmap cells carry their value as text. */
@@ -60,7 +66,8 @@ function config(font: string) {
 
 /** Size of a heatmap cell (or band) for `n` tasks, so a chart stays between about 120 and 520 pixels. */
 function step(n: number): number {
-  return n <= LABELLED_CELLS ? 46 : Math.max(4, Math.floor(520 / n));
+  if (n <= 6) return 60;
+  return n <= LABELLED_CELLS ? 48 : Math.max(4, Math.floor(520 / n));
 }
 
 function panelWidth(runs: number): number {
@@ -70,15 +77,18 @@ function panelWidth(runs: number): number {
 const taskAxis = (title: string) => ({ title, labelAngle: 0 });
 const percentAxis = (title: string | null) => ({ title, format: '.0%' });
 
-/** Wraps a per-run chart: as is for one run, faceted into one column per run for several. */
+/**
+ * Wraps a per-run chart: as is in a single-run report; in a comparison, faceted into one column
+ * (or row) per run, headed by the run's name, even when only one of the runs has the data.
+ */
 function perRun(
   runs: readonly RunData[],
   data: unknown[],
   inner: Record<string, unknown>,
   top: Record<string, unknown>,
-  layout: { rows?: boolean; sharedY?: boolean } = {},
+  layout: { compare: boolean; rows?: boolean; sharedY?: boolean },
 ): TopLevelSpec {
-  if (runs.length === 1) return { ...top, data: { values: data }, ...inner } as unknown as TopLevelSpec;
+  if (!layout.compare) return { ...top, data: { values: data }, ...inner } as unknown as TopLevelSpec;
   const facet = {
     field: 'run',
     type: 'nominal',
@@ -141,7 +151,7 @@ function heatmap(opts: {
   }
   if (opts.tasks <= LABELLED_CELLS) {
     layers.push({
-      mark: { type: 'text', fontSize: 10 },
+      mark: { type: 'text', fontSize: opts.tasks <= 6 ? 12 : 10 },
       encoding: {
         text: { field: opts.value, type: 'quantitative', format: '.1%' },
         color: { condition: { test: `datum.${opts.value} >= ${mid}`, value: 'white' }, value: '#222222' },
@@ -159,7 +169,7 @@ function heatmap(opts: {
   };
 }
 
-function accuracyMatrixFigure(runs: readonly RunData[], top: Record<string, unknown>): Figure {
+function accuracyMatrixFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure {
   const cells = accuracyCells(runs);
   const inner = heatmap({
     x: 'task',
@@ -178,12 +188,12 @@ function accuracyMatrixFigure(runs: readonly RunData[], top: Record<string, unkn
     caption:
       'Test accuracy on each task (column) after training each task (row); the diagonal is the accuracy right after learning a task. ' +
       'A column that keeps its value down the rows means nothing was forgotten.' +
-      (runs.length > 1 ? ' One panel per run.' : ''),
-    spec: perRun(runs, cells, inner, { ...top, title: 'Accuracy matrix' }),
+      (compare ? ' One panel per run.' : ''),
+    spec: perRun(runs, cells, inner, { ...top, title: 'Accuracy matrix' }, { compare }),
   };
 }
 
-function taskAccuracyFigure(runs: readonly RunData[], top: Record<string, unknown>): Figure {
+function taskAccuracyFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure {
   const cells = accuracyCells(runs);
   const T = maxTasks(runs);
   const many = T > 10;
@@ -203,8 +213,8 @@ function taskAccuracyFigure(runs: readonly RunData[], top: Record<string, unknow
   return {
     id: 'task-accuracy',
     title: 'Accuracy of each task over the sequence',
-    caption: 'Test accuracy of each task (one line per task) from the moment it is learned until the end of the run; a falling line is forgetting.' + (runs.length > 1 ? ' One panel per run.' : ''),
-    spec: perRun(runs, cells, inner, { ...top, title: 'Accuracy of each task over the sequence' }),
+    caption: 'Test accuracy of each task (one line per task) from the moment it is learned until the end of the run; a falling line is forgetting.' + (compare ? ' One panel per run.' : ''),
+    spec: perRun(runs, cells, inner, { ...top, title: 'Accuracy of each task over the sequence' }, { compare }),
   };
 }
 
@@ -213,11 +223,11 @@ function forgettingScale(values: number[]) {
   return { domain: [Math.min(0, ...values), Math.max(0.05, ...values.map((v) => v * 1.15))], nice: true };
 }
 
-function metricsFigure(runs: readonly RunData[], top: Record<string, unknown>): Figure {
+function metricsFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure {
   const points = metricsOverTime(runs);
   const T = maxTasks(runs);
   const panel = (metric: 'average accuracy' | 'forgetting', yScale: Record<string, unknown>, xTitle: string | null) => ({
-    title: { text: metric, fontSize: 13, offset: 6 },
+    title: { text: metric, fontSize: 13, offset: 6, frame: 'group' },
     width: 560,
     height: 170,
     transform: [{ filter: { field: 'metric', equal: metric } }],
@@ -234,7 +244,7 @@ function metricsFigure(runs: readonly RunData[], top: Record<string, unknown>): 
     caption:
       'After each task: the average accuracy over the tasks learned so far, and the forgetting (mean drop of each earlier task from its best earlier accuracy), ' +
       'as results.json defines them for the whole run.' +
-      (runs.length > 1 ? ' One line per run.' : ''),
+      (compare ? ' One line per run.' : ''),
     spec: {
       ...top,
       title: 'Average accuracy and forgetting over time',
@@ -248,10 +258,10 @@ function metricsFigure(runs: readonly RunData[], top: Record<string, unknown>): 
   };
 }
 
-function finalComparisonFigure(runs: readonly RunData[], top: Record<string, unknown>): Figure {
+function finalComparisonFigure(runs: readonly RunData[], { top }: Ctx): Figure {
   const values = finalMetrics(runs);
   const panel = (metric: 'average accuracy' | 'forgetting', yScale: Record<string, unknown>) => ({
-    title: { text: metric, fontSize: 13, offset: 6 },
+    title: { text: metric, fontSize: 13, offset: 6, frame: 'group' },
     width: Math.max(160, 70 * runs.length),
     height: 240,
     transform: [{ filter: { field: 'metric', equal: metric } }],
@@ -279,13 +289,13 @@ function finalComparisonFigure(runs: readonly RunData[], top: Record<string, unk
   };
 }
 
-function ownershipFigure(runs: readonly RunData[], top: Record<string, unknown>): Figure {
+function ownershipFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure {
   const points = ownershipPoints(runs);
   const layers: string[] = [];
   for (const p of points) if (p.layer !== ALL_LAYERS && !layers.includes(p.layer)) layers.push(p.layer);
   const palette = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
   const T = Math.max(...points.map((p) => p.task));
-  const multi = runs.length > 1;
+  const multi = compare;
   const facet: Record<string, unknown> = {
     column: { field: 'measure', type: 'nominal', sort: ['capacity used', 'overlap with earlier masks'], title: null },
   };
@@ -322,7 +332,7 @@ function ownershipFigure(runs: readonly RunData[], top: Record<string, unknown>)
   };
 }
 
-function kktFigure(runs: readonly RunData[], top: Record<string, unknown>): Figure {
+function kktFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure {
   const cells = kktCells(runs);
   const inner = heatmap({
     x: 'source',
@@ -343,12 +353,12 @@ function kktFigure(runs: readonly RunData[], top: Record<string, unknown>): Figu
       "Before each new task (row) KKT fits a k-NN on a sample of the task's data under each earlier task's mask (column); " +
       'the cell is its held-out accuracy, and the outlined cells are the earlier tasks whose scores initialised the new task. ' +
       'Chance is 1 / classes of the new task; in mode "best" nothing is copied unless the best task beats it.' +
-      (runs.length > 1 ? ' One panel per run.' : ''),
-    spec: perRun(runs, cells, inner, { ...top, title: 'KKT: k-NN accuracies and choices' }),
+      (compare ? ' One panel per run.' : ''),
+    spec: perRun(runs, cells, inner, { ...top, title: 'KKT: k-NN accuracies and choices' }, { compare }),
   };
 }
 
-function inferenceFigure(runs: readonly RunData[], top: Record<string, unknown>): Figure {
+function inferenceFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure {
   const bars = inferenceBars(runs);
   const T = Math.max(...bars.map((b) => b.task));
   const measures = ['task-id accuracy', 'accuracy, inferred task id', 'accuracy, true task id'];
@@ -367,17 +377,17 @@ function inferenceFigure(runs: readonly RunData[], top: Record<string, unknown>)
     id: 'task-inference',
     title: 'Task inference (no task id at test time)',
     caption:
-      'Per task: how often the inferred task id was right, and the test accuracy with the inferred and with the true task id.' + (runs.length > 1 ? ' One row per run.' : ''),
-    spec: perRun(runs, bars, inner, { ...top, title: 'Task inference (no task id at test time)' }, { rows: true, sharedY: true }),
+      'Per task: how often the inferred task id was right, and the test accuracy with the inferred and with the true task id.' + (compare ? ' One row per run.' : ''),
+    spec: perRun(runs, bars, inner, { ...top, title: 'Task inference (no task id at test time)' }, { compare, rows: true, sharedY: true }),
   };
 }
 
-function timingsFigure(runs: readonly RunData[], top: Record<string, unknown>): Figure {
+function timingsFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure {
   const bars = phaseTimings(runs);
   const phases = [...new Map([...bars].sort((a, b) => a.order - b.order).map((b) => [b.phase, b.order])).keys()];
   const T = maxTasks(runs);
   const inner = {
-    width: runs.length > 1 ? panelWidth(runs.length) : Math.min(520, Math.max(240, 56 * T)),
+    width: compare ? panelWidth(runs.length) : Math.min(520, Math.max(240, 56 * T)),
     height: 220,
     mark: { type: 'bar' },
     encoding: {
@@ -392,8 +402,8 @@ function timingsFigure(runs: readonly RunData[], top: Record<string, unknown>): 
     title: 'Time per task and phase',
     caption:
       "Wall-clock seconds of each task's phases: knowledge transfer (when configured), each training phase, and the evaluation on every task learned so far." +
-      (runs.length > 1 ? ' One panel per run, on a shared scale.' : ''),
-    spec: perRun(runs, bars, inner, { ...top, title: 'Time per task and phase' }, { sharedY: true }),
+      (compare ? ' One panel per run, on a shared scale.' : ''),
+    spec: perRun(runs, bars, inner, { ...top, title: 'Time per task and phase' }, { compare, sharedY: true }),
   };
 }
 
@@ -403,21 +413,21 @@ function timingsFigure(runs: readonly RunData[], top: Record<string, unknown>): 
  */
 export function buildFigures(runs: readonly RunData[], options: SpecOptions = {}): FigurePlan {
   if (runs.length === 0) throw new Error('buildFigures needs at least one run');
-  const top = { $schema: SCHEMA, config: config(options.fontFamily ?? DEFAULT_FONT_FAMILY) };
-  const figures: Figure[] = [accuracyMatrixFigure(runs, top), taskAccuracyFigure(runs, top), metricsFigure(runs, top)];
+  const ctx: Ctx = { top: { $schema: SCHEMA, config: config(options.fontFamily ?? DEFAULT_FONT_FAMILY) }, compare: runs.length > 1 };
+  const figures: Figure[] = [accuracyMatrixFigure(runs, ctx), taskAccuracyFigure(runs, ctx), metricsFigure(runs, ctx)];
   const notes: FigureNote[] = [];
-  if (runs.length > 1) figures.push(finalComparisonFigure(runs, top));
+  if (ctx.compare) figures.push(finalComparisonFigure(runs, ctx));
 
   const optional = (
     id: string,
     title: string,
     has: (r: RunData) => boolean,
     absent: (r: RunData) => string,
-    make: (rs: readonly RunData[], top: Record<string, unknown>) => Figure,
+    make: (rs: readonly RunData[], ctx: Ctx) => Figure,
   ) => {
     const withData = runs.filter(has);
     for (const r of runs.filter((x) => !has(x))) notes.push({ id, title, reason: `${runs.length > 1 ? `${r.label}: ` : ''}${absent(r)}` });
-    if (withData.length > 0) figures.push(make(withData, top));
+    if (withData.length > 0) figures.push(make(withData, ctx));
   };
   optional(
     'ownership',
@@ -440,6 +450,6 @@ export function buildFigures(runs: readonly RunData[], options: SpecOptions = {}
     (r) => `no task-inference evaluation (task_inference is "${r.results.config.task_inference?.id ?? 'oracle'}": the task id is given at test time)`,
     inferenceFigure,
   );
-  figures.push(timingsFigure(runs, top));
+  figures.push(timingsFigure(runs, ctx));
   return { figures, notes };
 }

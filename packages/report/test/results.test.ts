@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -77,6 +77,14 @@ describe('results.json validation', () => {
     const error = await dataError(buildReport([good, bad], out));
     expect(error.message).toContain(join(bad, 'results.json'));
     expect(() => mkdirSync(out)).not.toThrow(); // nothing was created
+  });
+
+  it('renders a minimal results.json (no ownership, transfer, versions or timings of the run)', async () => {
+    const dir = runDir(JSON.stringify(minimal()));
+    const report = await buildReport([dir], dir, { png: false });
+    expect(report.figures.map((f) => f.id)).toEqual(['accuracy-matrix', 'task-accuracy', 'accuracy-forgetting', 'phase-timings']);
+    expect(report.notes.map((n) => n.id)).toEqual(['ownership', 'kkt', 'task-inference']);
+    expect(readFileSync(report.html, 'utf8')).toContain('no ownership records in results.json');
   });
 
   it('gives runs with equal names distinct labels', () => {
