@@ -1,8 +1,6 @@
 import {
-  OwnershipLedger,
+  LedgerOwnershipPolicy,
   Rng,
-  type ComponentState,
-  type LayerShape,
   type PluginManifest,
   type Registry,
   type WeightOwnershipPolicy,
@@ -35,14 +33,14 @@ export const manifest: PluginManifest = {
  * Like ExSSNeT's `exclusive` policy, task t may only change weights no earlier mask uses; of those
  * it trains a seeded random `fraction`. Ownership still follows use (every weight in M_t that was
  * free becomes task t's), so earlier tasks stay bit-exact and fewer weights move per task.
+ * Recording, the report and checkpoint state come from core's LedgerOwnershipPolicy.
  */
-export class RandomOwnerPolicy implements WeightOwnershipPolicy {
-  readonly id = 'random-owner';
+export class RandomOwnerPolicy extends LedgerOwnershipPolicy implements WeightOwnershipPolicy {
   readonly allowsWeightTraining = true;
-  private readonly ledger = new OwnershipLedger('random-owner');
-  private layerNames: string[] = [];
 
-  constructor(readonly options: RandomOwnerOptions) {}
+  constructor(readonly options: RandomOwnerOptions) {
+    super('random-owner');
+  }
 
   editable(layerIndex: number, task: number, mask: Float32Array): Float32Array {
     const exclusive = this.ledger.exclusive(layerIndex, mask);
@@ -51,24 +49,8 @@ export class RandomOwnerPolicy implements WeightOwnershipPolicy {
     return exclusive;
   }
 
-  recordTask(task: number, masks: readonly Float32Array[], layers: readonly LayerShape[]) {
-    this.layerNames = layers.map((l) => l.name);
-    return { ...this.ledger.record(task, masks, this.layerNames) };
-  }
-
-  report() {
-    return { ...this.ledger.summary(this.layerNames), fraction: this.options.fraction };
-  }
-
-  saveState(): ComponentState {
-    const state = this.ledger.saveState();
-    return { ...state, json: { ledger: state.json, layer_names: this.layerNames } };
-  }
-
-  loadState(state: ComponentState): void {
-    const json = state.json as { ledger: unknown; layer_names: string[] };
-    this.ledger.loadState({ json: json.ledger, tensors: state.tensors });
-    this.layerNames = json.layer_names;
+  override report() {
+    return { ...super.report(), fraction: this.options.fraction };
   }
 }
 

@@ -145,3 +145,41 @@ export class OwnershipLedger {
     return { policy: this.policy, tasks: this.stats, owned, owned_total: total, capacity_used: size > 0 ? total / size : 0 };
   }
 }
+
+/**
+ * Base of ownership policies that record owners in an OwnershipLedger: recording, the report and
+ * checkpoint state are the same for all of them; a policy says only what a task may change.
+ */
+export abstract class LedgerOwnershipPolicy {
+  protected readonly ledger: OwnershipLedger;
+  private layerNames: string[] = [];
+
+  constructor(readonly id: string) {
+    this.ledger = new OwnershipLedger(id);
+  }
+
+  recordTask(task: number, masks: readonly Float32Array[], layers: readonly { name: string }[]): Record<string, unknown> {
+    this.layerNames = layers.map((l) => l.name);
+    return { ...this.ledger.record(task, masks, this.layerNames) };
+  }
+
+  /** Owner task (0-based, -1 = none) of every weight of a layer. */
+  owners(layerIndex: number): Int32Array {
+    return this.ledger.ownersOf(layerIndex);
+  }
+
+  report(): Record<string, unknown> {
+    return { ...this.ledger.summary(this.layerNames) };
+  }
+
+  saveState(): ComponentState {
+    const state = this.ledger.saveState();
+    return { ...state, json: { ledger: state.json, layer_names: this.layerNames } };
+  }
+
+  loadState(state: ComponentState): void {
+    const json = state.json as { ledger: unknown; layer_names: string[] };
+    this.ledger.loadState({ json: json.ledger, tensors: state.tensors });
+    this.layerNames = json.layer_names;
+  }
+}

@@ -46,6 +46,19 @@ export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: r
   });
 }
 
+/** Task inference from the entropy gradient of a superposition of masks (no task id needed). */
+abstract class EntropyInference implements TaskInference {
+  abstract readonly id: string;
+  readonly usesTaskId = false;
+  readonly batchSize: number;
+
+  constructor(options: InferenceOptions) {
+    this.batchSize = options.batch_size;
+  }
+
+  abstract infer(x: tf.Tensor, given: number, ctx: InferenceContext): number;
+}
+
 function argmin(values: Float32Array): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! < values[best]!) best = i;
@@ -56,14 +69,8 @@ function argmin(values: Float32Array): number {
  * SupSup's one-shot inference: alpha_i = 1/k over the k learned tasks; the task whose coefficient
  * has the most negative entropy gradient (mixing more of it lowers the entropy most) is chosen.
  */
-export class OneShotInference implements TaskInference {
+export class OneShotInference extends EntropyInference {
   readonly id = 'oneshot';
-  readonly usesTaskId = false;
-  readonly batchSize: number;
-
-  constructor(options: InferenceOptions) {
-    this.batchSize = options.batch_size;
-  }
 
   infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
     const k = ctx.learned;
@@ -78,14 +85,8 @@ export class OneShotInference implements TaskInference {
  * with the lowest entropy gradient, until one is left or after floor(log2(k)) + 1 rounds (then the
  * candidate with the lowest gradient of the last round).
  */
-export class BinaryInference implements TaskInference {
+export class BinaryInference extends EntropyInference {
   readonly id = 'binary';
-  readonly usesTaskId = false;
-  readonly batchSize: number;
-
-  constructor(options: InferenceOptions) {
-    this.batchSize = options.batch_size;
-  }
 
   infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
     const k = ctx.learned;
