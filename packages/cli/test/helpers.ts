@@ -1,5 +1,6 @@
 import { Registry, registerCoreComponents, Rng, type LabeledDataset } from '@supermask/core';
 import { register as registerMlp } from '@supermask/backbone-mlp';
+import { register as registerBert } from '@supermask/backbone-bert';
 import { register as registerResNet } from '@supermask/backbone-resnet';
 import { register as registerDatasets } from '@supermask/datasets';
 import { register as registerKkt } from '@supermask/kkt';
@@ -43,6 +44,7 @@ export function testRegistry(): Registry {
   registerDatasets(registry);
   registerMlp(registry);
   registerResNet(registry);
+  registerBert(registry);
   registerSupSup(registry);
   registerExSSNeT(registry);
   registerKkt(registry);

@@ -476,8 +476,10 @@ function reduce(onnxOp: 'ReduceSum' | 'ReduceMean') {
 /** tfjs Step with alpha 0 (the gradient of relu): 1 where x > 0, else 0, as Sign(Relu(x)). */
 function step(args: KernelArgs, ctx: KernelContext): Attempt {
   if (((args.attrs?.alpha as number | undefined) ?? 0) !== 0) return null;
-  return unary('Step')(args, ctx);
+  return stepUnary(args, ctx);
 }
+
+const stepUnary = unary('Step');
 
 /* ------------------------------------------------------------------ optimiser step */
 

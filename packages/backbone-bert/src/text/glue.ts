@@ -93,11 +93,12 @@ export function readGlueTask(id: string, lookup: TextDataLookup, sampling: { per
   const layout = GLUE_LAYOUTS[id];
   if (!layout) throw new Error(`unknown GLUE task "${id}" (known: ${GLUE_IDS.join(', ')})`);
   const dir = findCorpusDir(`GLUE ${layout.folder}`, [layout.folder, join('glue', layout.folder), join('glue_data', layout.folder)], ['train.tsv', layout.dev], lookup, GLUE_HOW_TO_GET);
-  // MNLI marks examples without a gold label with "-": skip them.
+  // MNLI marks examples without a gold label with "-": skip them; rows with missing fields are
+  // skipped too (as GLUE's reference processors do for a few QQP lines).
   const domain = readTextDomain(
     id,
     { train: join(dir, 'train.tsv'), test: join(dir, layout.dev) },
-    { format: 'tsv', header: layout.header, columns: layout.columns },
+    { format: 'tsv', header: layout.header, columns: layout.columns, skip_short_rows: true },
     { labels: layout.labels, class_names: layout.classNames },
     { ...sampling, skipLabels: ['-'] },
   );

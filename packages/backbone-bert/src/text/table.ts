@@ -31,6 +31,8 @@ export interface TableReadOptions {
   delimiter?: string;
   /** Replace the two-character sequence backslash-n with a space (the char-CNN CSVs of Zhang et al. 2015 escape newlines so). */
   unescape_newlines?: boolean;
+  /** CSV/TSV: skip rows with too few fields instead of failing (GLUE's processors skip them). */
+  skip_short_rows?: boolean;
 }
 
 /** One example read from a table. */
@@ -97,41 +99,60 @@ export function forEachRecord(file: string, delimiter: string, quoted: boolean, 
     field = '';
     fieldStarted = false;
   };
+  const delimiterCode = delimiter.charCodeAt(0);
   readChunks(file, (text) => {
-    for (let i = 0; i < text.length; i++) {
-      const ch = text[i]!;
+    const n = text.length;
+    let i = 0;
+    while (i < n) {
       if (quoted && inQuotes) {
         if (quotePending) {
           quotePending = false;
-          if (ch === '"') {
+          if (text.charCodeAt(i) === 34) {
             field += '"';
+            i++;
             continue;
           }
-          inQuotes = false; // the quote closed the field: fall through to handle ch normally
-        } else if (ch === '"') {
-          quotePending = true;
-          continue;
-        } else {
-          if (ch === '\n') line++;
-          field += ch;
+          inQuotes = false; // the quote closed the field: handle text[i] outside quotes
           continue;
         }
+        // Inside quotes: everything up to the next quote is verbatim.
+        const q = text.indexOf('"', i);
+        const part = text.slice(i, q < 0 ? n : q);
+        field += part;
+        for (let k = part.indexOf('\n'); k >= 0; k = part.indexOf('\n', k + 1)) line++;
+        if (q < 0) break;
+        quotePending = true;
+        i = q + 1;
+        continue;
       }
-      if (ch === '\n') {
+      const c = text.charCodeAt(i);
+      if (c === 10) {
         if (field.endsWith('\r')) field = field.slice(0, -1);
         endRecord();
         line++;
         recordLine = line;
-      } else if (ch === delimiter) {
+        i++;
+      } else if (c === delimiterCode) {
         fields.push(field);
         field = '';
         fieldStarted = false;
-      } else if (quoted && ch === '"' && !fieldStarted) {
+        i++;
+      } else if (quoted && c === 34 && !fieldStarted) {
         inQuotes = true;
         fieldStarted = true;
+        i++;
       } else {
-        field += ch;
+        // A run of plain characters up to the next delimiter or newline (a quote inside an
+        // unquoted field is literal).
+        let j = i + 1;
+        while (j < n) {
+          const d = text.charCodeAt(j);
+          if (d === 10 || d === delimiterCode) break;
+          j++;
+        }
+        field += text.slice(i, j);
         fieldStarted = true;
+        i = j;
       }
     }
   });
@@ -211,6 +232,7 @@ export function readTable(file: string, options: TableReadOptions, onRow?: (row:
   const header = options.header ?? all.some((r) => typeof r === 'string');
   const delimiter = format === 'tsv' ? '\t' : (options.delimiter ?? ',');
   let index: Map<ColumnRef, number> | undefined = header ? undefined : new Map(all.map((r) => [r, Number(r)]));
+  let maxIndex = index ? Math.max(...index.values()) : 0;
   if (!header) {
     for (const r of all) {
       if (typeof r !== 'number') throw new DataError(`${file}: column "${r}" is named, but the file is read without a header row; refer to columns by 0-based index or set header: true`, file);
@@ -225,8 +247,10 @@ export function readTable(file: string, options: TableReadOptions, onRow?: (row:
         if (at < 0 || at >= names.length) throw new DataError(`${file}: no column ${JSON.stringify(r)} in the header (columns: ${names.join(', ')})`, file);
         index.set(r, at);
       }
+      maxIndex = Math.max(...index.values());
       return;
     }
+    if (options.skip_short_rows && fields.length <= maxIndex) return;
     const get = (r: ColumnRef): string => {
       const at = index!.get(r)!;
       if (at >= fields.length) throw new DataError(`${file}, line ${line}: ${fields.length} fields, but column ${JSON.stringify(r)} is field ${at + 1}`, file);
