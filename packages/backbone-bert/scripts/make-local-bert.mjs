@@ -8,8 +8,8 @@
 // biases 0, the [PAD] embedding 0.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '@supermask/core';
-import { EMBEDDED_MODELS_DIR, LOCAL_DOMAINS, readEmbedded, writeSafetensors } from '../dist/index.js';
+import { floatTensor, Rng, writeSafetensors } from '@supermask/core';
+import { EMBEDDED_MODELS_DIR, LOCAL_DOMAINS, readEmbedded } from '../dist/index.js';
 
 const CONFIG = {
   architectures: ['BertModel'],
@@ -128,5 +128,9 @@ writeFileSync(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 writeFileSync(join(dir, 'tokenizer.json'), `${JSON.stringify(tokenizer, null, 1)}\n`);
 writeFileSync(join(dir, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfig, null, 2)}\n`);
 writeFileSync(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
-writeSafetensors(join(dir, 'model.safetensors'), tensors, { dtype: 'F16', metadata: { format: 'pt', note: 'random init (seed 0), see README.md' } });
+writeSafetensors(
+  join(dir, 'model.safetensors'),
+  Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, floatTensor('F16', t.shape, t.values)])),
+  { format: 'pt', note: 'random init (seed 0), see README.md' },
+);
 console.log(`${dir}: vocab ${vocab.length} (${words.length} words, ${singles.length} characters), ${Object.keys(tensors).length} tensors`);

@@ -11,9 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { DataError } from '@supermask/core';
+import { asFloat32, DataError, readSafetensors } from '@supermask/core';
 import { checkModelFiles, readBertConfig, type BertConfig } from './model-dir.js';
-import { readSafetensors, type FloatTensor } from './safetensors.js';
 
 /** A dense layer of the checkpoint: weight stored [in, out] (the transpose of PyTorch's), bias [out]. */
 export interface DenseWeights {
@@ -87,18 +86,21 @@ export function loadBertWeights(dir: string): BertWeights {
   const configFile = join(dir, 'config.json');
   const file = join(dir, 'model.safetensors');
   const config = readBertConfig(configFile);
-  const tensors = readSafetensors(file, { names: (n) => !n.startsWith('cls.') });
+  const tensors = readSafetensors(file).tensors;
   const H = config.hidden_size;
   const I = config.intermediate_size;
   const created: tf.Tensor[] = [];
-  const take = (name: string, shape: number[], optional = false): FloatTensor | undefined => {
+  const take = (name: string, shape: number[], optional = false): { values: Float32Array } | undefined => {
     for (const candidate of nameCandidates(name)) {
       const t = tensors.get(candidate);
       if (!t) continue;
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
         throw new DataError(`${file}: tensor "${candidate}" has shape [${t.shape.join(', ')}], but config.json (${configFile}) implies [${shape.join(', ')}]`, file);
       }
-      return t;
+      if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') {
+        throw new DataError(`${file}: tensor "${candidate}" is ${t.dtype}; BERT weights must be F32, F16 or BF16`, file);
+      }
+      return { values: asFloat32(t) };
     }
     if (optional) return undefined;
     throw new DataError(`${file} has no tensor "${name}" (nor "bert.${name}"): not a BERT checkpoint matching ${configFile}?`, file);

@@ -6,7 +6,6 @@
 import type { Registry } from '@supermask/core';
 import { definitions, PACKAGE_NAME } from './components.js';
 
-export * from './safetensors.js';
 export * from './model-dir.js';
 export * from './bert.js';
 export * from './tokenizer.js';

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { DataError } from './errors.js';
 import { writeFileAtomic } from './files.js';
-import { fromHalfBits } from './float16.js';
+import { fromHalfBits, toFloat16 } from './float16.js';
 
 /**
  * The safetensors format (Hugging Face): an 8-byte little-endian header length N, N bytes of
@@ -9,11 +9,18 @@ import { fromHalfBits } from './float16.js';
  * raw little-endian tensor bytes. Readable by every other tool that speaks it.
  */
 
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'U16' | 'U8' | 'I64' | 'F64' | 'I8' | 'I16' | 'U32' | 'BOOL';
+export type SafetensorsDtype =
+  | 'F64' | 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2'
+  | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
+/** Bytes per element of every dtype the format defines. */
 export const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
-  F64: 8, I64: 8, F32: 4, I32: 4, U32: 4, F16: 2, BF16: 2, I16: 2, U16: 2, U8: 1, I8: 1, BOOL: 1,
+  F64: 8, F32: 4, F16: 2, BF16: 2, F8_E4M3: 1, F8_E5M2: 1,
+  I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
 };
+
+/** Largest header accepted (the reference implementation's limit). */
+const MAX_HEADER_BYTES = 100_000_000;
 
 export interface StoredTensor {
   dtype: SafetensorsDtype;
@@ -33,6 +40,20 @@ export function storedTensor(dtype: SafetensorsDtype, shape: number[], data: Flo
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (bytes.byteLength !== expected) throw new Error(`tensor of dtype ${dtype} and shape [${shape.join(', ')}] needs ${expected} bytes, got ${bytes.byteLength}`);
   return { dtype, shape, bytes };
+}
+
+/** A float tensor stored as F32, F16 (round to nearest even) or BF16 (round to nearest even). */
+export function floatTensor(dtype: 'F32' | 'F16' | 'BF16', shape: number[], values: Float32Array): StoredTensor {
+  if (dtype === 'F32') return storedTensor('F32', shape, Float32Array.from(values));
+  if (dtype === 'F16') return storedTensor('F16', shape, toFloat16(values));
+  const bits = new Uint32Array(Float32Array.from(values).buffer);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = bits[i]!;
+    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) out[i] = (x >>> 16) | 0x40; // NaN stays NaN
+    else out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return storedTensor('BF16', shape, out);
 }
 
 /** The values of a stored F32 tensor (also converts F16 and BF16). */
@@ -110,6 +131,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   };
   if (bytes.byteLength < 8) fail(`${bytes.byteLength} bytes, shorter than the 8-byte header length`);
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > MAX_HEADER_BYTES) fail(`the header claims ${headerLength} bytes, more than the ${MAX_HEADER_BYTES} the format allows`);
   if (headerLength > bytes.byteLength - 8) fail(`the header claims ${headerLength} bytes but the file has ${bytes.byteLength - 8} after the length field (truncated?)`);
   let header: Record<string, unknown>;
   try {
@@ -123,6 +145,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   const tensors = new Map<string, StoredTensor>();
   let metadata: Record<string, string> = {};
   let maxEnd = 0;
+  const ranges: { name: string; begin: number; end: number }[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') {
       metadata = (value ?? {}) as Record<string, string>;
@@ -141,7 +164,12 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
     if (offsets[1]! - offsets[0]! !== expected) fail(`tensor "${name}" (${dtype} [${shape.join(', ')}]) needs ${expected} bytes but its offsets span ${offsets[1]! - offsets[0]!}`);
     if (offsets[1]! > dataLength) fail(`tensor "${name}" ends at byte ${offsets[1]} of the data but the file holds only ${dataLength} data bytes (truncated?)`);
     maxEnd = Math.max(maxEnd, offsets[1]!);
+    ranges.push({ name, begin: offsets[0]!, end: offsets[1]! });
     tensors.set(name, { dtype, shape, bytes: bytes.subarray(dataStart + offsets[0]!, dataStart + offsets[1]!) });
+  }
+  ranges.sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < ranges.length; i++) {
+    if (ranges[i]!.begin < ranges[i - 1]!.end) fail(`tensors "${ranges[i - 1]!.name}" and "${ranges[i]!.name}" overlap in the data section`);
   }
   if (maxEnd !== dataLength) fail(`the header describes ${maxEnd} data bytes but the file holds ${dataLength}`);
   return { tensors, metadata };

@@ -7,6 +7,7 @@ import {
   asUint16,
   DataError,
   encodeSafetensors,
+  floatTensor,
   packBits,
   parseSafetensors,
   readSafetensors,
@@ -69,5 +70,46 @@ describe('safetensors', () => {
     expect(bits.length).toBe(3);
     expect(unpackBits(bits, 19)).toEqual(mask);
     expect(() => unpackBits(bits, 30)).toThrow(/needs 4 bytes/);
+  });
+});
+
+describe('safetensors validation', () => {
+  const d = dir();
+  /** A file with a hand-written header and `dataBytes` zero bytes of data. */
+  const rawFile = (name: string, header: unknown, dataBytes: number) => {
+    const json = Buffer.from(JSON.stringify(header));
+    const out = Buffer.alloc(8 + json.length + dataBytes);
+    out.writeBigUInt64LE(BigInt(json.length), 0);
+    json.copy(out, 8);
+    const file = join(d, name);
+    writeFileSync(file, out);
+    return file;
+  };
+
+  it('rejects offsets that disagree with shape and dtype, overlapping tensors, unknown dtypes and bad JSON', () => {
+    expect(() => readSafetensors(rawFile('size.st', { a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8))).toThrow(/F32 \[3\]\) needs 12 bytes but its offsets span 8/);
+    expect(() => readSafetensors(rawFile('overlap.st', { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F16', shape: [2], data_offsets: [4, 8] } }, 8))).toThrow(/"a" and "b" overlap/);
+    expect(() => readSafetensors(rawFile('dtype.st', { a: { dtype: 'Q4', shape: [2], data_offsets: [0, 1] } }, 1))).toThrow(/unknown dtype "Q4"/);
+    const file = join(d, 'json.st');
+    const out = Buffer.alloc(8 + 5);
+    out.writeBigUInt64LE(5n, 0);
+    out.write('{"a":', 8);
+    writeFileSync(file, out);
+    expect(() => readSafetensors(file)).toThrow(new RegExp(`${file}: not a valid safetensors file: header is not JSON`));
+  });
+
+  it('stores floats as F16 and BF16 to their precision', () => {
+    const values = Float32Array.from([0, 1, -2.5, 3.14159, 65504, 1e-3, 123456.789]);
+    const parsed = parseSafetensors(encodeSafetensors({ h: floatTensor('F16', [7], values), b: floatTensor('BF16', [7], values), f: floatTensor('F32', [7], values) }), 'mem');
+    const h = asFloat32(parsed.tensors.get('h')!);
+    const b = asFloat32(parsed.tensors.get('b')!);
+    expect(asFloat32(parsed.tensors.get('f')!)).toEqual(values);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (Math.abs(v) > 65504) expect(h[i]).toBe(Infinity);
+      else expect(Math.abs(h[i]! - v)).toBeLessThanOrEqual(Math.abs(v) * 1e-3);
+      expect(Math.abs(b[i]! - v)).toBeLessThanOrEqual(Math.abs(v) * 4e-3);
+    }
+    expect(Array.from(asFloat32(floatTensor('BF16', [4], Float32Array.from([1, -2, 0.5, 3]))))).toEqual([1, -2, 0.5, 3]);
   });
 });
