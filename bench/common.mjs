@@ -69,7 +69,7 @@ export async function benchPhases({ createRegistry, backends, phases, samples, r
           if (experiment.backendSelection.module === '@supermask/kernels-ort') {
             const { registerOrtBackend } = await import('@supermask/kernels-ort');
             const reg = registerOrtBackend();
-            ort = { ort_version: reg.ortVersion, intra_op_threads: reg.intraOpThreads, spinning: reg.spinning, max_sessions: reg.maxSessions };
+            ort = { ort_version: reg.ortVersion, intra_op_threads: reg.intraOpThreads, parallel_flops: reg.parallelFlops, spinning: reg.spinning, max_sessions: reg.maxSessions };
           }
           const load = os.loadavg()[0];
           const record = await experiment.runTask(experiment.stream.tasks[0]);

@@ -164,6 +164,8 @@ describe('ResNet backbones', () => {
         expect(results.forgetting).toBe(0);
         expect(results.accuracy_matrix[1]![0]).toBe(results.accuracy_matrix[0]![0]);
         expect(results.average_accuracy).toBeGreaterThan(0.7);
+        // Batch-norm statistics are re-estimated with each task's final mask.
+        for (const t of results.tasks) expect(t.batch_norm_recalibration_seconds).toBeGreaterThan(0);
         // Task 1's batch-norm statistics are frozen and differ from task 2's.
         const bn = (experiment.backbone as ResNet).batchNorms[0]!;
         expect(bn.statistics(0).mean).not.toEqual(bn.statistics(1).mean);

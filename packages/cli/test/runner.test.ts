@@ -33,6 +33,8 @@ describe('experiment runner with SupSup', () => {
     expect(results.tasks[0]!.classes).toEqual([0, 1]);
     expect(results.tasks[0]!.phases[0]!.name).toBe('mask');
     expect(results.tasks[0]!.phases[0]!.samples_per_second).toBeGreaterThan(0);
+    // LeNet has no batch norm: nothing to recalibrate.
+    expect(results.tasks[0]!.batch_norm_recalibration_seconds).toBeUndefined();
     // Compact task state: 1 bit per weight (16x32 + 32x16 + 16x2 weights).
     expect(results.tasks[0]!.state_bytes.masks).toBe(Math.ceil(512 / 8) + Math.ceil(512 / 8) + Math.ceil(32 / 8));
     const written = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8'));

@@ -37,6 +37,7 @@ export interface ExperimentConfig {
   debug?: { check_protected_weights?: boolean };
   checkpoint?: { enabled?: boolean };
   augmentation?: Partial<AugmentationConfig>;
+  batch_norm?: { recalibration_examples?: number; batch_size?: number };
 }
 
 export interface ResolvedComponentRef {
@@ -62,6 +63,7 @@ export interface ResolvedConfig {
   debug: { check_protected_weights: boolean };
   checkpoint: { enabled: boolean };
   augmentation: AugmentationConfig;
+  batch_norm: { recalibration_examples: number; batch_size: number };
 }
 
 const componentRefSchema = (description: string): JsonSchema => ({
@@ -114,6 +116,20 @@ export const CONFIG_SCHEMA: JsonSchema = {
       },
     },
     augmentation: { ...AUGMENTATION_SCHEMA, default: {} },
+    batch_norm: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        recalibration_examples: {
+          type: 'integer',
+          minimum: 0,
+          default: 2000,
+          description: "After a task's phases, re-estimate its batch-norm statistics with the final mask on this many training examples (0: off)",
+        },
+        batch_size: { type: 'integer', minimum: 1, default: 50, description: 'Batch size of the recalibration pass (running statistics use momentum 0.1 per batch)' },
+      },
+    },
     checkpoint: {
       type: 'object',
       additionalProperties: false,
@@ -195,6 +211,7 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
     debug: { check_protected_weights: boolean };
     checkpoint: { enabled: boolean };
     augmentation: AugmentationConfig;
+    batch_norm: { recalibration_examples: number; batch_size: number };
     plugins: string[];
   };
   const resolve = (kind: ComponentSlot, ref: ComponentRef): ResolvedComponentRef => {
@@ -235,6 +252,7 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
     debug: c.debug,
     checkpoint: c.checkpoint,
     augmentation: c.augmentation,
+    batch_norm: c.batch_norm,
   };
 }
 

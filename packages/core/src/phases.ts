@@ -3,7 +3,7 @@ import type { OptimizerName, PhaseOptions, ScheduleName } from './contracts.js';
 import { FusedOptimizer } from './fused-optimizer.js';
 import type { JsonSchema } from './registry.js';
 
-export { FusedOptimizer, type FusedOptimizerKind, type FusedOptimizerOptions } from './fused-optimizer.js';
+export { FusedOptimizer, OPTIMIZER_STEP_KERNEL, type FusedOptimizerKind, type FusedOptimizerOptions } from './fused-optimizer.js';
 
 /** Backends whose tensors live in JS Float32Arrays: there the fused optimiser step replaces tfjs's per-op one. */
 export const FUSED_OPTIMIZER_BACKENDS: readonly string[] = ['cpu', 'cpu-ort'];

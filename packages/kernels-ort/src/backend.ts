@@ -21,6 +21,8 @@ export interface OrtBackendRegistration {
   intraOpThreads: number;
   spinning: boolean;
   maxSessions: number;
+  /** Work (floating-point operations) from which a kernel runs on intraOpThreads threads. */
+  parallelFlops: number;
 }
 
 /** Runtimes of live backend instances (one per backend object: a re-created backend gets a new one). */
@@ -119,6 +121,7 @@ function describe(name: string, ortVersion: string, runtime: OrtRuntime): OrtBac
     intraOpThreads: runtime.intraOpThreads,
     spinning: runtime.spinning,
     maxSessions: runtime.maxSessions,
+    parallelFlops: runtime.parallelFlops,
   };
 }
 

@@ -162,7 +162,8 @@ function matMul(args: KernelArgs, ctx: KernelContext, fused: boolean): Attempt {
     g.output(y, 'y', symbolic('y', outShape.length));
     return g.encode();
   };
-  const out = ctx.runtime(backend).run(key, build, feeds);
+  const inner = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const out = ctx.runtime(backend).run(key, build, feeds, 2 * size(outShape) * inner);
   return backend.makeTensorInfo(outShape, 'float32', out);
 }
 
@@ -183,6 +184,11 @@ function pair(v: unknown): [number, number] {
 /** Output size ONNX computes for a convolution with explicit pads (floor rounding). */
 function onnxConvOut(inSize: number, pads: number, effectiveFilter: number, stride: number): number {
   return Math.floor((inSize + pads - effectiveFilter) / stride) + 1;
+}
+
+/** Multiply-adds x 2 of a convolution (the same for its two gradients). */
+function convFlops(info: ConvInfo): number {
+  return 2 * info.batchSize * info.outHeight * info.outWidth * info.outChannels * info.filterHeight * info.filterWidth * info.inChannels;
 }
 
 function padsOf(info: ConvInfo): number[] {
@@ -263,7 +269,7 @@ function conv(args: KernelArgs, ctx: KernelContext, fused: boolean): Attempt {
     g.output(y, 'y', batchSymbolic(outShape));
     return g.encode();
   };
-  const out = ctx.runtime(backend).run(key, build, feeds);
+  const out = ctx.runtime(backend).run(key, build, feeds, convFlops(info));
   return backend.makeTensorInfo(outShape, 'float32', out);
 }
 
@@ -304,10 +310,15 @@ function convBackpropInput(args: KernelArgs, ctx: KernelContext): Attempt {
     g.output(y, 'y', batchSymbolic(inputShape));
     return g.encode();
   };
-  const out = ctx.runtime(backend).run(key, build, [
-    { data: dyValues, dims: dy.shape },
-    { data: fValues, dims: filter.shape },
-  ]);
+  const out = ctx.runtime(backend).run(
+    key,
+    build,
+    [
+      { data: dyValues, dims: dy.shape },
+      { data: fValues, dims: filter.shape },
+    ],
+    convFlops(info),
+  );
   return backend.makeTensorInfo(inputShape, 'float32', out);
 }
 
@@ -373,10 +384,15 @@ function convBackpropFilter(args: KernelArgs, ctx: KernelContext): Attempt {
     g.output(g.node('Reshape', [w, g.constantInt64(filterShape)]), 'y', filterShape);
     return g.encode();
   };
-  const out = ctx.runtime(backend).run(key, build, [
-    { data: xValues, dims: x.shape },
-    { data: dyValues, dims: dy.shape },
-  ]);
+  const out = ctx.runtime(backend).run(
+    key,
+    build,
+    [
+      { data: xValues, dims: x.shape },
+      { data: dyValues, dims: dy.shape },
+    ],
+    convFlops(info),
+  );
   return backend.makeTensorInfo(filterShape, 'float32', out);
 }
 

@@ -58,6 +58,12 @@ function envThreads(): number | undefined {
 }
 
 export interface RuntimeOptions extends ThreadOptions {
+  /**
+   * Floating-point operations from which a kernel runs on intraOpThreads threads; smaller ones run
+   * on the calling thread alone (handing a sub-millisecond op to a second thread costs more than
+   * it gains when the JS thread has work of its own). Default: $SUPERMASK_ORT_PARALLEL_FLOPS, else 5e7.
+   */
+  parallelFlops?: number;
   /** Most sessions kept (least recently used ones are released beyond it). Default: 128. */
   maxSessions?: number;
 }
@@ -89,9 +95,11 @@ export class OrtRuntime {
   readonly intraOpThreads: number;
   readonly spinning: boolean;
   readonly maxSessions: number;
+  readonly parallelFlops: number;
   private readonly ort: OrtModules;
   private readonly sessions = new Map<string, NativeSession>();
-  private readonly sessionOptions: Record<string, unknown>;
+  /** Session options by thread count (1 and intraOpThreads). */
+  private readonly sessionOptions = new Map<number, Record<string, unknown>>();
   private readonly stats = { created: 0, evicted: 0, runs: 0, fallbacks: 0 };
   private disposed = false;
 
@@ -100,15 +108,19 @@ export class OrtRuntime {
     this.intraOpThreads = Math.max(1, Math.min(options.intraOpThreads ?? envThreads() ?? 2, cores));
     this.spinning = options.spinning ?? process.env.SUPERMASK_ORT_SPINNING === '1';
     this.maxSessions = Math.max(1, options.maxSessions ?? 128);
-    this.sessionOptions = {
-      intraOpNumThreads: this.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      enableCpuMemArena: true,
-      logSeverityLevel: 3,
-      extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
-    };
+    const envFlops = process.env.SUPERMASK_ORT_PARALLEL_FLOPS ? Number(process.env.SUPERMASK_ORT_PARALLEL_FLOPS) : NaN;
+    this.parallelFlops = options.parallelFlops ?? (Number.isFinite(envFlops) && envFlops >= 0 ? envFlops : 5e7);
+    for (const threads of new Set([1, this.intraOpThreads])) {
+      this.sessionOptions.set(threads, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        enableCpuMemArena: true,
+        logSeverityLevel: 3,
+        extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
+      });
+    }
   }
 
   /** onnxruntime-node's version. */
@@ -120,14 +132,18 @@ export class OrtRuntime {
    * Runs the graph cached under `key` (built by `build` on a miss) on `feeds` (graph inputs named
    * in0, in1, ... in order) and returns its output `y`.
    */
-  run(key: string, build: () => Uint8Array, feeds: readonly Feed[]): Float32Array {
-    return this.runOutputs(key, build, feeds, ['y'])[0]!;
+  run(key: string, build: () => Uint8Array, feeds: readonly Feed[], flops = 0): Float32Array {
+    return this.runOutputs(key, build, feeds, ['y'], flops)[0]!;
   }
 
-  /** Like run, for a graph with several outputs: returns them in the order of `outputs`. */
-  runOutputs(key: string, build: () => Uint8Array, feeds: readonly Feed[], outputs: readonly string[]): Float32Array[] {
+  /**
+   * Like run, for a graph with several outputs: returns them in the order of `outputs`. `flops`,
+   * the work of this call, decides between a single-threaded and a multi-threaded session.
+   */
+  runOutputs(key: string, build: () => Uint8Array, feeds: readonly Feed[], outputs: readonly string[], flops = 0): Float32Array[] {
     if (this.disposed) throw new Error('the ONNX Runtime kernels of this backend were disposed');
-    const session = this.session(key, build);
+    const threads = flops >= this.parallelFlops ? this.intraOpThreads : 1;
+    const session = this.session(`${key}|t${threads}`, build, threads);
     const inputs: Record<string, unknown> = {};
     feeds.forEach((f, i) => {
       inputs[`in${i}`] = new this.ort.Tensor('float32', f.data, f.dims);
@@ -159,7 +175,7 @@ export class OrtRuntime {
     this.disposed = true;
   }
 
-  private session(key: string, build: () => Uint8Array): NativeSession {
+  private session(key: string, build: () => Uint8Array, threads: number): NativeSession {
     let session = this.sessions.get(key);
     if (session) {
       // Most recently used last: Map iteration order is insertion order.
@@ -169,7 +185,7 @@ export class OrtRuntime {
     }
     const bytes = build();
     session = new this.ort.binding.InferenceSession();
-    session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, this.sessionOptions);
+    session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, this.sessionOptions.get(threads)!);
     this.stats.created++;
     this.sessions.set(key, session);
     while (this.sessions.size > this.maxSessions) {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createOptimizer, FusedOptimizer, type PhaseOptions } from '@supermask/core';
-import { GraphBuilder, OrtRuntime, ortRuntime, ortStats, registerOrtBackend, unregisterOrtBackend } from '@supermask/kernels-ort';
+import { createOptimizer, FusedOptimizer, OPTIMIZER_STEP_KERNEL as CORE_STEP_KERNEL, type PhaseOptions } from '@supermask/core';
+import { GraphBuilder, OPTIMIZER_STEP_KERNEL, OrtRuntime, ortRuntime, ortStats, registerOrtBackend, unregisterOrtBackend } from '@supermask/kernels-ort';
 import { ORT, uniform } from './helpers.js';
 
 afterAll(async () => {
@@ -32,6 +32,22 @@ describe('session cache', () => {
     runtime.dispose();
     expect(runtime.getStats().sessions).toBe(0);
     expect(() => runtime.run('add1', add(1), [{ data: x, dims: [2] }])).toThrow(/disposed/);
+  });
+
+  it('runs small work on one thread and large work on intraOpThreads, in separate sessions', () => {
+    const runtime = new OrtRuntime({ intraOpThreads: 2, parallelFlops: 1000 }, 2);
+    const build = (): Uint8Array => {
+      const g = new GraphBuilder();
+      const y = g.node('Gemm', [g.input('in0', ['m', 'k']), g.input('in1', ['k', 'n'])]);
+      g.output(y, 'y', ['m', 'n']);
+      return g.encode();
+    };
+    const a = { data: Float32Array.from([1, 2, 3, 4]), dims: [2, 2] };
+    expect(Array.from(runtime.run('gemm', build, [a, a], 16))).toEqual([7, 10, 15, 22]);
+    expect(Array.from(runtime.run('gemm', build, [a, a], 5000))).toEqual([7, 10, 15, 22]);
+    runtime.run('gemm', build, [a, a], 16);
+    expect(runtime.getStats()).toMatchObject({ sessions: 2, created: 2, runs: 3 });
+    runtime.dispose();
   });
 
   it('a backend with a small cache computes the same results over many shapes', async () => {
@@ -129,6 +145,11 @@ describe('lifetime', () => {
 });
 
 describe('fused optimiser step kernel', () => {
+  it('has the kernel name that core\'s FusedOptimizer looks for', () => {
+    expect(OPTIMIZER_STEP_KERNEL).toBe(CORE_STEP_KERNEL);
+    expect(tf.getKernel(CORE_STEP_KERNEL, ORT)).toBeDefined();
+  });
+
   const phases: [string, PhaseOptions][] = [
     ['adam', { optimizer: 'adam', lr: 0.01, momentum: 0, epochs: 1, schedule: 'constant', batch_size: 1 }],
     ['rmsprop', { optimizer: 'rmsprop', lr: 0.003, momentum: 0.5, epochs: 1, schedule: 'constant', batch_size: 1 }],

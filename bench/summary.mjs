@@ -1,0 +1,77 @@
+// npm run bench:summary — the README's benchmark section, generated from bench/results/*.json
+// (nothing typed by hand). With --write, replaces the text between the README's
+// <!-- bench:start --> and <!-- bench:end --> markers.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { root } from './common.mjs';
+
+const load = (name) => {
+  const file = join(root, 'bench', 'results', `${name}.json`);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+};
+const pct = (v) => (v === null || v === undefined ? '' : `${(100 * v).toFixed(2)}`);
+const num = (v, d = 1) => (v === null || v === undefined ? '' : Number(v).toFixed(d));
+const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const out = [];
+const section = (title, name, body) => {
+  const d = load(name);
+  if (!d) return;
+  out.push(`### ${title}`, '', `\`npm run bench:${name}\` (${d.date?.slice(0, 10)}, ${d.machine?.cpus} cores; \`bench/results/${name}.json\`)`, '', body(d), '');
+};
+
+section('Kernels: plain tfjs cpu against cpu + ONNX Runtime', 'kernels', (d) =>
+  table(['kernel', 'case', 'cpu GFLOP/s', 'cpu-ort GFLOP/s', 'speedup'], d.rows.map((r) => [r.kernel, r.case, num(r.cpu_gflops, 2), num(r.cpu_ort_gflops, 1), `${num(r.speedup, 0)}x`])),
+);
+section('LeNet 300-100 training (density 0.1, batch 64)', 'lenet', (d) =>
+  table(['backend', 'phase', 'samples/s'], d.rows.map((r) => [r.backend, r.phase, num(r.samples_per_second, 0)])),
+);
+section('ResNet-18 (nf 20, 32x32) training (density 0.1, batch 64)', 'resnet18', (d) =>
+  [table(['backend', 'phase', 'samples/s'], d.rows.map((r) => [r.backend, r.phase, num(r.samples_per_second, 3)])), '', (d.speedups ?? []).map((s) => `${s.phase} phase: cpu-ort is ${num(s.speedup, 0)}x plain cpu.`).join(' ')].join('\n'),
+);
+section('SupSup against ExSSNeT by density (Split Fashion-MNIST, 5 x 2, LeNet)', 'density', (d) =>
+  [table(['method', 'density', 'average accuracy (%)', 'forgetting'], d.rows.map((r) => [r.method, r.density, pct(r.average_accuracy), r.forgetting])), '', table(['density', 'ExSSNeT - SupSup (points)'], d.gains.map((g) => [g.density, num(g.exssnet_minus_supsup_points, 2)]))].join('\n'),
+);
+section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d) =>
+  [
+    table(['kkt', 'average accuracy (%)', 'forgetting', 'mask epochs to 95% of the no-KKT accuracy, per task'], d.rows.map((r) => [r.kkt, pct(r.average_accuracy), r.forgetting, r.epochs_to_target.join(' ')])),
+    '',
+    table(['kkt', 'task', 'test accuracy after each mask epoch', 'chosen', 'k-NN accuracy per earlier task'], d.per_task.map((r) => [r.kkt, r.task, (r.mask_epoch_accuracy ?? []).join(' '), r.chosen, (r.knn_accuracy || []).join?.(' ') ?? ''])),
+  ].join('\n'),
+);
+section('Task inference (Permuted Fashion-MNIST, 10 tasks x 10 classes, LeNet, test batch 128)', 'task-inference', (d) =>
+  table(['strategy', 'inference', 'task-id accuracy (%)', 'average accuracy (%)'], d.rows.map((r) => [r.strategy, r.inference, pct(r.task_id_accuracy), pct(r.average_accuracy)])),
+);
+section('100 tasks on one network (Permuted Fashion-MNIST, 1,000 / 500 images per task, LeNet)', '100-tasks', (d) =>
+  [
+    table(
+      ['strategy', 'tasks', 'average accuracy (%)', 'forgetting', 's/task, tasks 1-10', 's/task, last 10', 'train s/task 1-10', 'train s/task last 10'],
+      d.rows.map((r) => [r.strategy, r.tasks, pct(r.average_accuracy), r.forgetting, num(r.seconds_per_task_1_10, 2), num(r.seconds_per_task_last_10, 2), num(r.train_seconds_1_10, 2), num(r.train_seconds_last_10, 2)]),
+    ),
+    '',
+    table(['strategy', 'after task', 'RSS (MB)', 'tf.memory().numTensors', 'checkpoint (MB)', 'checkpoint bytes per task', 'task state bytes'], d.memory.map((r) => [r.strategy, r.after_task, num(r.rss_mb, 0), r.num_tensors, num(r.checkpoint_mb, 2), num(r.checkpoint_bytes_per_task, 0), r.task_state_bytes])),
+  ].join('\n'),
+);
+section('Text: SupSup against ExSSNeT on the local multi-domain stream', 'text', (d) =>
+  [
+    table(['strategy', 'average accuracy (%)', 'forgetting', 'seconds per task', 'backend'], d.summary.map((r) => [r.strategy, pct(r.average_accuracy), r.forgetting, r.seconds_per_task.join(' '), r.backend])),
+    '',
+    'Accuracy matrices (%, row = after task):',
+    '',
+    table(['strategy', 'after task', ...d.runs[0].accuracy_matrix.map((_, j) => `task ${j + 1}`)], d.runs.flatMap((run) => run.accuracy_matrix.map((row, i) => [run.strategy, i + 1, ...row.map((a) => (a === null ? '' : pct(a)))]))),
+    '',
+    'Feature cache (BERT is frozen, so its features are computed once and cached):',
+    '',
+    table(['second mask epoch of task 1', 'seconds', 'examples'], d.second_epoch.map((r) => [r.variant, num(r.second_epoch_seconds, 2), r.examples])),
+  ].join('\n'),
+);
+
+const text = out.join('\n').trimEnd();
+if (process.argv.includes('--write')) {
+  const readme = join(root, 'README.md');
+  const s = readFileSync(readme, 'utf8');
+  const start = s.indexOf('<!-- bench:start -->');
+  const end = s.indexOf('<!-- bench:end -->');
+  if (start < 0 || end < 0) throw new Error('README.md lacks the <!-- bench:start --> / <!-- bench:end --> markers');
+  writeFileSync(readme, `${s.slice(0, start + '<!-- bench:start -->'.length)}\n${text}\n${s.slice(end)}`);
+  console.log(`README.md benchmark section rewritten from bench/results`);
+} else console.log(text);
