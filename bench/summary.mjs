@@ -33,6 +33,8 @@ section('SupSup against ExSSNeT by density (Split Fashion-MNIST, 5 x 2, LeNet)',
 );
 section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d) =>
   [
+    `${d.train_per_task} training and ${d.test_per_task} test images per task; seed ${d.seed}.`,
+    '',
     table(['kkt', 'average accuracy (%)', 'forgetting', 'mask epochs to 95% of the no-KKT accuracy, per task'], d.rows.map((r) => [r.kkt, pct(r.average_accuracy), r.forgetting, r.epochs_to_target.join(' ')])),
     '',
     table(['kkt', 'task', 'test accuracy after each mask epoch', 'chosen', 'k-NN accuracy per earlier task'], d.per_task.map((r) => [r.kkt, r.task, (r.mask_epoch_accuracy ?? []).join(' '), r.chosen, (r.knn_accuracy || []).join?.(' ') ?? ''])),
