@@ -1,7 +1,6 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, DataError, Registry, Rng, TOKENS, type DatasetLoader, type RunOptions, type StreamBuilder } from '@supermask/core';
 import {
   CIFAR10,
@@ -14,16 +13,9 @@ import {
   type ComponentContainer,
 } from '../src/index.js';
 import { cifarPixel, cifarRecord, writeCifar10, writeCifar100 } from './vision-fixtures.js';
+import { tempDirs } from './temp-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'supermask-cifar-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-let counter = 0;
-function freshDir(name: string): string {
-  const dir = join(root, `${name}-${counter++}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
+const { root, freshDir } = tempDirs('supermask-cifar-');
 
 function containerWith(run: RunOptions): ComponentContainer {
   const fake = {

@@ -1,8 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, DataError, Registry, TOKENS, type DatasetLoader, type RunOptions } from '@supermask/core';
 import {
   dataSearchPlaces,
@@ -16,16 +15,9 @@ import {
   register,
   type ComponentContainer,
 } from '../src/index.js';
+import { tempDirs } from './temp-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'supermask-datasets-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-let counter = 0;
-function freshDir(name: string): string {
-  const dir = join(root, `${name}-${counter++}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
+const { root, freshDir } = tempDirs('supermask-datasets-');
 
 interface FakeSetOptions {
   train?: number;

@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from 'jpeg-js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, DataError, Registry, Rng, TOKENS, type DatasetLoader, type RunOptions } from '@supermask/core';
 import {
   dataSearchPlaces,
@@ -15,16 +14,9 @@ import {
   type ComponentContainer,
 } from '../src/index.js';
 import { colourJpeg, FIXTURE_WNIDS, grayBlockValue, grayscaleJpeg, tinyPixel, writeTinyImageNet } from './vision-fixtures.js';
+import { tempDirs } from './temp-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'supermask-tiny-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-let counter = 0;
-function freshDir(name: string): string {
-  const dir = join(root, `${name}-${counter++}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
+const { root, freshDir } = tempDirs('supermask-tiny-');
 
 async function loadError(loader: DatasetLoader): Promise<DataError> {
   const error = await loader.load().then(
