@@ -41,6 +41,27 @@ export function writeResults(name, payload) {
 }
 
 /**
+ * Resolves `raw` (a config read from `file`, edited by the benchmark) with a fresh registry of
+ * `createRegistry` (from @supermask/cli), runs it to the end and returns the resolved config, the
+ * results and the seconds the run took. `inspect(experiment, results, registry)` runs before the
+ * experiment is disposed; its value is returned as `inspected`.
+ */
+export async function runConfig(raw, { file, backend, dataDir, createRegistry, inspect }) {
+  const registry = createRegistry();
+  const config = resolveConfig(raw, registry, { backend, file });
+  const experiment = await Experiment.create({ config, registry, runOptions: { dataDir } });
+  try {
+    const started = performance.now();
+    const results = await experiment.run();
+    const seconds = (performance.now() - started) / 1000;
+    const inspected = inspect ? await inspect(experiment, results, registry) : undefined;
+    return { config, results, seconds, inspected };
+  } finally {
+    experiment.dispose();
+  }
+}
+
+/**
  * Training throughput of the phases of a task, per backend, in one process: for each backend and
  * each { phase, file, edit }, builds configs/FILE (one task of `samples` training images, `edit`
  * applied to the raw config), runs the task and keeps the record of `phase`. Each runs `repeats`

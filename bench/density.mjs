@@ -3,9 +3,9 @@
 // SupSup: 2 mask epochs, lr 0.01. ExSSNeT: 2 mask + 2 weight epochs, lr 0.001 in both phases.
 // BENCH_TRAIN_PER_TASK limits the training images per task (default: all) for a quick look.
 import { join } from 'node:path';
-import { Experiment, readConfigFile, resolveConfig } from '@supermask/core';
+import { readConfigFile } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { fullDataDir, printTable, root, writeResults } from './common.mjs';
+import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
 
 const densities = (process.env.BENCH_DENSITIES ?? '0.02,0.05,0.1').split(',').map(Number);
 const trainPerTask = process.env.BENCH_TRAIN_PER_TASK ? Number(process.env.BENCH_TRAIN_PER_TASK) : undefined;
@@ -36,26 +36,11 @@ for (const density of densities) {
     raw.stream.options = { ...raw.stream.options, class_order: { seed: 1 }, ...(trainPerTask ? { train_per_task: trainPerTask } : {}) };
     raw.mask_scorer = { id: 'topk', options: { density } };
     adjust(raw);
-    const registry = createRegistry();
-    const config = resolveConfig(raw, registry, { backend, file });
-    const experiment = await Experiment.create({ config, registry, runOptions: { dataDir } });
-    try {
-      const started = performance.now();
-      const results = await experiment.run();
-      const row = {
-        method,
-        density,
-        average_accuracy: results.average_accuracy,
-        forgetting: results.forgetting,
-        backend: results.backend,
-        seconds: (performance.now() - started) / 1000,
-      };
-      rows.push(row);
-      configs.push({ method, density, config });
-      console.error(`${method} density ${density}: average accuracy ${(100 * row.average_accuracy).toFixed(2)}%, forgetting ${row.forgetting}, ${row.seconds.toFixed(0)} s`);
-    } finally {
-      experiment.dispose();
-    }
+    const { config, results, seconds } = await runConfig(raw, { file, backend, dataDir, createRegistry });
+    const row = { method, density, average_accuracy: results.average_accuracy, forgetting: results.forgetting, backend: results.backend, seconds };
+    rows.push(row);
+    configs.push({ method, density, config });
+    console.error(`${method} density ${density}: average accuracy ${(100 * row.average_accuracy).toFixed(2)}%, forgetting ${row.forgetting}, ${row.seconds.toFixed(0)} s`);
   }
 }
 printTable(rows, ['method', 'density', 'average_accuracy', 'forgetting', 'backend', 'seconds']);

@@ -31,17 +31,41 @@ section('ResNet-18 (nf 20, 32x32) training (density 0.1, batch 64)', 'resnet18',
 section('SupSup against ExSSNeT by density (Split Fashion-MNIST, 5 x 2, LeNet)', 'density', (d) =>
   [table(['method', 'density', 'average accuracy (%)', 'forgetting'], d.rows.map((r) => [r.method, r.density, pct(r.average_accuracy), r.forgetting])), '', table(['density', 'ExSSNeT - SupSup (points)'], d.gains.map((g) => [g.density, num(g.exssnet_minus_supsup_points, 2)]))].join('\n'),
 );
-section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d) =>
-  [
-    `${d.train_per_task} training and ${d.test_per_task} test images per task; seed ${d.seed}.`,
+section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d) => {
+  const seeds = d.seeds ?? [d.seed];
+  const first = seeds[0];
+  return [
+    `${d.train_per_task} training and ${d.test_per_task} test images per task; seeds ${seeds.join(', ')}; mean over seeds.`,
     '',
-    table(['kkt', 'average accuracy (%)', 'forgetting', 'mask epochs to 95% of the no-KKT accuracy, per task'], d.rows.map((r) => [r.kkt, pct(r.average_accuracy), r.forgetting, r.epochs_to_target.join(' ')])),
+    table(
+      ['kkt', 'average accuracy (%)', 'minus none, per seed (points)', 'mask epochs to 95% of the no-KKT accuracy, per task', 'capacity used after the last task (%)', 'forgetting'],
+      d.rows.map((r) => [
+        r.kkt,
+        r.average_accuracy_sd === undefined ? pct(r.average_accuracy) : `${pct(r.average_accuracy)} ± ${pct(r.average_accuracy_sd)}`,
+        (r.minus_none_per_seed ?? []).map((v) => (100 * v).toFixed(2)).join(' '),
+        r.epochs_to_target.map((e) => (typeof e === 'number' ? num(e, Number.isInteger(e) ? 0 : 2) : e)).join(' '),
+        pct(r.capacity_used),
+        r.forgetting,
+      ]),
+    ),
     '',
-    table(['kkt', 'task', 'test accuracy after each mask epoch', 'chosen', 'k-NN accuracy per earlier task'], d.per_task.map((r) => [r.kkt, r.task, (r.mask_epoch_accuracy ?? []).join(' '), r.chosen, (r.knn_accuracy || []).join?.(' ') ?? ''])),
-  ].join('\n'),
-);
+    ...(d.per_seed
+      ? [table(['seed', 'kkt', 'average accuracy (%)', 'mask epochs to target, per task'], d.per_seed.map((r) => [r.seed, r.kkt, pct(r.average_accuracy), r.epochs_to_target.join(' ')])), '']
+      : []),
+    `Seed ${first}, per task:`,
+    '',
+    table(
+      ['kkt', 'task', 'test accuracy after each mask epoch', 'final', 'exclusive share of the mask', 'chosen', 'k-NN accuracy per earlier task'],
+      d.per_task.filter((r) => (r.seed ?? first) === first).map((r) => [r.kkt, r.task, (r.mask_epoch_accuracy ?? []).join(' '), r.final_accuracy ?? '', r.exclusive_fraction ?? '', r.chosen, (r.knn_accuracy || []).join?.(' ') ?? '']),
+    ),
+  ].join('\n');
+});
 section('Task inference (Permuted Fashion-MNIST, 10 tasks x 10 classes, LeNet, test batch 128)', 'task-inference', (d) =>
-  table(['strategy', 'inference', 'task-id accuracy (%)', 'average accuracy (%)'], d.rows.map((r) => [r.strategy, r.inference, pct(r.task_id_accuracy), pct(r.average_accuracy)])),
+  [
+    `${d.train_per_task} training images per task (full test sets); seed ${d.seed}.`,
+    '',
+    table(['strategy', 'superfluous outputs', 'inference', 'task-id accuracy (%)', 'average accuracy (%)', 'task-id accuracy per task (%)'], d.rows.map((r) => [r.strategy, r.superfluous_outputs ?? 0, r.inference, pct(r.task_id_accuracy), pct(r.average_accuracy), (r.per_task_id_accuracy ?? []).map((a) => (100 * a).toFixed(1)).join(' ')])),
+  ].join('\n'),
 );
 section('100 tasks on one network (Permuted Fashion-MNIST, 1,000 / 500 images per task, LeNet)', '100-tasks', (d) =>
   [

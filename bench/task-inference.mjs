@@ -1,12 +1,13 @@
 // npm run bench:task-inference — Permuted Fashion-MNIST (10 tasks x 10 classes), LeNet, SupSup
 // (density 0.1) and ExSSNeT (configs/permuted-fmnist-{supsup,exssnet}.json). Each strategy is
-// trained once; then every test set is evaluated in batches of 128 with the oracle task id, with
+// trained twice, with the config's superfluous outputs (SupSup's 90 extra output neurons) and
+// without any; then every test set is evaluated in batches of 128 with the oracle task id, with
 // one-shot and with binary task inference.
 // BENCH_TRAIN_PER_TASK / BENCH_TEST_PER_TASK limit the images per task (default: all).
 import { join } from 'node:path';
-import { Experiment, readConfigFile, resolveConfig } from '@supermask/core';
+import { readConfigFile } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { fullDataDir, printTable, root, writeResults } from './common.mjs';
+import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
 
 const trainPerTask = process.env.BENCH_TRAIN_PER_TASK ? Number(process.env.BENCH_TRAIN_PER_TASK) : undefined;
 const testPerTask = process.env.BENCH_TEST_PER_TASK ? Number(process.env.BENCH_TEST_PER_TASK) : undefined;
@@ -16,20 +17,19 @@ const dataDir = fullDataDir();
 
 const rows = [];
 const configs = [];
-for (const strategy of ['supsup', 'exssnet']) {
+const variants = ['supsup', 'exssnet'].flatMap((strategy) => {
+  const superfluous = readConfigFile(join(root, 'configs', `permuted-fmnist-${strategy}.json`)).outputs?.superfluous ?? 0;
+  return [...new Set([superfluous, 0])].map((outputs) => ({ strategy, superfluous: outputs }));
+});
+for (const { strategy, superfluous } of variants) {
   const file = join(root, 'configs', `permuted-fmnist-${strategy}.json`);
   const raw = readConfigFile(file);
+  raw.outputs = { ...raw.outputs, superfluous };
   raw.stream.options = { ...raw.stream.options, ...(trainPerTask ? { train_per_task: trainPerTask } : {}), ...(testPerTask ? { test_per_task: testPerTask } : {}) };
   if (!dataDir) raw.dataset.options = { source: 'embedded' };
   raw.task_inference = { id: 'oracle' };
-  const registry = createRegistry();
-  const config = resolveConfig(raw, registry, { backend, file });
-  configs.push({ strategy, config });
-  const experiment = await Experiment.create({ config, registry, runOptions: { dataDir } });
-  try {
-    const started = performance.now();
-    const results = await experiment.run();
-    console.error(`${strategy}: trained ${results.tasks.length} tasks in ${((performance.now() - started) / 1000).toFixed(0)} s, average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, backend ${results.backend}`);
+  const inspect = (experiment, results, registry) => {
+    console.error(`${strategy} (${superfluous} superfluous outputs): trained ${results.tasks.length} tasks, average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, backend ${results.backend}`);
     for (const id of ['oracle', 'oneshot', 'binary']) {
       const def = registry.get('task_inference', id);
       const options = registry.resolveOptions('task_inference', { id, options: id === 'oracle' ? {} : { batch_size: batchSize } }, 'task_inference');
@@ -38,6 +38,7 @@ for (const strategy of ['supsup', 'exssnet']) {
       const summary = experiment.evaluateAllInference(id === 'oracle' ? { ...inference, batchSize } : inference);
       rows.push({
         strategy,
+        superfluous_outputs: superfluous,
         inference: id,
         task_id_accuracy: summary.task_id_accuracy,
         average_accuracy: summary.average_accuracy,
@@ -46,11 +47,11 @@ for (const strategy of ['supsup', 'exssnet']) {
         backend: results.backend,
       });
     }
-  } finally {
-    experiment.dispose();
-  }
+  };
+  const { config } = await runConfig(raw, { file, backend, dataDir, createRegistry, inspect });
+  configs.push({ strategy, superfluous_outputs: superfluous, config });
 }
-printTable(rows, ['strategy', 'inference', 'task_id_accuracy', 'average_accuracy', 'seconds', 'backend']);
+printTable(rows, ['strategy', 'superfluous_outputs', 'inference', 'task_id_accuracy', 'average_accuracy', 'seconds', 'backend']);
 writeResults('task-inference', {
   seed: configs[0].config.seed,
   inference_batch_size: batchSize,

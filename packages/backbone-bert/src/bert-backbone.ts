@@ -10,7 +10,7 @@
  * - `mask_encoder: false`: BERT frozen, run on every batch (the uncached counterpart of the
  *   `kim-cnn` backbone over cached features).
  *
- * The head is masked and shared by all tasks with numClasses outputs, so it is per task through
+ * The head is masked and shared by all tasks with numOutputs outputs, so it is per task through
  * its per-task mask (SupSup's head): `linear` over the pooler output (BERT's classifier), or
  * `kim-cnn` over the last hidden state (padded positions zeroed).
  */
@@ -109,12 +109,12 @@ export class BertBackbone implements Backbone {
     const init = options.weight_init === 'signed_constant' ? signedConstant : kaimingNormal;
     if (options.head === 'linear') {
       const H = cfg.hidden_size;
-      this.linear = new MaskedDense('head', H, spec.numClasses, init(H * spec.numClasses, H, rng.child('weights/head')));
+      this.linear = new MaskedDense('head', H, spec.numOutputs, init(H * spec.numOutputs, H, rng.child('weights/head')));
       this.layers.push(this.linear);
     } else {
       const kimOptions: KimCnnOptions = { filter_sizes: options.filter_sizes, filters: options.filters, weight_init: options.weight_init };
       // Same layer names as backbone kim-cnn: with the same seed, the same weights and scores.
-      this.kim = new KimCnnHead('', cfg.hidden_size, this.length, spec.numClasses, kimOptions, rng);
+      this.kim = new KimCnnHead('', cfg.hidden_size, this.length, spec.numOutputs, kimOptions, rng);
       this.layers.push(...this.kim.layers);
     }
   }
@@ -156,6 +156,7 @@ export class BertBackbone implements Backbone {
       model: this.modelDir,
       input_shape: this.spec.inputShape,
       num_classes: this.spec.numClasses,
+      num_outputs: this.spec.numOutputs,
       mask_encoder: this.options.mask_encoder,
       masked_layers: this.options.mask_encoder ? this.options.masked_layers : [],
       head: this.options.head,

@@ -53,7 +53,7 @@ export class KimCnnHead {
   readonly classifier: MaskedDense;
   readonly featureSize: number;
 
-  constructor(prefix: string, hidden: number, length: number, numClasses: number, readonly options: KimCnnOptions, rng: Rng) {
+  constructor(prefix: string, hidden: number, length: number, numOutputs: number, readonly options: KimCnnOptions, rng: Rng) {
     const tooWide = options.filter_sizes.filter((k) => k > length);
     if (tooWide.length > 0) throw new ConfigError('Kim-CNN filters wider than the text', [`backbone.options.filter_sizes: ${tooWide.join(', ')} exceed the sequence length ${length}`]);
     const init = options.weight_init === 'signed_constant' ? signedConstant : kaimingNormal;
@@ -63,7 +63,7 @@ export class KimCnnHead {
     });
     this.featureSize = options.filters * options.filter_sizes.length;
     const head = `${prefix}head`;
-    this.classifier = new MaskedDense(head, this.featureSize, numClasses, init(this.featureSize * numClasses, this.featureSize, rng.child(`weights/${head}`)));
+    this.classifier = new MaskedDense(head, this.featureSize, numOutputs, init(this.featureSize * numOutputs, this.featureSize, rng.child(`weights/${head}`)));
   }
 
   get layers(): MaskedLayer[] {
@@ -104,7 +104,7 @@ export class KimCnn implements Backbone {
       ]);
     }
     [this.length, this.hidden] = spec.inputShape as [number, number];
-    this.head = new KimCnnHead('', this.hidden, this.length, spec.numClasses, options, rng);
+    this.head = new KimCnnHead('', this.hidden, this.length, spec.numOutputs, options, rng);
     this.layers = this.head.layers;
   }
 
@@ -123,6 +123,7 @@ export class KimCnn implements Backbone {
       id: this.id,
       input_shape: this.spec.inputShape,
       num_classes: this.spec.numClasses,
+      num_outputs: this.spec.numOutputs,
       ...this.options,
       layers: this.head.describe(),
     };

@@ -212,13 +212,13 @@ describe('MaskedConv1d', () => {
 
   it('Kim-CNN gives logits and pooled features of the right shapes', async () => {
     await selectBackend('cpu');
-    const net = new KimCnn({ inputShape: [10, 8], numClasses: 3 }, { filter_sizes: [3, 4, 5], filters: 6, weight_init: 'signed_constant' }, new Rng(1));
+    const net = new KimCnn({ inputShape: [10, 8], numClasses: 3, numOutputs: 3 }, { filter_sizes: [3, 4, 5], filters: 6, weight_init: 'signed_constant' }, new Rng(1));
     const ctx: ForwardContext = { task: 0, training: false, weight: (l) => l.weight };
     const x = tf.randomNormal([2, 10, 8]);
     expect(net.forward(x, ctx).shape).toEqual([2, 3]);
     expect(net.features(x, ctx).shape).toEqual([2, 18]);
     expect(net.layers.map((l) => l.shape)).toEqual([[3, 8, 6], [4, 8, 6], [5, 8, 6], [18, 3]]);
-    expect(() => new KimCnn({ inputShape: [4, 8], numClasses: 3 }, { filter_sizes: [3, 5], filters: 2, weight_init: 'signed_constant' }, new Rng(1))).toThrow(/filter_sizes: 5 exceed the sequence length 4/);
+    expect(() => new KimCnn({ inputShape: [4, 8], numClasses: 3, numOutputs: 3 }, { filter_sizes: [3, 5], filters: 2, weight_init: 'signed_constant' }, new Rng(1))).toThrow(/filter_sizes: 5 exceed the sequence length 4/);
     x.dispose();
     net.dispose();
   });

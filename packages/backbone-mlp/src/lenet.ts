@@ -39,7 +39,7 @@ export const LENET_SCHEMA = {
 
 /**
  * The fully connected network of the SplitMNIST experiments: input (flattened) -> hidden layers
- * with ReLU -> a shared head of numClasses outputs. Every layer is a bias-free masked dense layer;
+ * with ReLU -> a shared head of numOutputs outputs (the classes, then any superfluous outputs). Every layer is a bias-free masked dense layer;
  * there is no batch norm, so the network has no per-task state besides the masks.
  */
 export class LeNet implements Backbone {
@@ -49,7 +49,7 @@ export class LeNet implements Backbone {
 
   constructor(readonly spec: BackboneSpec, readonly options: LeNetOptions, rng: Rng) {
     this.inputs = inputSize(spec.inputShape);
-    const widths = [this.inputs, ...options.hidden, spec.numClasses];
+    const widths = [this.inputs, ...options.hidden, spec.numOutputs];
     this.layers = widths.slice(1).map((out, i) => {
       const fanIn = widths[i]!;
       const name = i === widths.length - 2 ? 'head' : `fc${i + 1}`;
@@ -75,6 +75,7 @@ export class LeNet implements Backbone {
       id: this.id,
       input_shape: this.spec.inputShape,
       num_classes: this.spec.numClasses,
+      num_outputs: this.spec.numOutputs,
       hidden: this.options.hidden,
       weight_init: this.options.weight_init,
       layers: this.layers.map((l) => ({ name: l.name, type: 'masked_dense', shape: l.shape, bias: false })),

@@ -170,7 +170,7 @@ export class ResNet implements Backbone {
       }
     });
     this.featureSize = inPlanes;
-    this.head = options.head === 'conv1x1' ? b.conv('head', inPlanes, spec.numClasses, 1, 1) : b.dense('head', inPlanes, spec.numClasses);
+    this.head = options.head === 'conv1x1' ? b.conv('head', inPlanes, spec.numOutputs, 1, 1) : b.dense('head', inPlanes, spec.numOutputs);
     this.layers = b.layers;
     this.norms = b.norms;
   }
@@ -216,7 +216,7 @@ export class ResNet implements Backbone {
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor2D {
     const f = this.features(x, ctx);
     if (this.head instanceof MaskedConv2d) {
-      return this.head.apply(f.reshape([-1, 1, 1, this.featureSize]) as tf.Tensor4D, ctx).reshape([-1, this.spec.numClasses]) as tf.Tensor2D;
+      return this.head.apply(f.reshape([-1, 1, 1, this.featureSize]) as tf.Tensor4D, ctx).reshape([-1, this.spec.numOutputs]) as tf.Tensor2D;
     }
     return this.head.apply(f, ctx);
   }
@@ -226,6 +226,7 @@ export class ResNet implements Backbone {
       id: this.id,
       input_shape: this.spec.inputShape,
       num_classes: this.spec.numClasses,
+      num_outputs: this.spec.numOutputs,
       block: this.blockKind,
       stages: this.stages,
       ...this.options,

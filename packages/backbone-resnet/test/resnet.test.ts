@@ -102,7 +102,7 @@ describe('ResNet backbones', () => {
   it('ResNet-18 gives logits and pooled features of the right shapes for 1 and 3 channels', async () => {
     await selectBackend('cpu');
     for (const channels of [1, 3]) {
-      const net = new ResNet('resnet18', { inputShape: [32, 32, channels], numClasses: 5 }, { nf: 4, weight_init: 'signed_constant', head: 'conv1x1', bn_momentum: 0.1 }, 'basic', [2, 2, 2, 2], new Rng(1));
+      const net = new ResNet('resnet18', { inputShape: [32, 32, channels], numClasses: 5, numOutputs: 5 }, { nf: 4, weight_init: 'signed_constant', head: 'conv1x1', bn_momentum: 0.1 }, 'basic', [2, 2, 2, 2], new Rng(1));
       net.addTask(0);
       const ctx: ForwardContext = { task: 0, training: false, weight: (l) => l.weight };
       const x = tf.randomNormal([2, 32, 32, channels]);
@@ -116,12 +116,13 @@ describe('ResNet backbones', () => {
       tf.dispose([x, logits, features]);
       net.dispose();
     }
-    const r50 = new ResNet('resnet50', { inputShape: [64, 64, 3], numClasses: 7 }, { nf: 2, weight_init: 'signed_constant', head: 'dense', bn_momentum: 0.1 }, 'bottleneck', [3, 4, 6, 3], new Rng(2));
+    const r50 = new ResNet('resnet50', { inputShape: [64, 64, 3], numClasses: 7, numOutputs: 9 }, { nf: 2, weight_init: 'signed_constant', head: 'dense', bn_momentum: 0.1 }, 'bottleneck', [3, 4, 6, 3], new Rng(2));
     r50.addTask(0);
     const ctx: ForwardContext = { task: 0, training: true, weight: (l) => l.weight };
     const x = tf.randomNormal([2, 64, 64, 3]);
     const logits = r50.forward(x, ctx);
-    expect(logits.shape).toEqual([2, 7]);
+    // The head has numOutputs (classes + superfluous) outputs.
+    expect(logits.shape).toEqual([2, 9]);
     expect(r50.features(x, ctx).shape).toEqual([2, 64]);
     expect(r50.layers).toHaveLength(1 + 16 * 3 + 4 + 1);
     r50.dispose();

@@ -101,7 +101,8 @@ describe('checkpoints', () => {
   it('exports a task model that reproduces the task accuracy exactly, and evaluates a run without task ids', async () => {
     const registry = testRegistry();
     const dir = tmp();
-    const resolved = resolveConfig({ ...config, stream: { id: 'split', options: { tasks: 3, train_per_task: 400, test_per_task: 150 } } }, registry);
+    // With superfluous outputs: the exported head keeps them and predictions leave them out.
+    const resolved = resolveConfig({ ...config, stream: { id: 'split', options: { tasks: 3, train_per_task: 400, test_per_task: 150 } }, outputs: { superfluous: 6 } }, registry);
     const experiment = await Experiment.create({ config: resolved, registry, outDir: dir });
     let results;
     try {
@@ -117,7 +118,13 @@ describe('checkpoints', () => {
         const model = ExportedModel.load(modelDir, registry);
         const t = resumed.stream.tasks[task]!;
         const x = tf.tensor(t.test.x, [t.test.n, ...t.inputShape]);
-        const predicted = tf.tidy(() => model.predict(x).argMax(1).dataSync() as Int32Array);
+        expect(model.manifest.num_outputs).toBe(model.manifest.num_classes + 6);
+        expect(model.backbone.layers.at(-1)!.shape.at(-1)).toBe(model.manifest.num_classes + 6);
+        const predicted = tf.tidy(() => {
+          const logits = model.predict(x);
+          expect(logits.shape).toEqual([t.test.n, model.manifest.num_classes]);
+          return logits.argMax(1).dataSync() as Int32Array;
+        });
         let correct = 0;
         for (let i = 0; i < t.test.n; i++) if (predicted[i] === t.test.y[i]) correct++;
         expect(correct / t.test.n).toBe(results.accuracy_matrix[2]![task]);

@@ -38,6 +38,7 @@ export interface ExperimentConfig {
   checkpoint?: { enabled?: boolean };
   augmentation?: Partial<AugmentationConfig>;
   batch_norm?: { recalibration_examples?: number; batch_size?: number };
+  outputs?: { superfluous?: number };
 }
 
 export interface ResolvedComponentRef {
@@ -64,6 +65,7 @@ export interface ResolvedConfig {
   checkpoint: { enabled: boolean };
   augmentation: AugmentationConfig;
   batch_norm: { recalibration_examples: number; batch_size: number };
+  outputs: { superfluous: number };
 }
 
 const componentRefSchema = (description: string): JsonSchema => ({
@@ -128,6 +130,20 @@ export const CONFIG_SCHEMA: JsonSchema = {
           description: "After a task's phases, re-estimate its batch-norm statistics with the final mask on this many training examples (0: off)",
         },
         batch_size: { type: 'integer', minimum: 1, default: 50, description: 'Batch size of the recalibration pass (running statistics use momentum 0.1 per batch)' },
+      },
+    },
+    outputs: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        superfluous: {
+          type: 'integer',
+          minimum: 0,
+          default: 0,
+          description:
+            "Extra outputs after the stream's classes (SupSup's superfluous neurons): trained towards low values by the loss, never predicted; a wrong mask spreads probability over them, which sharpens entropy-based task inference",
+        },
       },
     },
     checkpoint: {
@@ -212,6 +228,7 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
     checkpoint: { enabled: boolean };
     augmentation: AugmentationConfig;
     batch_norm: { recalibration_examples: number; batch_size: number };
+    outputs: { superfluous: number };
     plugins: string[];
   };
   const resolve = (kind: ComponentSlot, ref: ComponentRef): ResolvedComponentRef => {
@@ -253,6 +270,7 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
     checkpoint: c.checkpoint,
     augmentation: c.augmentation,
     batch_norm: c.batch_norm,
+    outputs: c.outputs,
   };
 }
 

@@ -75,7 +75,14 @@ export interface Backbone {
 /** Everything a backbone factory needs to know about the stream it will learn. */
 export interface BackboneSpec {
   inputShape: number[];
+  /** Classes the stream labels with (labels are 0..numClasses-1). */
   numClasses: number;
+  /**
+   * Width of the output layer: numClasses plus the config's superfluous outputs
+   * (`outputs.superfluous`). Backbones size their head with this; only the first numClasses
+   * outputs are ever predicted.
+   */
+  numOutputs: number;
 }
 
 /* ----------------------------------------------------------- masks */

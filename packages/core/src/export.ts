@@ -11,6 +11,7 @@ import type { Registry } from './registry.js';
 import { Rng } from './rng.js';
 import { asFloat32, readSafetensors, storedTensor, writeSafetensors, type StoredTensor } from './safetensors.js';
 import { TOKENS } from './tokens.js';
+import { classLogits } from './runner.js';
 
 export const MODEL_MANIFEST = 'model.json';
 export const MODEL_TENSORS = 'model.safetensors';
@@ -24,6 +25,8 @@ export interface ModelManifest {
   backbone: { id: string; options: Record<string, unknown> };
   input_shape: number[];
   num_classes: number;
+  /** Width of the output layer (num_classes + superfluous outputs); absent in older exports: num_classes. */
+  num_outputs?: number;
   /** The task exported (0-based) and what it classifies. */
   task: number;
   task_name: string;
@@ -55,8 +58,8 @@ export function exportTaskModel(runDir: string, task: number, outDir: string, re
   if (!Number.isInteger(task) || task < 0 || task >= m.completed_tasks) {
     throw new DataError(`${runDir}: task ${task + 1} cannot be exported: the checkpoint holds tasks 1..${m.completed_tasks}`, ckpt.file);
   }
-  const config = m.config as unknown as { backbone: { id: string; options: Record<string, unknown> }; seed: number };
-  const spec: BackboneSpec = { inputShape: m.stream.input_shape, numClasses: m.stream.num_classes };
+  const config = m.config as unknown as { backbone: { id: string; options: Record<string, unknown> }; seed: number; outputs?: { superfluous?: number } };
+  const spec: BackboneSpec = { inputShape: m.stream.input_shape, numClasses: m.stream.num_classes, numOutputs: m.stream.num_classes + (config.outputs?.superfluous ?? 0) };
   const backbone = buildBackbone(registry, config.backbone, spec, config.seed);
   try {
     const tensors = new Map<string, StoredTensor>();
@@ -76,6 +79,7 @@ export function exportTaskModel(runDir: string, task: number, outDir: string, re
       backbone: config.backbone,
       input_shape: m.stream.input_shape,
       num_classes: m.stream.num_classes,
+      num_outputs: spec.numOutputs,
       task,
       task_name: record?.name ?? `task ${task + 1}`,
       classes: record?.classes ?? [],
@@ -113,7 +117,7 @@ export class ExportedModel {
     if (manifest.format !== MODEL_FORMAT) throw new DataError(`${manifestFile}: not a supermask model (format ${JSON.stringify(manifest.format)})`, manifestFile);
     const file = join(dir, MODEL_TENSORS);
     const { tensors } = readSafetensors(file);
-    const backbone = buildBackbone(registry, manifest.backbone, { inputShape: manifest.input_shape, numClasses: manifest.num_classes });
+    const backbone = buildBackbone(registry, manifest.backbone, { inputShape: manifest.input_shape, numClasses: manifest.num_classes, numOutputs: manifest.num_outputs ?? manifest.num_classes });
     try {
       for (const l of backbone.layers) {
         const t = tensors.get(`layer/${l.name}/weight`);
@@ -137,10 +141,10 @@ export class ExportedModel {
     return new ExportedModel(manifest, backbone);
   }
 
-  /** Logits of a batch (shape [batch, ...input_shape]); the caller disposes the result. */
+  /** Logits of the classes for a batch (shape [batch, ...input_shape]); the caller disposes the result. */
   predict(x: tf.Tensor): tf.Tensor2D {
     const ctx: ForwardContext = { task: 0, training: false, weight: (layer) => layer.weight };
-    return tf.tidy(() => this.backbone.forward(x, ctx));
+    return tf.tidy(() => classLogits(this.backbone.forward(x, ctx), this.manifest.num_classes));
   }
 
   dispose(): void {

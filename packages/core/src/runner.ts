@@ -201,7 +201,8 @@ export class Experiment {
     const builder = registry.get('stream', config.stream.id).create(config.stream.options, c) as StreamBuilder;
     const stream = builder.build(dataset, rng.child('stream'));
     if (stream.tasks.length === 0) throw new Error(`stream "${config.stream.id}" produced no tasks`);
-    const spec: BackboneSpec = { inputShape: stream.inputShape, numClasses: stream.numClasses };
+    // Checkpoints written before `outputs` existed have no such section: no superfluous outputs.
+    const spec: BackboneSpec = { inputShape: stream.inputShape, numClasses: stream.numClasses, numOutputs: stream.numClasses + (config.outputs?.superfluous ?? 0) };
     c.register(TOKENS.BackboneSpec, { useValue: spec });
     for (const [slot, token] of Object.entries(KIND_TOKENS) as [keyof typeof KIND_TOKENS, symbol][]) {
       const ref = config[slot];
@@ -380,7 +381,7 @@ export class Experiment {
     let correct = 0;
     for (let start = 0; start < task.test.n; start += batchSize) {
       const end = Math.min(task.test.n, start + batchSize);
-      correct += tf.tidy(() => countCorrectRows(this.backbone.forward(testBatch(task, start, end), this.fixedContext(task.index)), task.test.y, start));
+      correct += tf.tidy(() => countCorrectRows(this.logits(testBatch(task, start, end), task.index), task.test.y, start));
     }
     return correct / task.test.n;
   }
@@ -405,8 +406,8 @@ export class Experiment {
         const inferred = inference.infer(x, task.index, ctx);
         if (inferred === task.index) identified += end - start;
         const [ci, ct] = tf.tidy(() => {
-          const withTrue = countCorrectRows(this.backbone.forward(x, this.fixedContext(task.index)), task.test.y, start);
-          const withInferred = inferred === task.index ? withTrue : countCorrectRows(this.backbone.forward(x, this.fixedContext(inferred)), task.test.y, start);
+          const withTrue = countCorrectRows(this.logits(x, task.index), task.test.y, start);
+          const withInferred = inferred === task.index ? withTrue : countCorrectRows(this.logits(x, inferred), task.test.y, start);
           return [withInferred, withTrue];
         });
         correctInferred += ci;
@@ -449,9 +450,12 @@ export class Experiment {
     };
   }
 
-  /** Logits of `x` under task `task`'s fixed mask (a new tensor; the caller disposes it). */
+  /**
+   * Logits of the stream's classes for `x` under task `task`'s fixed mask (superfluous outputs
+   * left out; a new tensor, the caller disposes it).
+   */
   logits(x: tf.Tensor, task: number): tf.Tensor2D {
-    return tf.tidy(() => this.backbone.forward(x, this.fixedContext(task)));
+    return tf.tidy(() => classLogits(this.backbone.forward(x, this.fixedContext(task)), this.stream.numClasses));
   }
 
   private async trainPhase(task: Task, phase: PhaseSpec): Promise<PhaseRecord> {
@@ -511,8 +515,9 @@ export class Experiment {
             let okCount = 0;
             const { value, grads } = tf.variableGrads(() => {
               const logits = this.backbone.forward(x, ctx);
-              okCount = countCorrect(logits, y);
-              return tf.losses.softmaxCrossEntropy(tf.oneHot(y, this.stream.numClasses), logits) as tf.Scalar;
+              okCount = countCorrect(classLogits(logits, this.stream.numClasses), y);
+              // Over every output: superfluous outputs are pushed down like wrong classes.
+              return tf.losses.softmaxCrossEntropy(tf.oneHot(y, logits.shape[1]), logits) as tf.Scalar;
             }, variables);
             if (!isMask) {
               layers.forEach((l, i) => {
@@ -785,6 +790,11 @@ function gatherBatch(
 function testBatch(task: Task, start: number, end: number): tf.Tensor {
   const size = inputSize(task.inputShape);
   return tf.tensor(task.test.x.subarray(start * size, end * size), [end - start, ...task.inputShape]);
+}
+
+/** The first `numClasses` columns of `logits`: superfluous outputs are never predicted. */
+export function classLogits(logits: tf.Tensor2D, numClasses: number): tf.Tensor2D {
+  return logits.shape[1] === numClasses ? logits : logits.slice([0, 0], [-1, numClasses]);
 }
 
 /** Rows of `logits` whose argmax equals labels[offset + row]. */

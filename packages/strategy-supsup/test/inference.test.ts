@@ -7,7 +7,8 @@ import { testRegistry } from '../../cli/test/helpers.js';
 let experiment: Experiment;
 let results: ExperimentResults;
 
-beforeAll(async () => {
+/** SupSup on 3 permuted Fashion-MNIST tasks (embedded data), trained; `extra` adds config fields. */
+async function trainPermuted(extra: Record<string, unknown>): Promise<{ experiment: Experiment; results: ExperimentResults }> {
   const registry = testRegistry();
   const config = resolveConfig(
     {
@@ -19,12 +20,16 @@ beforeAll(async () => {
       backbone: { id: 'lenet', options: { hidden: [100, 50] } },
       strategy: { id: 'supsup', options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 } } },
       mask_scorer: { id: 'topk', options: { density: 0.1 } },
-      task_inference: { id: 'oneshot', options: { batch_size: 64 } },
+      ...extra,
     },
     registry,
   );
-  experiment = await Experiment.create({ config, registry });
-  results = await experiment.run();
+  const e = await Experiment.create({ config, registry });
+  return { experiment: e, results: await e.run() };
+}
+
+beforeAll(async () => {
+  ({ experiment, results } = await trainPermuted({ task_inference: { id: 'oneshot', options: { batch_size: 64 } } }));
 });
 
 afterAll(() => experiment?.dispose());
@@ -93,5 +98,35 @@ describe('task inference', () => {
     new BinaryInference({ batch_size: 16 }).infer(x, -1, experiment.inferenceContext());
     x.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('superfluous outputs', () => {
+  let sf: Experiment;
+  beforeAll(async () => {
+    sf = (await trainPermuted({ outputs: { superfluous: 20 } })).experiment;
+  });
+  afterAll(() => sf?.dispose());
+
+  it('widens the head, predicts only the classes, and a wrong mask puts its probability on the superfluous outputs', () => {
+    expect(sf.backbone.layers.at(-1)!.shape).toEqual([50, 30]);
+    const ctx = sf.inferenceContext();
+    const oneshot = new OneShotInference({ batch_size: 64 });
+    for (let j = 0; j < 3; j++) {
+      const t = sf.stream.tasks[j]!;
+      const d = inputSize(t.inputShape);
+      const x = tf.tensor(t.test.x.subarray(0, 128 * d), [128, ...t.inputShape]);
+      const logits = sf.logits(x, j);
+      expect(logits.shape).toEqual([128, 10]);
+      logits.dispose();
+      for (let m = 0; m < 3; m++) {
+        // Mean probability on outputs 10..29 under mask m.
+        const mass = tf.tidy(() => tf.softmax(sf.backbone.forward(x, sf.fixedContext(m))).slice([0, 10], [-1, -1]).sum(1).mean().dataSync()[0]!);
+        if (m === j) expect(mass).toBeLessThan(0.1);
+        else expect(mass).toBeGreaterThan(0.25);
+      }
+      expect(oneshot.infer(x, -1, ctx)).toBe(j);
+      x.dispose();
+    }
   });
 });
