@@ -34,12 +34,15 @@ section('SupSup against ExSSNeT by density (Split Fashion-MNIST, 5 x 2, LeNet)',
 section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d) => {
   const seeds = d.seeds ?? [d.seed];
   const first = seeds[0];
+  const sizes = [d.train_per_task].flat();
+  const size = (r) => r.train_per_task ?? sizes[0];
   return [
-    `${d.train_per_task} training and ${d.test_per_task} test images per task; seeds ${seeds.join(', ')}; mean over seeds.`,
+    `Training images per task: ${sizes.join(', ')}; ${d.test_per_task} test images per task; seeds ${seeds.join(', ')}; figures are means over the seeds.`,
     '',
     table(
-      ['kkt', 'average accuracy (%)', 'minus none, per seed (points)', 'mask epochs to 95% of the no-KKT accuracy, per task', 'capacity used after the last task (%)', 'forgetting'],
+      ['train/task', 'kkt', 'average accuracy (%)', 'minus none, per seed (points)', 'mask epochs to 95% of the no-KKT accuracy, per task', 'capacity used after the last task (%)', 'forgetting'],
       d.rows.map((r) => [
+        size(r),
         r.kkt,
         r.average_accuracy_sd === undefined ? pct(r.average_accuracy) : `${pct(r.average_accuracy)} ± ${pct(r.average_accuracy_sd)}`,
         (r.minus_none_per_seed ?? []).map((v) => (100 * v).toFixed(2)).join(' '),
@@ -50,13 +53,15 @@ section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d)
     ),
     '',
     ...(d.per_seed
-      ? [table(['seed', 'kkt', 'average accuracy (%)', 'mask epochs to target, per task'], d.per_seed.map((r) => [r.seed, r.kkt, pct(r.average_accuracy), r.epochs_to_target.join(' ')])), '']
+      ? [table(['train/task', 'seed', 'kkt', 'average accuracy (%)', 'mask epochs to target, per task'], d.per_seed.map((r) => [size(r), r.seed, r.kkt, pct(r.average_accuracy), r.epochs_to_target.join(' ')])), '']
       : []),
     `Seed ${first}, per task:`,
     '',
     table(
-      ['kkt', 'task', 'test accuracy after each mask epoch', 'final', 'exclusive share of the mask', 'chosen', 'k-NN accuracy per earlier task'],
-      d.per_task.filter((r) => (r.seed ?? first) === first).map((r) => [r.kkt, r.task, (r.mask_epoch_accuracy ?? []).join(' '), r.final_accuracy ?? '', r.exclusive_fraction ?? '', r.chosen, (r.knn_accuracy || []).join?.(' ') ?? '']),
+      ['train/task', 'kkt', 'task', 'test accuracy after each mask epoch', 'final', 'exclusive share of the mask', 'chosen', 'k-NN accuracy per earlier task'],
+      d.per_task
+        .filter((r) => (r.seed ?? first) === first)
+        .map((r) => [size(r), r.kkt, r.task, (r.mask_epoch_accuracy ?? []).join(' '), r.final_accuracy ?? '', r.exclusive_fraction ?? '', r.chosen, (r.knn_accuracy || []).join?.(' ') ?? '']),
     ),
   ].join('\n');
 });
