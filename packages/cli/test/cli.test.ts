@@ -147,6 +147,7 @@ describe('supermask CLI', () => {
     const r = await cliInProcess(['run', '--config', writeConfig(dir, config), '--out', join(dir, 'run'), '--task-inference', 'binary', '--inference-batch-size', '32']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/task inference binary \(batch 32\)/);
+    expect(r.stderr).toMatch(/task inference "binary" without superfluous outputs: set outputs\.superfluous/);
     const results = JSON.parse(readFileSync(join(dir, 'run', 'results.json'), 'utf8'));
     expect(results.config.task_inference).toEqual({ id: 'binary', options: { batch_size: 32 } });
     expect(results.task_inference.tasks).toHaveLength(2);

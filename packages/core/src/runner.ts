@@ -230,6 +230,11 @@ export class Experiment {
       rng,
       params,
     );
+    if (!experiment.inference.usesTaskId && spec.numOutputs === spec.numClasses) {
+      logger.warn(
+        `task inference "${config.task_inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably`,
+      );
+    }
     if (params.resume) {
       try {
         experiment.restore(params.resume);
