@@ -37,7 +37,7 @@ section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d)
   const sizes = [d.train_per_task].flat();
   const size = (r) => r.train_per_task ?? sizes[0];
   return [
-    `Training images per task: ${sizes.join(', ')}; ${d.test_per_task} test images per task; seeds ${seeds.join(', ')}; figures are means over the seeds.`,
+    `Training images per task: ${sizes.join(', ')}; ${d.test_per_task} test images per task; seeds ${seeds.join(', ')}; figures are means over the seeds (a task that never reaches the target within the mask epochs counts as one epoch more).`,
     '',
     table(
       ['train/task', 'kkt', 'average accuracy (%)', 'minus none, per seed (points)', 'mask epochs to 95% of the no-KKT accuracy, per task', 'capacity used after the last task (%)', 'forgetting'],
