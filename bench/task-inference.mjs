@@ -2,7 +2,7 @@
 // (density 0.1) and ExSSNeT (configs/permuted-fmnist-{supsup,exssnet}.json). Each strategy is
 // trained twice, with the config's superfluous outputs (SupSup's 90 extra output neurons) and
 // without any; then every test set is evaluated in batches of 128 with the oracle task id, with
-// one-shot and with binary task inference.
+// one-shot, binary and exhaustive task inference.
 // BENCH_TRAIN_PER_TASK / BENCH_TEST_PER_TASK limit the images per task (default: all).
 import { join } from 'node:path';
 import { readConfigFile } from '@supermask/core';
@@ -30,7 +30,7 @@ for (const { strategy, superfluous } of variants) {
   raw.task_inference = { id: 'oracle' };
   const inspect = (experiment, results, registry) => {
     console.error(`${strategy} (${superfluous} superfluous outputs): trained ${results.tasks.length} tasks, average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, backend ${results.backend}`);
-    for (const id of ['oracle', 'oneshot', 'binary']) {
+    for (const id of ['oracle', 'oneshot', 'binary', 'exhaustive']) {
       const def = registry.get('task_inference', id);
       const options = registry.resolveOptions('task_inference', { id, options: id === 'oracle' ? {} : { batch_size: batchSize } }, 'task_inference');
       const inference = def.create(options, experiment.container);

@@ -100,7 +100,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('-o, --out <dir>', 'run directory for results.json, accuracy_matrix.csv and checkpoints (default runs/<name>-<time>)')
     .option('--seed <n>', 'override the config seed', parseSeed)
     .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
-    .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (oneshot, binary)')
+    .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (oneshot, binary, exhaustive)')
     .option('--inference-batch-size <n>', 'test batch size of the task inference', parsePositiveInt)
     .addOption(new Option('--log-format <format>', 'text: progress bars on a terminal, plain lines otherwise; json: one JSON object per line on stdout').choices(['text', 'json']).default('text'))
     .action(async (opts: RunFlags) => {
@@ -164,7 +164,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .command('eval')
     .description('evaluate a saved run without task ids (task inference), or with them (oracle)')
     .argument('<run-dir>', 'run directory holding checkpoint.json')
-    .requiredOption('--task-inference <id>', 'task_inference component: oneshot, binary or oracle')
+    .requiredOption('--task-inference <id>', 'task_inference component: oneshot, binary, exhaustive or oracle')
     .option('--batch-size <n>', 'test batch size (each batch gets one inferred task id)', parsePositiveInt)
     .option('--data-dir <dir>', 'directory holding the dataset files')
     .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))

@@ -1,6 +1,6 @@
 import type { Registry } from '@supermask/core';
 import { FrozenWeights } from './frozen.js';
-import { BinaryInference, INFERENCE_SCHEMA, OneShotInference, type InferenceOptions } from './inference.js';
+import { BinaryInference, ExhaustiveInference, INFERENCE_SCHEMA, OneShotInference, type InferenceOptions } from './inference.js';
 import { SupSup, SUPSUP_SCHEMA, type SupSupOptions } from './supsup.js';
 import { TopKScorer, TOPK_SCHEMA, type TopKOptions } from './topk.js';
 
@@ -11,7 +11,7 @@ export * from './topk.js';
 
 const PACKAGE = '@supermask/strategy-supsup';
 
-/** Registers the top-k scorer, the frozen ownership policy, one-shot and binary task inference and the SupSup recipe. */
+/** Registers the top-k scorer, the frozen ownership policy, one-shot, binary and exhaustive task inference and the SupSup recipe. */
 export function register(registry: Registry): void {
   registry.register<TopKScorer, TopKOptions>({
     kind: 'mask_scorer',
@@ -44,6 +44,14 @@ export function register(registry: Registry): void {
     package: PACKAGE,
     schema: INFERENCE_SCHEMA,
     create: (options) => new BinaryInference(options),
+  });
+  registry.register<ExhaustiveInference, InferenceOptions>({
+    kind: 'task_inference',
+    id: 'exhaustive',
+    description: 'Run every mask alone and pick the task with the lowest output entropy (k forward passes per batch)',
+    package: PACKAGE,
+    schema: INFERENCE_SCHEMA,
+    create: (options) => new ExhaustiveInference(options),
   });
   registry.register<SupSup, SupSupOptions>({
     kind: 'strategy',

@@ -33,7 +33,11 @@ export function superpositionEntropy(x: tf.Tensor, alpha: tf.Tensor1D, candidate
       return layer.weight.mul(mix!);
     },
   };
-  const logits = ctx.backbone.forward(x, fctx);
+  return meanEntropy(ctx.backbone.forward(x, fctx));
+}
+
+/** Mean over the batch of the entropy of softmax(logits), every output included. */
+export function meanEntropy(logits: tf.Tensor2D): tf.Scalar {
   const logp = tf.logSoftmax(logits);
   return logp.exp().mul(logp).sum(1).neg().mean() as tf.Scalar;
 }
@@ -99,5 +103,25 @@ export class BinaryInference extends EntropyInference {
       candidates = order.slice(0, Math.ceil(order.length / 2)).map((o) => o.task);
     }
     return candidates[0]!;
+  }
+}
+
+/**
+ * The exhaustive baseline: runs the batch under every learned task's mask alone (with that task's
+ * per-task state) and picks the task with the lowest mean output entropy. k forward passes per
+ * batch instead of one forward and backward pass, and no first-order approximation: it stays
+ * reliable when masks overlap heavily (ExSSNeT's later tasks reuse earlier tasks' weights).
+ */
+export class ExhaustiveInference extends EntropyInference {
+  readonly id = 'exhaustive';
+
+  infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
+    const k = ctx.learned;
+    if (k <= 1) return 0;
+    const entropies = new Float32Array(k);
+    for (let task = 0; task < k; task++) {
+      entropies[task] = tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))).dataSync()[0]!);
+    }
+    return argmin(entropies);
   }
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Experiment, inputSize, resolveConfig, type ExperimentResults } from '@supermask/core';
-import { BinaryInference, entropyGradient, OneShotInference, superpositionEntropy } from '@supermask/strategy-supsup';
+import { BinaryInference, entropyGradient, ExhaustiveInference, OneShotInference, superpositionEntropy } from '@supermask/strategy-supsup';
 import { testRegistry } from '../../cli/test/helpers.js';
 
 let experiment: Experiment;
@@ -41,9 +41,10 @@ function batchOf(task: number, start: number, size: number): tf.Tensor {
 }
 
 describe('task inference', () => {
-  it('identifies the task of a batch with one-shot and binary inference', () => {
+  it('identifies the task of a batch with one-shot, binary and exhaustive inference', () => {
     const oneshot = new OneShotInference({ batch_size: 64 });
     const binary = new BinaryInference({ batch_size: 64 });
+    const exhaustive = new ExhaustiveInference({ batch_size: 64 });
     const ctx = experiment.inferenceContext();
     expect(ctx.learned).toBe(3);
     for (let j = 0; j < 3; j++) {
@@ -51,6 +52,7 @@ describe('task inference', () => {
         const x = batchOf(j, start, 64);
         expect(oneshot.infer(x, -1, ctx)).toBe(j);
         expect(binary.infer(x, -1, ctx)).toBe(j);
+        expect(exhaustive.infer(x, -1, ctx)).toBe(j);
         x.dispose();
       }
     }
@@ -96,6 +98,7 @@ describe('task inference', () => {
     const before = tf.memory().numTensors;
     const x = batchOf(0, 0, 16);
     new BinaryInference({ batch_size: 16 }).infer(x, -1, experiment.inferenceContext());
+    new ExhaustiveInference({ batch_size: 16 }).infer(x, -1, experiment.inferenceContext());
     x.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
