@@ -185,6 +185,8 @@ export interface TaskInference {
   readonly usesTaskId: boolean;
   /** Test batch size the inference works on (each batch gets one task id). */
   readonly batchSize?: number;
+  /** True when the method is only reliable with superfluous outputs; the runner warns when a run has none. */
+  readonly wantsSuperfluousOutputs?: boolean;
   /** Task index for a batch; `given` is the true task id, used only by the oracle. */
   infer(x: tf.Tensor, given: number, ctx: InferenceContext): number;
 }

@@ -230,7 +230,7 @@ export class Experiment {
       rng,
       params,
     );
-    if (!experiment.inference.usesTaskId && spec.numOutputs === spec.numClasses) {
+    if (experiment.inference.wantsSuperfluousOutputs && spec.numOutputs === spec.numClasses) {
       logger.warn(
         `task inference "${config.task_inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably`,
       );

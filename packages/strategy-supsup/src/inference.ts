@@ -75,6 +75,7 @@ function argmin(values: Float32Array): number {
  */
 export class OneShotInference extends EntropyInference {
   readonly id = 'oneshot';
+  readonly wantsSuperfluousOutputs = true;
 
   infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
     const k = ctx.learned;
@@ -91,6 +92,7 @@ export class OneShotInference extends EntropyInference {
  */
 export class BinaryInference extends EntropyInference {
   readonly id = 'binary';
+  readonly wantsSuperfluousOutputs = true;
 
   infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
     const k = ctx.learned;
