@@ -73,6 +73,9 @@ section('Task inference (Permuted Fashion-MNIST, 10 tasks x 10 classes, LeNet, t
       ['strategy', 'superfluous outputs', 'inference', 'task-id accuracy (%)', 'average accuracy (%)', 'task-id accuracy per task (%)', 'seconds (all 10 test sets)'],
       d.rows.map((r) => [r.strategy, r.superfluous_outputs ?? 0, r.inference, pct(r.task_id_accuracy), pct(r.average_accuracy), (r.per_task_id_accuracy ?? []).map((a) => (100 * a).toFixed(1)).join(' '), num(r.seconds, 1)]),
     ),
+    ...(d.training
+      ? ['', 'Overlap of each task\'s mask with the earlier masks (fraction of its weights that earlier masks use):', '', table(['strategy', 'superfluous outputs', 'mask overlap per task'], d.training.map((r) => [r.strategy, r.superfluous_outputs, r.mask_overlap.map((o) => o.toFixed(2)).join(' ')]))]
+      : []),
   ].join('\n'),
 );
 section('100 tasks on one network (Permuted Fashion-MNIST, 1,000 / 500 images per task, LeNet)', '100-tasks', (d) =>

@@ -16,6 +16,7 @@ const backend = process.env.BENCH_BACKEND ?? 'auto';
 const dataDir = fullDataDir();
 
 const rows = [];
+const training = [];
 const configs = [];
 const variants = ['supsup', 'exssnet'].flatMap((strategy) => {
   const superfluous = readConfigFile(join(root, 'configs', `permuted-fmnist-${strategy}.json`)).outputs?.superfluous ?? 0;
@@ -30,6 +31,9 @@ for (const { strategy, superfluous } of variants) {
   raw.task_inference = { id: 'oracle' };
   const inspect = (experiment, results, registry) => {
     console.error(`${strategy} (${superfluous} superfluous outputs): trained ${results.tasks.length} tasks, average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, backend ${results.backend}`);
+    // How much each task's mask shares with earlier masks: the superposition's gradients tell
+    // overlapping masks apart poorly.
+    training.push({ strategy, superfluous_outputs: superfluous, average_accuracy: results.average_accuracy, mask_overlap: results.tasks.map((t) => Number((t.ownership?.total.overlap ?? 0).toFixed(3))) });
     for (const id of ['oracle', 'oneshot', 'binary', 'exhaustive']) {
       const def = registry.get('task_inference', id);
       const options = registry.resolveOptions('task_inference', { id, options: id === 'oracle' ? {} : { batch_size: batchSize } }, 'task_inference');
@@ -51,6 +55,8 @@ for (const { strategy, superfluous } of variants) {
   const { config } = await runConfig(raw, { file, backend, dataDir, createRegistry, inspect });
   configs.push({ strategy, superfluous_outputs: superfluous, config });
 }
+printTable(training);
+console.log('');
 printTable(rows, ['strategy', 'superfluous_outputs', 'inference', 'task_id_accuracy', 'average_accuracy', 'seconds', 'backend']);
 writeResults('task-inference', {
   seed: configs[0].config.seed,
@@ -59,5 +65,6 @@ writeResults('task-inference', {
   test_per_task: testPerTask ?? 'all',
   data: dataDir ?? 'embedded',
   rows,
+  training,
   configs,
 });
