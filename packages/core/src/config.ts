@@ -220,17 +220,9 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
   if (!validate(config)) {
     throw new ConfigError(`invalid config${where}`, formatAjvErrors(validate.errors, ''), opts.file);
   }
-  const c = config as unknown as ExperimentConfig & {
-    seed: number;
-    backend: BackendChoice;
-    evaluation: { batch_size: number; each_epoch: boolean };
-    debug: { check_protected_weights: boolean };
-    checkpoint: { enabled: boolean };
-    augmentation: AugmentationConfig;
-    batch_norm: { recalibration_examples: number; batch_size: number };
-    outputs: { superfluous: number };
-    plugins: string[];
-  };
+  // The schema's defaults have filled every top-level section.
+  const c = config as unknown as ExperimentConfig &
+    Pick<ResolvedConfig, 'seed' | 'backend' | 'evaluation' | 'debug' | 'checkpoint' | 'augmentation' | 'batch_norm' | 'outputs' | 'plugins'>;
   const resolve = (kind: ComponentSlot, ref: ComponentRef): ResolvedComponentRef => {
     try {
       return { id: ref.id, options: registry.resolveOptions(kind, ref, kind) };

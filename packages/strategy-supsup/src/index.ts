@@ -1,4 +1,4 @@
-import type { Registry } from '@supermask/core';
+import type { Registry, TaskInference } from '@supermask/core';
 import { FrozenWeights } from './frozen.js';
 import { BinaryInference, ExhaustiveInference, INFERENCE_SCHEMA, OneShotInference, type InferenceOptions } from './inference.js';
 import { SupSup, SUPSUP_SCHEMA, type SupSupOptions } from './supsup.js';
@@ -29,30 +29,18 @@ export function register(registry: Registry): void {
     schema: { type: 'object', additionalProperties: false, properties: {} },
     create: () => new FrozenWeights(),
   });
-  registry.register<OneShotInference, InferenceOptions>({
-    kind: 'task_inference',
-    id: 'oneshot',
-    description: 'SupSup one-shot: mix all masks equally, pick the task with the most negative entropy gradient',
-    package: PACKAGE,
-    schema: INFERENCE_SCHEMA,
-    create: (options) => new OneShotInference(options),
-  });
-  registry.register<BinaryInference, InferenceOptions>({
-    kind: 'task_inference',
-    id: 'binary',
-    description: 'SupSup binary: keep the half of the candidates with the lowest entropy gradient, repeat',
-    package: PACKAGE,
-    schema: INFERENCE_SCHEMA,
-    create: (options) => new BinaryInference(options),
-  });
-  registry.register<ExhaustiveInference, InferenceOptions>({
-    kind: 'task_inference',
-    id: 'exhaustive',
-    description: 'Run every mask alone and pick the task with the lowest output entropy (k forward passes per batch)',
-    package: PACKAGE,
-    schema: INFERENCE_SCHEMA,
-    create: (options) => new ExhaustiveInference(options),
-  });
+  const inferences: { id: string; description: string; create: (options: InferenceOptions) => TaskInference }[] = [
+    { id: 'oneshot', description: 'SupSup one-shot: mix all masks equally, pick the task with the most negative entropy gradient', create: (o) => new OneShotInference(o) },
+    { id: 'binary', description: 'SupSup binary: keep the half of the candidates with the lowest entropy gradient, repeat', create: (o) => new BinaryInference(o) },
+    {
+      id: 'exhaustive',
+      description: 'Run every mask alone and pick the task with the lowest output entropy (k forward passes per batch)',
+      create: (o) => new ExhaustiveInference(o),
+    },
+  ];
+  for (const { id, description, create } of inferences) {
+    registry.register<TaskInference, InferenceOptions>({ kind: 'task_inference', id, description, package: PACKAGE, schema: INFERENCE_SCHEMA, create });
+  }
   registry.register<SupSup, SupSupOptions>({
     kind: 'strategy',
     id: 'supsup',
