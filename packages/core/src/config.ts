@@ -266,6 +266,14 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
   };
 }
 
+/**
+ * Width of the output layer for a stream of `numClasses` classes: the classes plus the config's
+ * superfluous outputs (configs saved before `outputs` existed have none).
+ */
+export function outputWidth(numClasses: number, config: { outputs?: { superfluous?: number } }): number {
+  return numClasses + (config.outputs?.superfluous ?? 0);
+}
+
 let validateTop: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 
 /** Loads, validates and resolves a config file. */

@@ -12,6 +12,7 @@ import { Rng } from './rng.js';
 import { asFloat32, readSafetensors, storedTensor, writeSafetensors, type StoredTensor } from './safetensors.js';
 import { TOKENS } from './tokens.js';
 import { classLogits } from './runner.js';
+import { outputWidth } from './config.js';
 
 export const MODEL_MANIFEST = 'model.json';
 export const MODEL_TENSORS = 'model.safetensors';
@@ -59,7 +60,7 @@ export function exportTaskModel(runDir: string, task: number, outDir: string, re
     throw new DataError(`${runDir}: task ${task + 1} cannot be exported: the checkpoint holds tasks 1..${m.completed_tasks}`, ckpt.file);
   }
   const config = m.config as unknown as { backbone: { id: string; options: Record<string, unknown> }; seed: number; outputs?: { superfluous?: number } };
-  const spec: BackboneSpec = { inputShape: m.stream.input_shape, numClasses: m.stream.num_classes, numOutputs: m.stream.num_classes + (config.outputs?.superfluous ?? 0) };
+  const spec: BackboneSpec = { inputShape: m.stream.input_shape, numClasses: m.stream.num_classes, numOutputs: outputWidth(m.stream.num_classes, config) };
   const backbone = buildBackbone(registry, config.backbone, spec, config.seed);
   try {
     const tensors = new Map<string, StoredTensor>();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import { join } from 'node:path';
 import { selectBackend, type BackendSelection } from './backend.js';
-import type { ResolvedConfig, ComponentSlot } from './config.js';
+import { outputWidth, type ResolvedConfig, type ComponentSlot } from './config.js';
 import type {
   Backbone,
   BackboneSpec,
@@ -201,8 +201,7 @@ export class Experiment {
     const builder = registry.get('stream', config.stream.id).create(config.stream.options, c) as StreamBuilder;
     const stream = builder.build(dataset, rng.child('stream'));
     if (stream.tasks.length === 0) throw new Error(`stream "${config.stream.id}" produced no tasks`);
-    // Checkpoints written before `outputs` existed have no such section: no superfluous outputs.
-    const spec: BackboneSpec = { inputShape: stream.inputShape, numClasses: stream.numClasses, numOutputs: stream.numClasses + (config.outputs?.superfluous ?? 0) };
+    const spec: BackboneSpec = { inputShape: stream.inputShape, numClasses: stream.numClasses, numOutputs: outputWidth(stream.numClasses, config) };
     c.register(TOKENS.BackboneSpec, { useValue: spec });
     for (const [slot, token] of Object.entries(KIND_TOKENS) as [keyof typeof KIND_TOKENS, symbol][]) {
       const ref = config[slot];
