@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   ConfigError,
+  describeSpec,
   kaimingNormal,
   MaskedDense,
   signedConstant,
@@ -154,9 +155,7 @@ export class BertBackbone implements Backbone {
     return {
       id: this.id,
       model: this.modelDir,
-      input_shape: this.spec.inputShape,
-      num_classes: this.spec.numClasses,
-      num_outputs: this.spec.numOutputs,
+      ...describeSpec(this.spec),
       mask_encoder: this.options.mask_encoder,
       masked_layers: this.options.mask_encoder ? this.options.masked_layers : [],
       head: this.options.head,

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   ConfigError,
+  describeSpec,
   kaimingNormal,
   MaskedConv1d,
   MaskedDense,
@@ -121,9 +122,7 @@ export class KimCnn implements Backbone {
   describe(): Record<string, unknown> {
     return {
       id: this.id,
-      input_shape: this.spec.inputShape,
-      num_classes: this.spec.numClasses,
-      num_outputs: this.spec.numOutputs,
+      ...describeSpec(this.spec),
       ...this.options,
       layers: this.head.describe(),
     };

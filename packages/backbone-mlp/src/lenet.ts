@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   inputSize,
+  describeSpec,
   kaimingNormal,
   MaskedDense,
   signedConstant,
@@ -73,9 +74,7 @@ export class LeNet implements Backbone {
   describe(): Record<string, unknown> {
     return {
       id: this.id,
-      input_shape: this.spec.inputShape,
-      num_classes: this.spec.numClasses,
-      num_outputs: this.spec.numOutputs,
+      ...describeSpec(this.spec),
       hidden: this.options.hidden,
       weight_init: this.options.weight_init,
       layers: this.layers.map((l) => ({ name: l.name, type: 'masked_dense', shape: l.shape, bias: false })),

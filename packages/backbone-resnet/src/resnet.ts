@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   asFloat32,
+  describeSpec,
   kaimingNormal,
   storedTensor,
   type StoredTensor,
@@ -224,9 +225,7 @@ export class ResNet implements Backbone {
   describe(): Record<string, unknown> {
     return {
       id: this.id,
-      input_shape: this.spec.inputShape,
-      num_classes: this.spec.numClasses,
-      num_outputs: this.spec.numOutputs,
+      ...describeSpec(this.spec),
       block: this.blockKind,
       stages: this.stages,
       ...this.options,

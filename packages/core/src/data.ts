@@ -1,3 +1,5 @@
+import type { BackboneSpec } from './contracts.js';
+
 /**
  * Data contracts shared by datasets, streams and the runner.
  * Images are stored flat (row-major, NHWC for one image) in Float32Array.
@@ -45,6 +47,11 @@ export interface TaskStream {
   /** Width of the shared head: the largest number of classes of any task. */
   numClasses: number;
   tasks: Task[];
+}
+
+/** The stream facts every `Backbone.describe()` reports: input shape, classes and output width. */
+export function describeSpec(spec: BackboneSpec): { input_shape: number[]; num_classes: number; num_outputs: number } {
+  return { input_shape: spec.inputShape, num_classes: spec.numClasses, num_outputs: spec.numOutputs };
 }
 
 /** Size of one example (product of inputShape). */

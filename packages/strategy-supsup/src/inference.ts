@@ -50,7 +50,10 @@ export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: r
   });
 }
 
-/** Task inference from the entropy gradient of a superposition of masks (no task id needed). */
+/**
+ * Task inference from the output entropy of the learned tasks' masks (no task id needed). With
+ * one learned task there is nothing to infer; otherwise `choose` picks among tasks 0..k-1.
+ */
 abstract class EntropyInference implements TaskInference {
   abstract readonly id: string;
   readonly usesTaskId = false;
@@ -60,7 +63,21 @@ abstract class EntropyInference implements TaskInference {
     this.batchSize = options.batch_size;
   }
 
-  abstract infer(x: tf.Tensor, given: number, ctx: InferenceContext): number;
+  infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
+    return ctx.learned <= 1 ? 0 : this.choose(x, ctx, Array.from({ length: ctx.learned }, (_, i) => i));
+  }
+
+  protected abstract choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number;
+}
+
+/** The gradient methods: they need superfluous outputs to be reliable. */
+abstract class GradientInference extends EntropyInference {
+  readonly wantsSuperfluousOutputs = true;
+}
+
+/** Entropy gradient at the uniform mix of `candidates` (alpha_i = 1 / candidates.length). */
+function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], ctx: InferenceContext): Float32Array {
+  return entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx);
 }
 
 function argmin(values: Float32Array): number {
@@ -73,15 +90,11 @@ function argmin(values: Float32Array): number {
  * SupSup's one-shot inference: alpha_i = 1/k over the k learned tasks; the task whose coefficient
  * has the most negative entropy gradient (mixing more of it lowers the entropy most) is chosen.
  */
-export class OneShotInference extends EntropyInference {
+export class OneShotInference extends GradientInference {
   readonly id = 'oneshot';
-  readonly wantsSuperfluousOutputs = true;
 
-  infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
-    const k = ctx.learned;
-    if (k <= 1) return 0;
-    const candidates = Array.from({ length: k }, (_, i) => i);
-    return candidates[argmin(entropyGradient(x, new Float32Array(k).fill(1 / k), candidates, ctx))]!;
+  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
+    return tasks[argmin(uniformMixGradient(x, tasks, ctx))]!;
   }
 }
 
@@ -90,17 +103,14 @@ export class OneShotInference extends EntropyInference {
  * with the lowest entropy gradient, until one is left or after floor(log2(k)) + 1 rounds (then the
  * candidate with the lowest gradient of the last round).
  */
-export class BinaryInference extends EntropyInference {
+export class BinaryInference extends GradientInference {
   readonly id = 'binary';
-  readonly wantsSuperfluousOutputs = true;
 
-  infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
-    const k = ctx.learned;
-    if (k <= 1) return 0;
-    let candidates = Array.from({ length: k }, (_, i) => i);
-    const rounds = Math.floor(Math.log2(k)) + 1;
+  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
+    let candidates = tasks;
+    const rounds = Math.floor(Math.log2(tasks.length)) + 1;
     for (let round = 0; round < rounds && candidates.length > 1; round++) {
-      const g = entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx);
+      const g = uniformMixGradient(x, candidates, ctx);
       const order = candidates.map((task, i) => ({ task, g: g[i]! })).sort((a, b) => a.g - b.g || a.task - b.task);
       candidates = order.slice(0, Math.ceil(order.length / 2)).map((o) => o.task);
     }
@@ -112,18 +122,14 @@ export class BinaryInference extends EntropyInference {
  * The exhaustive baseline: runs the batch under every learned task's mask alone (with that task's
  * per-task state) and picks the task with the lowest mean output entropy. k forward passes per
  * batch instead of one forward and backward pass, and no first-order approximation: it stays
- * reliable when masks overlap heavily (ExSSNeT's later tasks reuse earlier tasks' weights).
+ * reliable where the gradient methods confuse tasks (ExSSNeT's later tasks) and needs no
+ * superfluous outputs.
  */
 export class ExhaustiveInference extends EntropyInference {
   readonly id = 'exhaustive';
 
-  infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
-    const k = ctx.learned;
-    if (k <= 1) return 0;
-    const entropies = new Float32Array(k);
-    for (let task = 0; task < k; task++) {
-      entropies[task] = tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))).dataSync()[0]!);
-    }
-    return argmin(entropies);
+  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
+    const entropies = Float32Array.from(tasks, (task) => tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))).dataSync()[0]!));
+    return tasks[argmin(entropies)]!;
   }
 }
