@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraphBuilder, type Dim } from './onnx.js';
+import { GraphBuilder, type AttributeValue, type Dim } from './onnx.js';
 import type { Feed, OrtRuntime } from './runtime.js';
 
 /** The parts of tfjs-backend-cpu's MathBackendCPU the kernels use. */
@@ -231,6 +231,31 @@ function batchSymbolic(shape: readonly number[]): Dim[] {
   return ['N', ...shape.slice(1)];
 }
 
+/**
+ * The ONNX graph of a tfjs convolution-like kernel: `op` (Conv or ConvTranspose, with `attributes`)
+ * on in0 (NHWC or NCHW as tfjs holds it, batch symbolic) and in1 (a tfjs filter [fh, fw, in, out],
+ * transposed to OIHW); NHWC goes through NCHW and back. `finish` adds nodes after the result
+ * (a fused epilogue), `outShape` is the output's tfjs shape.
+ */
+function convGraph(
+  op: 'Conv' | 'ConvTranspose',
+  inShape: readonly number[],
+  filterShape: readonly number[],
+  channelsLast: boolean,
+  attributes: Record<string, AttributeValue>,
+  outShape: readonly number[],
+  finish: (g: GraphBuilder, y: string) => string = (_g, y) => y,
+): Uint8Array {
+  const g = new GraphBuilder();
+  let xin = g.input('in0', batchSymbolic(inShape));
+  const w = g.node('Transpose', [g.input('in1', filterShape)], { perm: FILTER_TO_OIHW });
+  if (channelsLast) xin = g.node('Transpose', [xin], { perm: NHWC_TO_NCHW });
+  let y = g.node(op, [xin, w], { ...attributes, group: 1 });
+  if (channelsLast) y = g.node('Transpose', [y], { perm: NCHW_TO_NHWC });
+  g.output(finish(g, y), 'y', batchSymbolic(outShape));
+  return g.encode();
+}
+
 function conv(args: KernelArgs, ctx: KernelContext, fused: boolean): Attempt {
   const { backend } = args;
   const x = args.inputs.x!;
@@ -252,23 +277,10 @@ function conv(args: KernelArgs, ctx: KernelContext, fused: boolean): Attempt {
   const pads = padsOf(info);
   const key = `Conv|${channelsLast}|${x.shape.slice(1).join('x')}|${filter.shape.join('x')}|${strides}|${dilations}|${pads}${epilogueKey(epilogue)}`;
   const feeds: Feed[] = [{ data: xValues, dims: x.shape }, { data: fValues, dims: filter.shape }, ...epilogueFeeds(epilogue)];
-  const build = (): Uint8Array => {
-    const g = new GraphBuilder();
-    let xin = g.input('in0', batchSymbolic(x.shape));
-    const w = g.node('Transpose', [g.input('in1', filter.shape)], { perm: FILTER_TO_OIHW });
-    if (channelsLast) xin = g.node('Transpose', [xin], { perm: NHWC_TO_NCHW });
-    let y = g.node('Conv', [xin, w], {
-      kernel_shape: [info.filterHeight, info.filterWidth],
-      strides,
-      dilations,
-      pads,
-      group: 1,
-    });
-    if (channelsLast) y = g.node('Transpose', [y], { perm: NCHW_TO_NHWC });
-    y = applyEpilogue(g, y, epilogue, 2);
-    g.output(y, 'y', batchSymbolic(outShape));
-    return g.encode();
-  };
+  const build = (): Uint8Array =>
+    convGraph('Conv', x.shape, filter.shape, channelsLast, { kernel_shape: [info.filterHeight, info.filterWidth], strides, dilations, pads }, outShape, (g, y) =>
+      applyEpilogue(g, y, epilogue, 2),
+    );
   const out = ctx.runtime(backend).run(key, build, feeds, convFlops(info));
   return backend.makeTensorInfo(outShape, 'float32', out);
 }
@@ -293,23 +305,15 @@ function convBackpropInput(args: KernelArgs, ctx: KernelContext): Attempt {
   ];
   if (outputPadding[0]! < 0 || outputPadding[0]! >= info.strideHeight || outputPadding[1]! < 0 || outputPadding[1]! >= info.strideWidth) return null;
   const key = `ConvTranspose|${channelsLast}|${dy.shape.slice(1).join('x')}|${filter.shape.join('x')}|${inputShape.slice(1).join('x')}|${strides}|${pads}|${outputPadding}`;
-  const build = (): Uint8Array => {
-    const g = new GraphBuilder();
-    let d = g.input('in0', batchSymbolic(dy.shape));
-    const w = g.node('Transpose', [g.input('in1', filter.shape)], { perm: FILTER_TO_OIHW });
-    if (channelsLast) d = g.node('Transpose', [d], { perm: NHWC_TO_NCHW });
-    let y = g.node('ConvTranspose', [d, w], {
-      kernel_shape: [info.filterHeight, info.filterWidth],
-      strides,
-      dilations: [1, 1],
-      pads,
-      output_padding: outputPadding,
-      group: 1,
-    });
-    if (channelsLast) y = g.node('Transpose', [y], { perm: NCHW_TO_NHWC });
-    g.output(y, 'y', batchSymbolic(inputShape));
-    return g.encode();
-  };
+  const build = (): Uint8Array =>
+    convGraph(
+      'ConvTranspose',
+      dy.shape,
+      filter.shape,
+      channelsLast,
+      { kernel_shape: [info.filterHeight, info.filterWidth], strides, dilations: [1, 1], pads, output_padding: outputPadding },
+      inputShape,
+    );
   const out = ctx.runtime(backend).run(
     key,
     build,
