@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DataError, Registry, Rng, TOKENS, type DatasetLoader, type RunOptions, type StreamBuilder } from '@supermask/core';
+import { ConfigError, Registry, Rng, type DatasetLoader, type StreamBuilder } from '@supermask/core';
 import {
   CIFAR10,
   CIFAR100,
@@ -10,32 +10,12 @@ import {
   parseCifarBatch,
   register,
   SplitStream,
-  type ComponentContainer,
 } from '../src/index.js';
 import { cifarPixel, cifarRecord, writeCifar10, writeCifar100 } from './vision-fixtures.js';
 import { tempDirs } from './temp-dirs.js';
+import { containerWith, loadError } from './loader-helpers.js';
 
 const { root, freshDir } = tempDirs('supermask-cifar-');
-
-function containerWith(run: RunOptions): ComponentContainer {
-  const fake = {
-    isRegistered: (token: unknown) => token === TOKENS.RunOptions,
-    resolve: (token: unknown) => {
-      if (token !== TOKENS.RunOptions) throw new Error('not registered');
-      return run;
-    },
-  };
-  return fake as unknown as ComponentContainer;
-}
-
-async function loadError(loader: DatasetLoader): Promise<DataError> {
-  const error = await loader.load().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DataError);
-  return error as DataError;
-}
 
 /** Value of HWC float image `n` of `x` at (row, col, channel). */
 function pixelAt(x: Float32Array, n: number, row: number, col: number, channel: number): number {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DataError, Registry, TOKENS, type DatasetLoader, type RunOptions } from '@supermask/core';
+import { ConfigError, DataError, Registry, type DatasetLoader } from '@supermask/core';
 import {
   dataSearchPlaces,
   EMBEDDED_FASHION_MNIST_DIR,
@@ -13,9 +13,9 @@ import {
   MNIST,
   readIdx,
   register,
-  type ComponentContainer,
 } from '../src/index.js';
 import { tempDirs } from './temp-dirs.js';
+import { containerWith, loadError } from './loader-helpers.js';
 
 const { root, freshDir } = tempDirs('supermask-datasets-');
 
@@ -45,27 +45,6 @@ function writeFakeSet(dir: string, options: FakeSetOptions = {}): void {
     write(`${prefix}-images-idx3-ubyte`, [n, 4, 4], images);
     write(`${prefix}-labels-idx1-ubyte`, [labels.length], labels);
   }
-}
-
-/** A minimal DI container holding RunOptions (what the run container provides). */
-function containerWith(run: RunOptions | undefined): ComponentContainer {
-  const fake = {
-    isRegistered: (token: unknown) => token === TOKENS.RunOptions && run !== undefined,
-    resolve: (token: unknown) => {
-      if (token !== TOKENS.RunOptions || run === undefined) throw new Error('not registered');
-      return run;
-    },
-  };
-  return fake as unknown as ComponentContainer;
-}
-
-async function loadError(loader: DatasetLoader): Promise<DataError> {
-  const error = await loader.load().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DataError);
-  return error as DataError;
 }
 
 describe('data lookup', () => {

@@ -2,7 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DataError, Registry, Rng, TOKENS, type DatasetLoader, type RunOptions } from '@supermask/core';
+import { ConfigError, Registry, Rng, type DatasetLoader } from '@supermask/core';
 import {
   dataSearchPlaces,
   decodeJpegRgb,
@@ -11,21 +11,12 @@ import {
   SplitStream,
   TINY_IMAGENET,
   TinyImageNetLoader,
-  type ComponentContainer,
 } from '../src/index.js';
 import { colourJpeg, FIXTURE_WNIDS, grayBlockValue, grayscaleJpeg, tinyPixel, writeTinyImageNet } from './vision-fixtures.js';
 import { tempDirs } from './temp-dirs.js';
+import { containerWith, loadError } from './loader-helpers.js';
 
 const { root, freshDir } = tempDirs('supermask-tiny-');
-
-async function loadError(loader: DatasetLoader): Promise<DataError> {
-  const error = await loader.load().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DataError);
-  return error as DataError;
-}
 
 const SIZE = 64 * 64 * 3;
 const nowhere = () => join(root, 'no-default');
@@ -204,12 +195,7 @@ describe('tinyimagenet component', () => {
     const dir = freshDir('tiny-registry');
     writeTinyImageNet(join(dir, 'tiny-imagenet-200'));
     const options = registry.resolveOptions('dataset', { id: 'tinyimagenet', options: { classes: 3, train_per_class: 1 } }, 'dataset');
-    const run: RunOptions = { dataDir: dir, env: {} };
-    const container = {
-      isRegistered: (token: unknown) => token === TOKENS.RunOptions,
-      resolve: () => run,
-    } as unknown as ComponentContainer;
-    const dataset = await (registry.get('dataset', 'tinyimagenet').create(options, container) as DatasetLoader).load();
+    const dataset = await (registry.get('dataset', 'tinyimagenet').create(options, containerWith({ dataDir: dir, env: {} })) as DatasetLoader).load();
     expect(dataset.train.n).toBe(3);
     expect(dataset.test.n).toBe(6);
   });
