@@ -4,7 +4,8 @@ import type { ComponentState } from './contracts.js';
 import { DataError } from './errors.js';
 import { writeJsonAtomic } from './files.js';
 import { createAjv, formatAjvErrors, type JsonSchema } from './registry.js';
-import { readSafetensors, writeSafetensors, type SafetensorsFile, type StoredTensor } from './safetensors.js';
+import type { SafetensorsFile, StoredTensor } from './safetensors.js';
+import { readSafetensors, writeSafetensors } from './safetensors-file.js';
 
 /**
  * Checkpoints of a run directory: `checkpoint.json` (the manifest) points to one complete

@@ -52,6 +52,8 @@ export interface ExperimentParams {
   container?: DependencyContainer;
   /** A checkpoint to continue from (see Experiment.resume). */
   resume?: LoadedCheckpoint;
+  /** A backend the caller already activated (a web page picks webgpu, webgl, wasm or cpu itself); config.backend then selects nothing. */
+  backend?: BackendSelection;
 }
 
 export interface PhaseRecord {
@@ -186,7 +188,7 @@ export class Experiment {
   static async create(params: ExperimentParams): Promise<Experiment> {
     const { config, registry } = params;
     const logger = params.logger ?? silentLogger;
-    const backend = await selectBackend(config.backend);
+    const backend = params.backend ?? (await selectBackend(config.backend));
     for (const note of backend.notes) logger.warn(note);
 
     const rng = new Rng(config.seed);
