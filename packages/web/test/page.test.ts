@@ -1,0 +1,128 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveStatic } from './serve.js';
+
+/** Debian's Chromium (`apt-get install chromium`); SUPERMASK_CHROMIUM overrides the path. */
+const CHROMIUM = process.env.SUPERMASK_CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const WEB = fileURLToPath(new URL('../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const OUTPUT = join(WEB, 'test-output');
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.log(`skipping the web page tests: no Chromium at ${CHROMIUM} (apt-get install chromium, or set SUPERMASK_CHROMIUM)`);
+
+/** The page's matrix cells: [row, col, value]. */
+async function matrixCells(page: Page): Promise<[number, number, number][]> {
+  return page.$$eval('#matrix td[data-value]', (tds) => tds.map((td) => [Number((td as HTMLElement).dataset.row), Number((td as HTMLElement).dataset.col), Number((td as HTMLElement).dataset.value)] as [number, number, number]));
+}
+
+describe.skipIf(!hasChromium)('the web page in headless Chromium', () => {
+  let site: Awaited<ReturnType<typeof serveStatic>>;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  const outside: string[] = [];
+  const work = mkdtempSync(join(tmpdir(), 'supermask-web-'));
+
+  beforeAll(async () => {
+    const outDir = join(work, 'site');
+    await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error', build: { outDir } });
+    site = await serveStatic(outDir);
+    // Playwright starts every launch with a fresh temporary profile (its own --user-data-dir).
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    // Every request that would leave the local server is recorded and blocked.
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(`${site.origin}/`) || /^(data|blob):/.test(url)) return route.continue();
+      outside.push(url);
+      return route.abort();
+    });
+    context.on('request', (r) => {
+      const url = r.url();
+      if (!url.startsWith(`${site.origin}/`) && !/^(data|blob):/.test(url)) outside.push(url);
+    });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && errors.push(`worker: ${m.text()}`)));
+    mkdirSync(OUTPUT, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+  });
+
+  it('names the field of an invalid setting with the config schema, before training', async () => {
+    await page.goto(`${site.origin}/?backend=cpu`, { waitUntil: 'load' });
+    await page.waitForSelector('body[data-state=ready]');
+    await page.fill('#density', '2');
+    await page.click('#run');
+    await page.waitForSelector('body[data-state=invalid]', { timeout: 30_000 });
+    expect(await page.textContent('#errors')).toContain('mask_scorer.options.density');
+  });
+
+  it('trains 2 tasks with SupSup on LeNet on the cpu backend: both tasks above 90%, forgetting 0, the same matrix as the CLI on cpu-plain', async () => {
+    await page.goto(`${site.origin}/?backend=cpu`, { waitUntil: 'load' });
+    await page.waitForSelector('body[data-state=ready]');
+    await page.fill('#name', 'web-test');
+    await page.fill('#tasks', '2');
+    await page.fill('#train-per-task', '1000');
+    await page.fill('#test-per-task', '400');
+    await page.selectOption('#strategy', 'supsup');
+    await page.selectOption('#backbone', 'lenet');
+    await page.fill('#density', '0.1');
+    await page.fill('#epochs', '1');
+    await page.selectOption('#task-inference', 'exhaustive');
+    const config = JSON.parse((await page.textContent('#config'))!) as Record<string, unknown>;
+    await page.click('#run');
+    await page.waitForSelector('body[data-state=finished]', { timeout: 110_000 });
+    expect(await page.getAttribute('body', 'data-backend')).toBe('cpu');
+
+    const cells = await matrixCells(page);
+    expect(cells.map(([r, c]) => `${r},${c}`)).toEqual(['0,0', '1,0', '1,1']);
+    for (const [, , v] of cells) expect(v).toBeGreaterThan(0.9);
+    expect(await page.getAttribute('#forgetting', 'data-value')).toBe('0');
+    // The report's figures are drawn, and task inference ran.
+    expect(Number(await page.getAttribute('body', 'data-figures'))).toBeGreaterThanOrEqual(3);
+    expect(await page.locator('#figures figure svg').count()).toBeGreaterThanOrEqual(3);
+    expect(await page.textContent('#inference')).toContain('exhaustive');
+    await page.screenshot({ path: join(OUTPUT, 'train-2-tasks.png'), fullPage: true });
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-results')]);
+    const pageResults = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    expect(pageResults.backend).toBe('cpu');
+    const [masks] = await Promise.all([page.waitForEvent('download'), page.click('#download-masks')]);
+    expect(masks.suggestedFilename()).toBe('masks.safetensors');
+
+    // The same config and seed in the CLI on cpu-plain: the same accuracy matrix, value for value.
+    const file = join(work, 'web-test.json');
+    writeFileSync(file, JSON.stringify(config));
+    const out = join(work, 'cli-run');
+    const cli = spawnSync(process.execPath, [join(ROOT, 'packages/cli/dist/bin.js'), 'run', '--config', file, '--out', out, '--backend', 'cpu-plain'], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    expect(cli.status, cli.stderr).toBe(0);
+    const cliResults = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(pageResults.accuracy_matrix).toEqual(cliResults.accuracy_matrix);
+    expect(pageResults.task_inference.tasks).toEqual(cliResults.task_inference.tasks.map((t: Record<string, unknown>) => ({ ...t, seconds: expect.any(Number) })));
+    expect(Object.keys(pageResults).sort()).toEqual(Object.keys(cliResults).sort());
+
+    // The CLI's results.json dropped on the page shows its report.
+    await page.setInputFiles('#results-file', join(out, 'results.json'));
+    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Showing'));
+    expect((await matrixCells(page)).map(([, , v]) => v)).toEqual(cliResults.accuracy_matrix.flat().filter((v: number | null) => v !== null));
+    expect(await page.locator('#figures figure svg').count()).toBeGreaterThanOrEqual(3);
+
+    expect(errors).toEqual([]);
+    expect(outside).toEqual([]);
+    expect(site.requests.some((p) => p.endsWith('train-images-idx3-ubyte.gz'))).toBe(true);
+  });
+});
