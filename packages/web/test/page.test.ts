@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSafetensors } from '@supermask/core';
 import { serveStatic } from './serve.js';
 
 /** Debian's Chromium (`apt-get install chromium`); SUPERMASK_CHROMIUM overrides the path. */
@@ -103,6 +104,17 @@ describe.skipIf(!hasChromium)('the web page in headless Chromium', () => {
     expect(pageResults.backend).toBe('cpu');
     const [masks] = await Promise.all([page.waitForEvent('download'), page.click('#download-masks')]);
     expect(masks.suggestedFilename()).toBe('masks.safetensors');
+    // One U8 0/1 mask per task and masked layer, in the layer's weight shape, keeping the density's share.
+    const { tensors, metadata } = parseSafetensors(new Uint8Array(readFileSync((await masks.path())!)), 'masks.safetensors');
+    expect(metadata.tasks).toBe('2');
+    const layers = Object.keys(pageResults.densities);
+    expect([...tensors.keys()].sort()).toEqual([1, 2].flatMap((t) => layers.map((l) => `task_${t}/${l}`)).sort());
+    for (const [name, t] of tensors) {
+      expect(t.dtype, name).toBe('U8');
+      expect(t.shape.reduce((a, b) => a * b, 1), name).toBe(t.bytes.length);
+      const ones = t.bytes.reduce((a, b) => a + b, 0);
+      expect(Math.abs(ones / t.bytes.length - pageResults.densities[name.split('/')[1]!]), name).toBeLessThan(0.01);
+    }
 
     // The same config and seed in the CLI on cpu-plain: the same accuracy matrix, value for value.
     const file = join(work, 'web-test.json');
