@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import { nodeBuiltinGuard, REPO_ROOT } from './build-check.js';
 
@@ -46,7 +47,7 @@ export default defineConfig({
   root: new URL('.', import.meta.url).pathname,
   // Relative asset paths: the built folder can be hosted under any path.
   base: './',
-  resolve: { alias: workspaceAliases() },
+  resolve: { alias: [...workspaceAliases(), { find: /^@tensorflow\/tfjs$/, replacement: fileURLToPath(new URL('./src/tfjs.ts', import.meta.url)) }] },
   define: { __SUPERMASK_CORE_VERSION__: JSON.stringify(coreVersion) },
   plugins: [nodeBuiltinGuard(), embeddedData()],
   worker: { format: 'es', plugins: () => [nodeBuiltinGuard()] },

@@ -86,7 +86,8 @@ describe.skipIf(!hasChromium)('the web page in headless Chromium', () => {
     await page.selectOption('#task-inference', 'exhaustive');
     const config = JSON.parse((await page.textContent('#config'))!) as Record<string, unknown>;
     await page.click('#run');
-    await page.waitForSelector('body[data-state=finished]', { timeout: 110_000 });
+    await page.waitForSelector('body[data-state=finished], body[data-state=failed]', { timeout: 110_000 });
+    expect(await page.getAttribute('body', 'data-state'), `${await page.textContent('#status')} ${await page.textContent('#errors')}`).toBe('finished');
     expect(await page.getAttribute('body', 'data-backend')).toBe('cpu');
 
     const cells = await matrixCells(page);
