@@ -5,8 +5,9 @@ import type { PageBackend } from './protocol.js';
 /**
  * Activates a tfjs backend in the browser: `auto` tries webgpu, then webgl, then cpu; a named one
  * is used or the run fails with the reason. webgpu is loaded on demand (its own chunk). The
- * training loop still reads the loss with a synchronous read (dataSync), which webgpu cannot do;
- * a backend that fails that probe is skipped with the reason.
+ * training loop reads each step's loss synchronously (dataSync), which tfjs's webgpu backend does
+ * through an OffscreenCanvas copy (slow; tfjs warns once): a backend whose synchronous read fails
+ * the probe below is skipped with the reason.
  */
 export async function selectPageBackend(requested: PageBackend): Promise<BackendSelection> {
   const order: Exclude<PageBackend, 'auto'>[] = requested === 'auto' ? ['webgpu', 'webgl', 'cpu'] : [requested];

@@ -98,6 +98,7 @@ function onWorkerMessage(m: FromWorker): void {
       return;
     case 'started':
       document.body.dataset.backend = m.backend;
+      document.body.dataset.notes = m.notes.join('; ');
       setStatus(`Training ${m.tasks.length} tasks on the ${m.backend} backend${m.notes.length ? ` (${m.notes.join('; ')})` : ''}.`);
       return;
     case 'progress': {

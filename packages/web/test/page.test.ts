@@ -72,6 +72,25 @@ describe.skipIf(!hasChromium)('the web page in headless Chromium', () => {
     expect(await page.textContent('#errors')).toContain('mask_scorer.options.density');
   });
 
+  it('trains ExSSNeT on the best backend the browser offers (auto), with the reason for each one skipped', async () => {
+    await page.goto(`${site.origin}/`, { waitUntil: 'load' });
+    await page.waitForSelector('body[data-state=ready]');
+    await page.fill('#tasks', '2');
+    await page.fill('#train-per-task', '256');
+    await page.fill('#test-per-task', '200');
+    await page.selectOption('#strategy', 'exssnet');
+    await page.selectOption('#task-inference', 'oracle');
+    await page.click('#run');
+    await page.waitForSelector('body[data-state=finished], body[data-state=failed]', { timeout: 60_000 });
+    expect(await page.getAttribute('body', 'data-state'), `${await page.textContent('#status')} ${await page.textContent('#errors')}`).toBe('finished');
+    const backend = await page.getAttribute('body', 'data-backend');
+    expect(['webgpu', 'webgl', 'cpu']).toContain(backend);
+    console.log(`auto picked the ${backend} backend: ${await page.getAttribute('body', 'data-notes')}`);
+    expect((await matrixCells(page)).length).toBe(3);
+    expect(await page.getAttribute('#forgetting', 'data-value')).toBe('0');
+    expect(errors).toEqual([]);
+  });
+
   it('trains 2 tasks with SupSup on LeNet on the cpu backend: both tasks above 90%, forgetting 0, the same matrix as the CLI on cpu-plain', async () => {
     await page.goto(`${site.origin}/?backend=cpu`, { waitUntil: 'load' });
     await page.waitForSelector('body[data-state=ready]');
