@@ -4,7 +4,8 @@
 import { TOKENS, type ComponentDefinition, type DatasetLoader, type JsonSchema, type RunOptions, type StreamBuilder } from '@supermask/core';
 import { CIFAR10, CIFAR100, CifarDatasetLoader, type CifarDatasetOptions } from './cifar.js';
 import type { DataLookup } from './lookup.js';
-import { FASHION_MNIST, FASHION_MNIST_DESCRIPTION, FASHION_MNIST_SCHEMA, IdxDatasetLoader, MNIST, MNIST_SCHEMA, type IdxDatasetOptions, type IdxDatasetSpec } from './mnist-family.js';
+import { FASHION_MNIST_DESCRIPTION, FASHION_MNIST_SCHEMA, MNIST, MNIST_SCHEMA, type IdxDatasetOptions, type IdxDatasetSpec } from './idx-dataset.js';
+import { FASHION_MNIST, IdxDatasetLoader } from './mnist-family.js';
 import { TINY_IMAGENET, TinyImageNetLoader, type TinyImageNetOptions } from './tinyimagenet.js';
 
 import { PACKAGE_NAME } from './package-name.js';

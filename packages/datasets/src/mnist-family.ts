@@ -13,20 +13,6 @@ import { DATA_ENV_VAR, isFile, locateDataFiles, type DataLookup } from './lookup
 // existing importers of this module.
 export { DATA_ENV_VAR, dataSearchPlaces, type DataLookup, type SearchPlace } from './lookup.js';
 
-export {
-  FASHION_MNIST_DESCRIPTION,
-  FASHION_MNIST_INFO,
-  FASHION_MNIST_SCHEMA,
-  IDX_FILE_NAMES,
-  idxDatasetFromArrays,
-  MNIST,
-  MNIST_SCHEMA,
-  type IdxDatasetOptions,
-  type IdxDatasetSpec,
-  type IdxFileRole,
-  type IdxFileSet,
-} from './idx-dataset.js';
-
 /** Fashion-MNIST, with the embedded subset of this package. */
 export const FASHION_MNIST: IdxDatasetSpec = { ...FASHION_MNIST_INFO, embeddedDir: EMBEDDED_FASHION_MNIST_DIR };
 

@@ -23,6 +23,13 @@ async function matrixCells(page: Page): Promise<[number, number, number][]> {
   return page.$$eval('#matrix td[data-value]', (tds) => tds.map((td) => [Number((td as HTMLElement).dataset.row), Number((td as HTMLElement).dataset.col), Number((td as HTMLElement).dataset.value)] as [number, number, number]));
 }
 
+/** Clicks Train and waits for the run to end; fails with the page's status and error when it did not finish. */
+async function train(page: Page, timeout: number): Promise<void> {
+  await page.click('#run');
+  await page.waitForSelector('body[data-state=finished], body[data-state=failed]', { timeout });
+  expect(await page.getAttribute('body', 'data-state'), `${await page.textContent('#status')} ${await page.textContent('#errors')}`).toBe('finished');
+}
+
 describe.skipIf(!hasChromium)('the web page in headless Chromium', () => {
   let site: Awaited<ReturnType<typeof serveStatic>>;
   let browser: Browser;
@@ -80,9 +87,7 @@ describe.skipIf(!hasChromium)('the web page in headless Chromium', () => {
     await page.fill('#test-per-task', '200');
     await page.selectOption('#strategy', 'exssnet');
     await page.selectOption('#task-inference', 'oracle');
-    await page.click('#run');
-    await page.waitForSelector('body[data-state=finished], body[data-state=failed]', { timeout: 60_000 });
-    expect(await page.getAttribute('body', 'data-state'), `${await page.textContent('#status')} ${await page.textContent('#errors')}`).toBe('finished');
+    await train(page, 60_000);
     const backend = await page.getAttribute('body', 'data-backend');
     expect(['webgpu', 'webgl', 'cpu']).toContain(backend);
     console.log(`auto picked the ${backend} backend: ${await page.getAttribute('body', 'data-notes')}`);
@@ -104,9 +109,7 @@ describe.skipIf(!hasChromium)('the web page in headless Chromium', () => {
     await page.fill('#epochs', '1');
     await page.selectOption('#task-inference', 'exhaustive');
     const config = JSON.parse((await page.textContent('#config'))!) as Record<string, unknown>;
-    await page.click('#run');
-    await page.waitForSelector('body[data-state=finished], body[data-state=failed]', { timeout: 110_000 });
-    expect(await page.getAttribute('body', 'data-state'), `${await page.textContent('#status')} ${await page.textContent('#errors')}`).toBe('finished');
+    await train(page, 110_000);
     expect(await page.getAttribute('body', 'data-backend')).toBe('cpu');
 
     const cells = await matrixCells(page);
