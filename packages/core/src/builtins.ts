@@ -1,4 +1,6 @@
-import type { KnowledgeTransfer, TaskInference } from './contracts.js';
+import { registerBuiltinObservers } from './builtin-observers.js';
+import type { KnowledgeTransfer, MaskScorer, TaskInference } from './contracts.js';
+import { maskPhase, weightPhase } from './phase-kind.js';
 import type { Registry } from './registry.js';
 
 /** No knowledge transfer: every task starts from its fresh score init. */
@@ -16,6 +18,7 @@ export const oracleInference: TaskInference = {
 
 /** Registers the components that core itself provides. */
 export function registerCoreComponents(registry: Registry): void {
+  registerCoreKinds(registry);
   registry.register({
     kind: 'knowledge_transfer',
     id: 'none',
@@ -32,4 +35,34 @@ export function registerCoreComponents(registry: Registry): void {
     schema: { type: 'object', additionalProperties: false, properties: {} },
     create: () => oracleInference,
   });
+}
+
+const noOptions = { type: 'object', additionalProperties: false, properties: {} };
+
+/** Mask scorer `none`: tasks get no scores; every mask is dense until a phase sets it (PackNet-like recipes). */
+export const noScorer: MaskScorer = {
+  id: 'none',
+  densities: (layers) => layers.map(() => 1),
+  maskValues: () => {
+    throw new Error('mask scorer "none" gives no scores to make a mask from');
+  },
+  maskWithGradient: () => {
+    throw new Error('mask scorer "none" gives no scores to train');
+  },
+};
+
+/** Registers the phase kinds, the `none` scorer and the observers that core provides. */
+function registerCoreKinds(registry: Registry): void {
+  for (const kind of [maskPhase, weightPhase]) {
+    registry.register({
+      kind: 'phase',
+      id: kind.id,
+      package: '@supermask/core',
+      description: kind.id === 'mask' ? "The task's scores train (straight-through mask), weights fixed" : 'The weights the ownership policy allows train (gradient times the editable set), mask fixed',
+      schema: noOptions,
+      create: () => kind,
+    });
+  }
+  registry.register({ kind: 'mask_scorer', id: 'none', package: '@supermask/core', description: 'No scores: masks are dense until a phase sets them', schema: noOptions, create: () => noScorer });
+  registerBuiltinObservers(registry);
 }
