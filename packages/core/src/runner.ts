@@ -1,3 +1,4 @@
+import type * as tf from '@tensorflow/tfjs';
 import type { DependencyContainer } from 'tsyringe';
 import type { BackendSelection } from './backend.js';
 import { checkpointObserver, resultsObserver } from './builtin-observers.js';
@@ -7,7 +8,7 @@ import { readCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { compose, silentLogger, type Composition, type Logger } from './compose.js';
 import { fixedContext } from './contexts.js';
 import type { LabeledDataset, Task, TaskStream } from './data.js';
-import { evaluateAllInference, evaluateTask, recalibrateBatchNorm } from './evaluation.js';
+import { evaluateAllInference, evaluateTask, recalibrateBatchNorm, taskLogits } from './evaluation.js';
 import type { AccuracyMatrix } from './metrics.js';
 import { dispatch, type EventInfo, type Observer, type ObserverEvent, type RunOutcome, type RunView, type TrainingPosition } from './observer.js';
 import type { Registry } from './registry.js';
@@ -229,6 +230,11 @@ export class Experiment implements RunView {
     if (batchSize !== undefined) inference = Object.assign(Object.create(inference) as TaskInference, { batchSize });
     const learned = this.stream.tasks.slice(0, this.learnedTasks);
     return evaluateAllInference(this.backbone, learned, inference, this.stream.numClasses, this.config.evaluation.batch_size);
+  }
+
+  /** Logits of the stream's classes for `x` under task `task`'s fixed mask (a new tensor; the caller disposes it). */
+  logits(x: tf.Tensor, task: number): tf.Tensor2D {
+    return taskLogits(this.backbone, x, task, this.stream.numClasses);
   }
 
   /** Accuracy on a task's test split with the true task id. */

@@ -152,10 +152,10 @@ describe('KKT', () => {
     const probe: Observer = {
       id: 'probe',
       beforePhase: (info: PhaseInfo) => {
-        if (info.task.index === 2) startScores = experiment!.backbone.layers[0]!.scoreValues(2);
+        if (info.task.index === 2) startScores = experiment!.backbone.layers[0]!.masks.scoreValues(2);
       },
       afterPhase: (info: PhaseInfo) => {
-        if (info.task.index === 0) task1Scores = experiment!.backbone.layers[0]!.scoreValues(0);
+        if (info.task.index === 0) task1Scores = experiment!.backbone.layers[0]!.masks.scoreValues(0);
       },
     };
     experiment = await Experiment.create({ config, registry, observers: [probe] });
