@@ -75,8 +75,9 @@ export class Experiment implements RunView {
     ({ backend: this.backendSelection, dataset: this.dataset, stream: this.stream, backbone: this.backbone, strategy: this.strategy, scorer: this.scorer } = parts);
     ({ ownership: this.ownership, transfer: this.transfer, inference: this.inference, rng: this.rng } = parts);
     parts.container.register(TOKENS.Run, { useValue: this });
-    const builtins: Observer[] = params.outDir ? [checkpointObserver(this), resultsObserver] : [];
-    this.observers = [...builtins, ...parts.observers, ...(params.observers ?? [])];
+    // results.json is written before other observers hear afterExperiment; the checkpoint after
+    // every other observer handled afterTask, so their state includes the task.
+    this.observers = [...(params.outDir ? [resultsObserver] : []), ...parts.observers, ...(params.observers ?? []), ...(params.outDir ? [checkpointObserver(this)] : [])];
   }
 
   /** Selects the backend, loads the data, builds the stream and every component. */
