@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Experiment, maskPhase, METRICS_COLUMNS, resolveConfig, type ComponentState, type Observer, type PhaseKind, type Registry } from '@supermask/core';
+import { Experiment, fixedContext, maskPhase, METRICS_COLUMNS, resolveConfig, type ComponentState, type Observer, type PhaseKind, type Registry } from '@supermask/core';
 import { blobsConfig, testRegistry } from './helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'supermask-ext-'));
@@ -172,5 +172,81 @@ describe('the state protocol', () => {
       resumed.dispose();
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+/**
+ * A PackNet-like prune phase written against the public API only: no scores (mask scorer
+ * `none`), the phase sets the task's mask at its end: the weights earlier tasks use, plus the
+ * largest-magnitude `keep` fraction of the free ones.
+ */
+const prunePhase: PhaseKind = {
+  id: 'test-prune',
+  begin({ task, backbone, learned, spec }) {
+    const keep = (spec.options as { keep: number }).keep;
+    return {
+      variables: [],
+      context: () => fixedContext(task.index),
+      end: async () => {
+        for (const layer of backbone.layers) {
+          const w = (await layer.weight.data()) as Float32Array;
+          const used = new Uint8Array(layer.size);
+          for (let j = 0; j < learned; j++) layer.masks.values(j).forEach((m, i) => void (m !== 0 && (used[i] = 1)));
+          const free = Array.from({ length: layer.size }, (_, i) => i).filter((i) => !used[i]);
+          free.sort((a, b) => Math.abs(w[b]!) - Math.abs(w[a]!) || a - b);
+          const mask = Float32Array.from(used);
+          for (const i of free.slice(0, Math.round(keep * free.length))) mask[i] = 1;
+          layer.masks.setMask(task.index, mask);
+        }
+      },
+    };
+  },
+};
+
+describe('a recipe of phase kinds', () => {
+  it('trains free weights, prunes by magnitude in a phase that sets the mask, retrains, and forgets nothing (no scores)', async () => {
+    const registry = testRegistry();
+    registry.register({
+      kind: 'phase',
+      id: 'test-prune',
+      description: 'test',
+      schema: { type: 'object', additionalProperties: false, properties: { keep: { type: 'number', default: 0.5 } } },
+      create: () => prunePhase,
+    });
+    let kept: number[][] = [];
+    let sizes: number[] = [];
+    // Observers read the masks through the run's view.
+    const probe: Observer = {
+      id: 'probe',
+      afterExperiment: (_info, view) => {
+        sizes = view.backbone.layers.map((l) => l.size);
+        kept = [0, 1, 2].map((t) => view.masks(t).map((m) => m.reduce((a, b) => a + b, 0)));
+      },
+    };
+    const { results } = await run(
+      registry,
+      blobsConfig({
+        strategy: {
+          id: 'recipe',
+          options: {
+            phases: [
+              { name: 'weight', epochs: 2, lr: 0.01, batch_size: 16 },
+              { name: 'test-prune', epochs: 0, options: { keep: 0.25 } },
+              { name: 'weight', epochs: 1, lr: 0.01, batch_size: 16 },
+            ],
+          },
+        },
+        mask_scorer: { id: 'none' },
+        ownership_policy: { id: 'exclusive' },
+        debug: { check_protected_weights: true },
+      }),
+      { observers: [probe] },
+    );
+    expect(results.tasks[0]!.phases.map((p) => p.name)).toEqual(['weight', 'test-prune', 'weight']);
+    expect(results.forgetting).toBe(0);
+    for (let j = 0; j < 3; j++) expect(results.accuracy_matrix[2]![j]!).toBeGreaterThan(0.8);
+    // Task 1 keeps a quarter of every layer; each later task adds a quarter of what is still free.
+    expect(kept[0]).toEqual(sizes.map((n) => Math.round(0.25 * n)));
+    kept[1]!.forEach((k, i) => expect(k).toBe(kept[0]![i]! + Math.round(0.25 * (sizes[i]! - kept[0]![i]!))));
   });
 });
