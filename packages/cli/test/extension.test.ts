@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Experiment, fixedContext, maskPhase, METRICS_COLUMNS, resolveConfig, type ComponentState, type Observer, type PhaseKind, type Registry } from '@supermask/core';
+import { Experiment, fixedContext, maskPhase, maskWeightGradients, trainingContext, METRICS_COLUMNS, resolveConfig, type ComponentState, type Observer, type PhaseKind, type Registry } from '@supermask/core';
 import { blobsConfig, testRegistry } from './helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'supermask-ext-'));
@@ -248,5 +248,52 @@ describe('a recipe of phase kinds', () => {
     // Task 1 keeps a quarter of every layer; each later task adds a quarter of what is still free.
     expect(kept[0]).toEqual(sizes.map((n) => Math.round(0.25 * n)));
     kept[1]!.forEach((k, i) => expect(k).toBe(kept[0]![i]! + Math.round(0.25 * (sizes[i]! - kept[0]![i]!))));
+  });
+});
+
+/**
+ * A WSN-like phase from the public API only: the task's scores (straight-through top-k) and, at
+ * the same time, the weights no earlier task uses (gradients times that free set) train.
+ */
+const scoresAndFreeWeights: PhaseKind = {
+  id: 'test-wsn',
+  begin({ task, backbone, learned }) {
+    const layers = backbone.layers;
+    const free = layers.map((l) => {
+      const values = new Float32Array(l.size).fill(1);
+      for (let j = 0; j < learned; j++) l.masks.values(j).forEach((m, i) => void (m !== 0 && (values[i] = 0)));
+      return tf.keep(tf.tensor(values, l.shape));
+    });
+    for (const l of layers) l.weight.trainable = true;
+    return {
+      variables: [...layers.map((l) => l.scores(task.index)), ...layers.map((l) => l.weight)],
+      context: () => trainingContext(task.index),
+      transformGradients: (grads) => maskWeightGradients(grads, layers, free),
+      afterStep: () => layers.forEach((l) => l.masks.invalidate(task.index)),
+      dispose: () => {
+        tf.dispose(free);
+        for (const l of layers) l.weight.trainable = false;
+      },
+    };
+  },
+};
+
+describe('a phase that trains scores and weights together', () => {
+  it('learns every task from a standard init and forgets nothing', async () => {
+    const registry = testRegistry();
+    registry.register({ kind: 'phase', id: 'test-wsn', description: 'test', schema: { type: 'object', properties: {} }, create: () => scoresAndFreeWeights });
+    const before = tf.memory().numTensors;
+    const { results } = await run(
+      registry,
+      blobsConfig({
+        backbone: { id: 'lenet', options: { hidden: [32, 16], weight_init: 'kaiming_normal' } },
+        strategy: { id: 'recipe', options: { phases: [{ name: 'test-wsn', epochs: 3, lr: 0.01, batch_size: 16 }] } },
+        ownership_policy: { id: 'exclusive' },
+      }),
+    );
+    expect(results.forgetting).toBe(0);
+    for (let j = 0; j < 2; j++) expect(results.accuracy_matrix[2]![j]).toBe(results.accuracy_matrix[j]![j]);
+    for (let j = 0; j < 3; j++) expect(results.accuracy_matrix[2]![j]!).toBeGreaterThan(0.8);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
