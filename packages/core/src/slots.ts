@@ -7,12 +7,6 @@ export const CONFIG_SLOTS = {
   dataset: { kind: 'dataset', token: Symbol.for('supermask.Dataset'), required: true, description: 'Where the examples come from (kind dataset)' },
   stream: { kind: 'stream', token: Symbol.for('supermask.Stream'), required: true, description: 'How the dataset becomes a sequence of tasks (kind stream)' },
   backbone: { kind: 'backbone', token: Symbol.for('supermask.Backbone'), required: true, description: 'The masked network (kind backbone)' },
-  strategy: {
-    kind: 'strategy',
-    token: Symbol.for('supermask.Strategy'),
-    required: true,
-    description: 'The continual-learning recipe (kind strategy): a list of phases per task; brings defaults for the four slots below',
-  },
   mask_scorer: { kind: 'mask_scorer', token: Symbol.for('supermask.MaskScorer'), description: 'Scores -> binary mask (kind mask_scorer); default from the strategy' },
   ownership_policy: {
     kind: 'ownership_policy',
@@ -31,6 +25,12 @@ export const CONFIG_SLOTS = {
     fallback: { id: 'oracle' },
     description: 'Which task a test batch belongs to (kind task_inference); default from the strategy, else oracle',
   },
+  strategy: {
+    kind: 'strategy',
+    token: Symbol.for('supermask.Strategy'),
+    required: true,
+    description: 'The continual-learning recipe (kind strategy): a list of phases per task; brings defaults for mask_scorer, ownership_policy, knowledge_transfer and task_inference',
+  },
 } as const;
 
 /** The single-component slots of a config, named exactly as their kinds. */
@@ -44,17 +44,6 @@ export const OBSERVERS_SLOT = {
   description: 'Observers of the run (kind observer), in order; default: metrics-csv and events-jsonl. results.json and checkpoints are written by the built-in results and checkpoint observers, always on in a run directory',
 } as const;
 
-/** Every component kind: the slots' kinds, then `phase` (named by strategies) and `observer`. */
-export const COMPONENT_KINDS = [
-  'dataset',
-  'stream',
-  'backbone',
-  'mask_scorer',
-  'ownership_policy',
-  'knowledge_transfer',
-  'task_inference',
-  'strategy',
-  'phase',
-  'observer',
-] as const;
-export type ComponentKind = (typeof COMPONENT_KINDS)[number];
+/** Every component kind: the slots' kinds, then `phase` (named by strategies) and `observer` (the `observers` list). */
+export const COMPONENT_KINDS = [...COMPONENT_SLOTS.map((slot) => CONFIG_SLOTS[slot].kind), 'phase', OBSERVERS_SLOT.kind] as readonly ComponentKind[];
+export type ComponentKind = (typeof CONFIG_SLOTS)[ComponentSlot]['kind'] | 'phase' | (typeof OBSERVERS_SLOT)['kind'];
