@@ -297,3 +297,32 @@ describe('a phase that trains scores and weights together', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('the training loop', () => {
+  it('yields to the event loop while it trains (at least once per epoch)', async () => {
+    let ticks = 0;
+    let running = true;
+    const tick = () => {
+      ticks++;
+      if (running) setImmediate(tick);
+    };
+    let ticksInTraining = 0;
+    const probe: Observer = {
+      id: 'ticks',
+      beforeEpoch: () => {
+        ticksInTraining -= ticks;
+      },
+      afterEpoch: () => {
+        ticksInTraining += ticks;
+      },
+    };
+    setImmediate(tick);
+    try {
+      await run(testRegistry(), blobsConfig(), { observers: [probe] });
+    } finally {
+      running = false;
+    }
+    // 3 tasks x 3 epochs, each epoch yields at least once.
+    expect(ticksInTraining).toBeGreaterThanOrEqual(9);
+  });
+});

@@ -48,7 +48,8 @@ interface PendingStep {
  * Trains one phase of one task: batches in a seeded order, the phase kind's session deciding
  * variables, forward context, gradients and per-step work. Losses and accuracies stay on the
  * device and are read (asynchronously) once per YIELD_INTERVAL_MS and at the end of each epoch,
- * when the loop also yields to the event loop; afterBatch events are delivered then, in order.
+ * when the loop also yields to the event loop (timers and progress bars run); afterBatch events
+ * are delivered then, in order.
  */
 export async function trainPhase(host: PhaseHost, task: Task, index: number, phase: PhaseSpec, kind: PhaseKind): Promise<PhaseRecord> {
   const t = task.index;
@@ -147,6 +148,7 @@ export async function trainPhase(host: PhaseHost, task: Task, index: number, pha
         }
       }
       await drain();
+      await new Promise((resolve) => setImmediate(resolve));
       const epochSeconds = (performance.now() - epochStart) / 1000;
       seconds += epochSeconds;
       lastAccuracy = totals.seen > 0 ? totals.correct / totals.seen : null;
