@@ -21,6 +21,7 @@ import type {
 } from './contracts.js';
 import { inputSize, type LabeledDataset, type Split, type Task, type TaskStream } from './data.js';
 import { writeFileAtomic, writeJsonAtomic } from './files.js';
+import { newRunId } from './run-dir.js';
 import type { MaskedLayer } from './layers/masked-layer.js';
 import { accuracyMatrixCsv, averageAccuracy, backwardTransfer, forgetting, type AccuracyMatrix } from './metrics.js';
 import { createOptimizer, learningRateAt, setLearningRate } from './phases.js';
@@ -52,6 +53,8 @@ export interface ExperimentParams {
   container?: DependencyContainer;
   /** A checkpoint to continue from (see Experiment.resume). */
   resume?: LoadedCheckpoint;
+  /** The run id written into results.json and checkpoint.json (default: the resumed checkpoint's, else a new UUID). */
+  runId?: string;
 }
 
 export interface PhaseRecord {
@@ -112,6 +115,7 @@ export interface TaskInferenceSummary {
 
 export interface ExperimentResults {
   format_version: 1;
+  run_id: string;
   name: string;
   config: ResolvedConfig;
   seed: number;
@@ -227,7 +231,7 @@ export class Experiment {
       c.resolve<KnowledgeTransfer>(TOKENS.KnowledgeTransfer),
       c.resolve<TaskInference>(TOKENS.TaskInference),
       rng,
-      params,
+      { ...params, runId: params.runId ?? params.resume?.manifest.run_id ?? newRunId() },
     );
     if (experiment.inference.wantsSuperfluousOutputs && spec.numOutputs === spec.numClasses) {
       logger.warn(
@@ -253,6 +257,11 @@ export class Experiment {
     const checkpoint = readCheckpoint(dir);
     const config = (params.config ?? checkpoint.manifest.config) as unknown as ResolvedConfig;
     return Experiment.create({ ...params, config, outDir: dir, resume: checkpoint });
+  }
+
+  /** The id of this run, the same in results.json and checkpoint.json and kept on resume. */
+  get runId(): string {
+    return this.params.runId!;
   }
 
   /** Tasks finished so far. */
@@ -604,6 +613,7 @@ export class Experiment {
       {
         format: 'supermask-checkpoint',
         format_version: 1,
+        run_id: this.runId,
         created_at: new Date().toISOString(),
         config: this.config as unknown as Record<string, unknown> & { seed: number },
         seed: this.config.seed,
@@ -679,6 +689,7 @@ export class Experiment {
     const ownership = this.ownership.report();
     return {
       format_version: 1,
+      run_id: this.runId,
       name: this.config.name,
       config: this.config,
       seed: this.config.seed,

@@ -1,0 +1,100 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { clearRunFiles, RunInfoFile, RunLock, runFilesIn, type ExperimentPlugin, type Logger } from '@supermask/core';
+
+/** A command-line mistake: exit code 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+/** How `supermask run` treats its run directory. */
+export type RunDirMode = 'new' | 'overwrite' | 'resume';
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * A run directory owned by this process for the length of a run: the lock taken, an existing run
+ * refused (or cleared with --overwrite), run.json written at once with status `running`, and
+ * SIGINT/SIGTERM turned into status `interrupted` (at the next epoch, phase, evaluation or task
+ * boundary: the training loop does not yield to signals inside an epoch) before the process exits.
+ */
+export class OwnedRunDir {
+  private readonly lock: RunLock;
+  private readonly info: RunInfoFile;
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.end('interrupted', signal);
+    process.exit(SIGNAL_EXIT[signal] ?? 1);
+  };
+
+  /** A plugin that yields to the event loop at the run's asynchronous events, so a pending signal is handled there. */
+  readonly yieldPlugin: ExperimentPlugin = {
+    id: 'signal-boundaries',
+    beforeEpoch: yieldToEventLoop,
+    afterEpoch: yieldToEventLoop,
+    afterPhase: yieldToEventLoop,
+    beforeEval: yieldToEventLoop,
+    afterTask: yieldToEventLoop,
+  };
+
+  constructor(readonly dir: string, opts: { runId: string; command: string; mode: RunDirMode; logger: Logger }) {
+    mkdirSync(dir, { recursive: true });
+    this.lock = RunLock.acquire(dir, { runId: opts.runId, command: opts.command, warn: (m) => opts.logger.warn(m) });
+    try {
+      const existing = runFilesIn(dir);
+      if (opts.mode === 'new' && existing.length > 0) {
+        throw new UsageError(
+          `${dir} already holds a run (${existing.join(', ')}): pass --overwrite to delete it and start a new run there, or continue it with --resume ${dir}`,
+        );
+      }
+      if (opts.mode === 'overwrite') {
+        const removed = clearRunFiles(dir);
+        if (removed.length > 0) opts.logger.warn(`--overwrite: removed the previous run's files from ${dir}: ${removed.join(', ')}`);
+      }
+      this.info = new RunInfoFile(dir, { runId: opts.runId, command: opts.command });
+    } catch (error) {
+      this.lock.release();
+      throw error;
+    }
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  get runInfoFile(): string {
+    return join(this.dir, 'run.json');
+  }
+
+  /** Runs `step`; when it fails, run.json says `failed` (with the error) and the lock is released before the error goes on. */
+  async guard<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      this.end('failed', error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+  }
+
+  /** Records how the run ended in run.json and releases the lock (once). */
+  end(status: 'finished' | 'interrupted' | 'failed', reason?: string): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+    try {
+      if (this.info.status === 'running') this.info.finish(status, reason);
+    } finally {
+      this.lock.release();
+    }
+  }
+}
+
+/** Runs `body` holding the lock of `dir` (for commands that write into a run directory without running it). */
+export async function withRunLock<T>(dir: string, opts: { runId: string; command: string }, body: () => Promise<T>): Promise<T> {
+  const lock = RunLock.acquire(dir, opts);
+  try {
+    return await body();
+  } finally {
+    lock.release();
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
