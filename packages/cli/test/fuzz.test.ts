@@ -35,6 +35,6 @@ describe('no allocation driven by a header beyond what the file holds', () => {
     new DataView(huge.buffer).setUint16(sof + 5, 4000);
     new DataView(huge.buffer).setUint16(sof + 7, 4000);
     expect(jpegFrameSize(huge)).toEqual({ width: 4000, height: 4000 });
-    expect(() => decodeJpegRgb(huge, '/data/x.JPEG', { width: 16, height: 16 })).toThrow('/data/x.JPEG: JPEG header declares a 4000x4000 image; expected 16x16');
+    expect(() => decodeJpegRgb(huge, '/data/x.JPEG', { width: 16, height: 16 })).toThrow('/data/x.JPEG: JPEG image is 4000x4000; expected 16x16 (size read from its frame header, not decoded)');
   });
 });

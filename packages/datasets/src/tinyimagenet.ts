@@ -93,7 +93,7 @@ export function decodeJpegRgb(buffer: Uint8Array, file: string, expected?: { wid
   // huge image never makes the decoder allocate for it.
   const declared = jpegFrameSize(buffer);
   if (expected && declared && (declared.width !== expected.width || declared.height !== expected.height)) {
-    throw new DataError(`${file}: JPEG header declares a ${declared.width}x${declared.height} image; expected ${expected.width}x${expected.height}`, file);
+    throw new DataError(`${file}: JPEG image is ${declared.width}x${declared.height}; expected ${expected.width}x${expected.height} (size read from its frame header, not decoded)`, file);
   }
   let image: { width: number; height: number; data: Uint8Array };
   try {
