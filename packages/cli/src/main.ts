@@ -25,7 +25,7 @@ import { createRegistry } from './registry.js';
 import { JsonLinesLogger, ProgressReporter } from './progress.js';
 import { formatAccuracyMatrix, formatTaskInference } from './format.js';
 import { configReferenceMarkdown } from './reference.js';
-import { OwnedRunDir, UsageError, withRunLock } from './run-dir.js';
+import { OwnedRunDir, readResumable, UsageError, withRunLock } from './run-dir.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -127,7 +127,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
           if (opts[flag] !== undefined) throw new UsageError(`--resume continues a run with the config saved in its checkpoint; it cannot be combined with --${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
         }
         outDir = resolve(opts.resume);
-        const checkpoint = readCheckpoint(outDir);
+        const checkpoint = readResumable(outDir);
         await loadPlugins(pluginNames(checkpoint.manifest.config), registry, [outDir, process.cwd()]);
         const runId = checkpoint.manifest.run_id ?? newRunId();
         owned = new OwnedRunDir(outDir, { runId, command: commandLine, mode: 'resume', logger });

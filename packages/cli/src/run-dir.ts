@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { clearRunFiles, RunInfoFile, RunLock, runFilesIn, type ExperimentPlugin, type Logger } from '@supermask/core';
+import { CHECKPOINT_MANIFEST, clearRunFiles, DataError, readCheckpoint, readRunInfo, RunInfoFile, RunLock, runFilesIn, type ExperimentPlugin, type LoadedCheckpoint, type Logger } from '@supermask/core';
 
 /** A command-line mistake: exit code 2. */
 export class UsageError extends Error {
@@ -83,6 +83,21 @@ export class OwnedRunDir {
       this.lock.release();
     }
   }
+}
+
+/**
+ * The checkpoint `--resume DIR` continues from. A directory with run.json but no checkpoint (a run
+ * stopped before its first task finished) is a DataError that says what run.json records.
+ */
+export function readResumable(dir: string): LoadedCheckpoint {
+  const info = readRunInfo(dir);
+  if (info && !existsSync(join(dir, CHECKPOINT_MANIFEST))) {
+    throw new DataError(
+      `${dir} holds no checkpoint: its run (${info.run_id}, status ${info.status}${info.reason ? `: ${info.reason}` : ''}, started ${info.started_at} by \`${info.command}\`) ended before its first task finished, so there is nothing to resume; start it again with \`supermask run --config FILE --out ${dir}\``,
+      join(dir, CHECKPOINT_MANIFEST),
+    );
+  }
+  return readCheckpoint(dir);
 }
 
 /** Runs `body` holding the lock of `dir` (for commands that write into a run directory without running it). */

@@ -105,16 +105,18 @@ describe('run directories', () => {
   });
 
   it('a run stopped by SIGTERM says so in run.json, and the lock is gone', async () => {
-    const { file, out } = setup(50);
+    const { file, out } = setup(1000);
     const child = spawn(process.execPath, [bin, 'run', '--config', file, '--out', out], { cwd: root, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve) =>
+    await new Promise<void>((resolve) => {
+      child.on('exit', () => resolve());
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
-        if (/epoch 1\/50/.test(stderr)) resolve();
-      }),
-    );
+        if (/epoch 1\/1000/.test(stderr)) resolve();
+      });
+    });
+    expect(stderr).toMatch(/epoch 1\/1000/);
     expect(readRunInfo(out)?.status).toBe('running');
     expect(existsSync(join(out, RUN_LOCK))).toBe(true);
     child.kill('SIGTERM');
@@ -122,5 +124,10 @@ describe('run directories', () => {
     expect(readRunInfo(out)).toMatchObject({ status: 'interrupted', reason: 'SIGTERM', pid: child.pid });
     expect(existsSync(join(out, RUN_LOCK))).toBe(false);
     expect(existsSync(join(out, 'results.json'))).toBe(false);
+    // Stopped before its first task finished: --resume says what run.json records.
+    const resume = await cli(['run', '--resume', out]);
+    expect(resume.code).toBe(3);
+    expect(resume.stderr).toContain(`${out} holds no checkpoint: its run (${readRunInfo(out)!.run_id}, status interrupted: SIGTERM, started`);
+    expect(resume.stderr).toContain(`start it again with \`supermask run --config FILE --out ${out}\``);
   });
 });
