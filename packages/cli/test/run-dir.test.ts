@@ -104,7 +104,7 @@ describe('run directories', () => {
     expect((await cli(['eval', b, '--task-inference', 'oracle'])).code).toBe(0);
   });
 
-  it('a run stopped by SIGTERM says so in run.json, and the lock is gone', async () => {
+  it('a second process is refused while a run writes the directory; a run stopped by SIGTERM says so in run.json, and the lock is gone', async () => {
     const { file, out } = setup(1000);
     const child = spawn(process.execPath, [bin, 'run', '--config', file, '--out', out], { cwd: root, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -119,6 +119,11 @@ describe('run directories', () => {
     expect(stderr).toMatch(/epoch 1\/1000/);
     expect(readRunInfo(out)?.status).toBe('running');
     expect(existsSync(join(out, RUN_LOCK))).toBe(true);
+    // A second writer while the first process runs: refused, naming the running process.
+    const second = await cli(['run', '--config', file, '--out', out, '--overwrite']);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain(`${out} is locked by another supermask process (pid ${child.pid} on ${hostname()}`);
+    expect(readRunInfo(out)).toMatchObject({ status: 'running', pid: child.pid });
     child.kill('SIGTERM');
     expect(await exited).toBe(143);
     expect(readRunInfo(out)).toMatchObject({ status: 'interrupted', reason: 'SIGTERM', pid: child.pid });
