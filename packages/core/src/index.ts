@@ -42,3 +42,4 @@ export * from "./training.js";
 export * from "./state.js";
 export * from "./compose.js";
 export * from "./slots.js";
+export * from "./run-dir.js";
