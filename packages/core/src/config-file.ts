@@ -17,8 +17,17 @@ export function readConfigFile(file: string): unknown {
   }
   const ext = extname(file).toLowerCase();
   if (ext === '.yaml' || ext === '.yml') {
+    let doc: ReturnType<typeof YAML.parseDocument>;
     try {
-      return YAML.parse(text);
+      doc = YAML.parseDocument(text);
+    } catch (error) {
+      throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, [], file);
+    }
+    // Warnings (an unknown !tag, most often a typo) are errors too: the value would be read as a plain string.
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) throw new ConfigError(`config file ${file} is not valid YAML: ${problem.message}`, [], file);
+    try {
+      return doc.toJS({ maxAliasCount: 100 });
     } catch (error) {
       throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, [], file);
     }

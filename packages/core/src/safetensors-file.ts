@@ -21,13 +21,19 @@ export function readSafetensors(file: string): SafetensorsFile {
     throw new DataError(`${file}: cannot open (${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message})`, file);
   }
   try {
-    const size = fstatSync(fd).size;
-    const bytes = new Uint8Array(size);
+    let bytes: Uint8Array;
     let read = 0;
-    while (read < size) {
-      const n = readSync(fd, bytes, read, size - read, read);
-      if (n === 0) break;
-      read += n;
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new Error('not a regular file');
+      bytes = new Uint8Array(stat.size);
+      while (read < stat.size) {
+        const n = readSync(fd, bytes, read, stat.size - read, read);
+        if (n === 0) break;
+        read += n;
+      }
+    } catch (error) {
+      throw new DataError(`${file}: cannot read (${(error as Error).message})`, file);
     }
     return parseSafetensors(bytes.subarray(0, read), file);
   } finally {

@@ -141,11 +141,12 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   const ranges: { name: string; begin: number; end: number }[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = (value ?? {}) as Record<string, string>;
+      if (!value || typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((m) => typeof m === 'string')) fail('__metadata__ is not an object of strings');
+      metadata = value as Record<string, string>;
       continue;
     }
     const v = value as { dtype?: string; shape?: unknown; data_offsets?: unknown };
-    if (!v || typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(v?.dtype)}`);
+    if (!v || typeof v !== 'object' || typeof v.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, v.dtype)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(v?.dtype)}`);
     if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor "${name}" has an invalid shape ${JSON.stringify(v.shape)}`);
     const offsets = v.data_offsets as number[];
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0) || offsets[1]! < offsets[0]!) {

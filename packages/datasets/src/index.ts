@@ -50,6 +50,7 @@ export {
 } from './cifar.js';
 export {
   decodeJpegRgb,
+  jpegFrameSize,
   findTinyImageNetFiles,
   loadTinyImageNet,
   locateTinyImageNet,

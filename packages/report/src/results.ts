@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DataError, type ExperimentResults } from '@supermask/core';
+import { assertSameRun, DataError, type ExperimentResults } from '@supermask/core';
 import { assertResults } from './check-results.js';
 
 export { checkResults } from './check-results.js';
@@ -48,7 +48,10 @@ export function readRun(path: string): { dir: string; file: string; results: Exp
   } catch (error) {
     throw new DataError(`${file}: not valid JSON (${(error as Error).message})`, file);
   }
-  return { dir, file, results: assertResults(value, file) };
+  const results = assertResults(value, file);
+  // A results.json next to another run's checkpoint.json (a directory holding two runs) is refused.
+  assertSameRun(dir);
+  return { dir, file, results };
 }
 
 /** Reads every run and gives each a unique label (its name; the directory name is added to tell equal names apart). */

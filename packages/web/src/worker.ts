@@ -3,7 +3,7 @@
  * the backend, runs core's Experiment (the same runner as the CLI) and posts progress, the
  * results after every task and, at the end, the masks. Keeps the page responsive while it trains.
  */
-import { ConfigError, Experiment, resolveConfig, setRuntimeVersions, type ExperimentPlugin } from '@supermask/core/browser';
+import { ConfigError, Experiment, resolveConfig, setRuntimeVersions, type Observer } from '@supermask/core/browser';
 import { selectPageBackend } from './backend.js';
 import { masksSafetensors } from './masks.js';
 import type { FromWorker, ToWorker } from './protocol.js';
@@ -34,14 +34,13 @@ async function run(request: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     throw error;
   }
   const backend = await selectPageBackend(request.backend);
-  let experiment: Experiment | undefined;
-  const progress: ExperimentPlugin = {
+  const progress: Observer = {
     id: 'web-progress',
-    afterBatch: (b) =>
+    afterBatch: (b, run) =>
       post({
         type: 'progress',
         task: b.task.index,
-        tasks: experiment?.stream.tasks.length ?? 0,
+        tasks: run.stream.tasks.length,
         phase: b.phase.name,
         epoch: b.epoch,
         epochs: b.phase.epochs,
@@ -50,9 +49,9 @@ async function run(request: Extract<ToWorker, { type: 'run' }>): Promise<void> {
         loss: b.loss,
         trainAccuracy: b.trainAccuracy,
       }),
-    afterTask: () => post({ type: 'results', results: experiment!.results(), final: false }),
+    afterTask: (_info, run) => post({ type: 'results', results: run.results(), final: false }),
   };
-  experiment = await Experiment.create({ config, registry, backend, plugins: [progress] });
+  const experiment = await Experiment.create({ config, registry, backend, observers: [progress] });
   try {
     post({
       type: 'started',
