@@ -23,6 +23,7 @@ import { createRegistry } from './registry.js';
 import { JsonLinesLogger, ProgressReporter } from './progress.js';
 import { formatAccuracyMatrix, formatTaskInference } from './format.js';
 import { configReferenceMarkdown } from './reference.js';
+import { registerSweepCommands } from './sweep-commands.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -253,6 +254,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         }
       }
     });
+
+  registerSweepCommands(program, io);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
