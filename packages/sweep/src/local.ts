@@ -69,7 +69,7 @@ export async function runLocalSweep(plan: SweepPlan, opts: LocalSweepOptions): P
               backend: opts.backend,
               env: opts.env,
               ortThreads,
-              onStart: ({ resume }) => opts.log(`${record.id}: ${resume ? 'resuming from its checkpoint' : 'started'} (attempt ${attempt} of ${spec.retry.attempts})`),
+              onStart: ({ pid, resume }) => opts.log(`${record.id}: ${resume ? 'resuming from its checkpoint' : 'started'} (pid ${pid}, attempt ${attempt} of ${spec.retry.attempts})`),
               onProgress: (p) => {
                 record.progress = p;
                 save();

@@ -88,12 +88,17 @@ export function readPointResults(dir: string): PointResults {
 }
 
 /**
- * Loaded into every run process (`node --import`): when the process that started it dies (a
- * killed sweep or worker), the IPC channel closes and the run ends too, so no orphan keeps
- * writing into a run directory that another worker is about to resume.
+ * Loaded into every run process (`node --import`): a worker thread (its own event loop, so a busy
+ * training loop does not delay it) that ends the run when the process that started it dies (a
+ * killed sweep or worker: the run is re-parented), so no orphan keeps writing into a run
+ * directory that another worker is about to resume.
  */
 const WATCHDOG = `data:text/javascript,${encodeURIComponent(
-  "if (process.send) { process.channel?.unref(); process.on('disconnect', () => process.kill(process.pid, 'SIGKILL')); }",
+  [
+    "import { Worker } from 'node:worker_threads';",
+    'const parent = Number(process.env.SUPERMASK_SWEEP_PARENT);',
+    'if (parent > 0) new Worker(`setInterval(() => { if (process.ppid !== ${parent}) process.kill(process.pid, "SIGKILL"); }, 200);`, { eval: true }).unref();',
+  ].join('\n'),
 )}`;
 
 export interface RunPointOptions {
@@ -137,9 +142,9 @@ export async function runPoint(opts: RunPointOptions): Promise<PointResults> {
   args.push('--log-format', 'json');
   if (opts.dataDir) args.push('--data-dir', opts.dataDir);
   if (opts.backend) args.push('--backend', opts.backend);
-  const env = { ...(opts.env ?? process.env), ...(opts.ortThreads ? { SUPERMASK_ORT_THREADS: String(opts.ortThreads) } : {}) };
+  const env = { ...(opts.env ?? process.env), SUPERMASK_SWEEP_PARENT: String(process.pid), ...(opts.ortThreads ? { SUPERMASK_ORT_THREADS: String(opts.ortThreads) } : {}) };
   const child = spawn(process.execPath, ['--import', WATCHDOG, opts.bin, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     env,
     ...(opts.signal ? { signal: opts.signal, killSignal: 'SIGKILL' as const } : {}),
   });

@@ -75,7 +75,7 @@ function fieldPath(error: ErrorObject): string {
   const segments = error.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (error.keyword === 'required') segments.push(String((error.params as { missingProperty: string }).missingProperty));
   if (error.keyword === 'additionalProperties') segments.push(String((error.params as { additionalProperty: string }).additionalProperty));
-  if (error.keyword === 'propertyNames') segments.push(String((error.params as { propertyName: string }).propertyName));
+  if (error.propertyName !== undefined) segments.push(error.propertyName);
   let path = '';
   for (const s of segments) path += /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? `${path ? '.' : ''}${s}` : /^\d+$/.test(s) ? `[${s}]` : `[${JSON.stringify(s)}]`;
   return path || '(top level)';
@@ -83,9 +83,9 @@ function fieldPath(error: ErrorObject): string {
 
 function schemaProblems(errors: ErrorObject[]): string[] {
   const lines = errors
-    .filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf')
+    .filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf' && e.keyword !== 'propertyNames')
     .map((e) => {
-      const what = e.keyword === 'additionalProperties' ? 'is not a known field' : e.keyword === 'propertyNames' ? `is not a dotted config path (${e.message})` : e.message;
+      const what = e.keyword === 'additionalProperties' ? 'is not a known field' : e.propertyName !== undefined ? 'is not a dotted config path (letters, digits and _ in segments joined by dots)' : e.message;
       return `${fieldPath(e)}: ${what}`;
     });
   return [...new Set(lines)];
