@@ -127,7 +127,7 @@ const METRICS = [
 const pm = (s: Stat | null, scale: number, digits: number) => (s ? `${(s.mean * scale).toFixed(digits)} ± ${(s.sd * scale).toFixed(digits)}` : '-');
 
 /** The summary as rows of text cells, header first (axis columns by their short labels). */
-function summaryCells(rows: SummaryRow[], axes: string[]): string[][] {
+export function summaryCells(rows: SummaryRow[], axes: string[]): string[][] {
   const labels = axisLabels(axes);
   const head = [...axes.map((a) => labels.get(a)!), 'seeds done', ...METRICS.map((m) => m.title)];
   const body = rows.map((r) => [
