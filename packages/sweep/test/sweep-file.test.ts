@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '@supermask/core';
+import { fileURLToPath } from 'node:url';
+import { createRegistry } from '@supermask/cli';
+import { ConfigError, resolveConfig, type ResolvedConfig } from '@supermask/core';
 import { checkSweep, expandSweep, readSweepFile } from '@supermask/sweep';
 import { removeDir, tempDir, tinyConfig, writeJson } from './helpers.js';
 
@@ -84,5 +86,26 @@ describe('sweep files', () => {
     expect(problemsOf(() => checkSweep({ base: {}, grid: { 'bad path!': [1] } }))[0]).toMatch(/^grid\["bad path!"\]: is not a dotted config path/);
     expect(problemsOf(() => expandSweep(checkSweep({ base: { seed: 5 }, grid: { 'seed.x': [1] } })))[0]).toMatch(/cannot set seed\.x: seed in the base config is 5/);
     expect(problemsOf(() => readSweepFile(join(dir, 'missing.yaml')))[0]).toMatch(/cannot read sweep file .*missing\.yaml: no such file/);
+  });
+
+  it('configs/sweeps/density.yaml is the density benchmark: SupSup and ExSSNeT at 0.02, 0.05, 0.1 over seeds 0-2, every point a valid config', () => {
+    const file = fileURLToPath(new URL('../../../configs/sweeps/density.yaml', import.meta.url));
+    const points = expandSweep(readSweepFile(file), file);
+    expect(points).toHaveLength(18);
+    const registry = createRegistry();
+    const seen = new Set<string>();
+    for (const p of points) {
+      const c = resolveConfig(p.config, registry, { file }) as ResolvedConfig & Record<string, any>;
+      seen.add(`${c.strategy.id} ${c.mask_scorer.options.density} ${c.seed}`);
+      expect(c.stream.options).toMatchObject({ tasks: 5, classes_per_task: 2, class_order: { seed: 1 } });
+      expect(c.dataset).toMatchObject({ id: 'fashion-mnist', options: { source: 'full' } });
+      expect(c.backbone.options.hidden).toEqual([300, 100]);
+      const supsup = c.strategy.id === 'supsup';
+      expect(c.strategy.options.mask_phase).toMatchObject({ epochs: 2, lr: supsup ? 0.01 : 0.001 });
+      expect(c.ownership_policy.id).toBe(supsup ? 'frozen' : 'exclusive');
+      if (!supsup) expect(c.strategy.options.weight_phase).toMatchObject({ epochs: 2, lr: 0.001 });
+    }
+    expect(seen.size).toBe(18);
+    expect([...seen].filter((k) => k.startsWith('exssnet 0.05 ')).sort()).toEqual(['exssnet 0.05 0', 'exssnet 0.05 1', 'exssnet 0.05 2']);
   });
 });
