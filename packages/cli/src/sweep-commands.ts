@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, ConfigError, loadPlugins, pluginNames, resolveConfig, type BackendChoice } from '@supermask/core';
-import { formatQueueStatus, planSweep, queueStatus, redisConnection, runLocalSweep, runQueuedSweep, runWorker, writeSummary } from '@supermask/sweep';
+import { checkQueue, formatQueueStatus, planSweep, queueStatus, redisConnection, runLocalSweep, runQueuedSweep, runWorker, writeSummary } from '@supermask/sweep';
 import type { CliIo } from './main.js';
 import { createRegistry } from './registry.js';
 
@@ -50,7 +50,7 @@ export function registerSweepCommands(program: Command, io: CliIo): void {
         await loadPlugins(names, registry, [dirname(resolve(f)), process.cwd()]);
         names.forEach((n) => loaded.add(n));
         return resolveConfig(raw, registry, { file: f });
-      }, opts.queue ?? 'local');
+      }, opts.queue ?? 'local', opts.queue !== undefined ? () => checkQueue(opts.queue!) : undefined);
       const log = (line: string) => io.stderr(line);
       const state = opts.queue
         ? await runQueuedSweep(plan, { queue: opts.queue, log })

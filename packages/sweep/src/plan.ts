@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '@supermask/core';
-import { preparePointDir } from './run-point.js';
+import { checkPointDir, preparePointDir } from './run-point.js';
 import { newPointRecord, readSweepState, SWEEP_STATE_FILE, type SweepState } from './state.js';
 import { expandSweep, readSweepFile, type SweepPoint, type SweepSpec } from './sweep-file.js';
 
@@ -22,8 +22,9 @@ export interface SweepPlan {
  * written: one bad point fails the whole sweep, with an error naming the point and the field.
  * Then writes each point's resolved config into its run directory (config.json) and starts
  * sweep.json, keeping the attempts of an earlier invocation on the same directory.
+ * `beforeWriting` runs between the two (the queue executor checks that Redis answers).
  */
-export async function planSweep(file: string, outDir: string, resolveConfig: ResolvePointConfig, executor: string): Promise<SweepPlan> {
+export async function planSweep(file: string, outDir: string, resolveConfig: ResolvePointConfig, executor: string, beforeWriting?: () => Promise<void>): Promise<SweepPlan> {
   const spec = readSweepFile(file);
   const points = expandSweep(spec, file);
   const out = resolve(outDir);
@@ -36,7 +37,9 @@ export async function planSweep(file: string, outDir: string, resolveConfig: Res
       throw new ConfigError(`sweep ${file}: point ${point.id} (${Object.entries(point.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'base'}, seed ${point.seed}) is not a valid config: ${error.message.split('\n')[0]}`, error.problems, file);
     }
   }
+  await beforeWriting?.();
   const earlier = existsSync(join(out, SWEEP_STATE_FILE)) ? readSweepState(out) : undefined;
+  for (const p of resolved) checkPointDir(p.dir, p.id, p.resolved);
   for (const p of resolved) preparePointDir(p.dir, p.id, p.resolved);
   const state: SweepState = {
     format_version: 1,

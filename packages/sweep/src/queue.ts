@@ -46,12 +46,29 @@ export function redisConnection(url: string): ConnectionOptions & { host: string
   };
 }
 
-/** Waits until the queue's connection is up; an unreachable server is an error naming the URL. */
+/** Waits until the queue's connection is up; an unreachable server is an error naming the URL and the cause. */
 async function connected(queue: Queue, url: string, timeoutMs = 5000): Promise<void> {
-  const timeout = sleep(timeoutMs).then(() => {
-    throw new Error(`cannot reach Redis at ${url} (no answer within ${timeoutMs / 1000} s)`);
+  let last = '';
+  queue.on('error', (error) => (last = error.message));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${url} within ${timeoutMs / 1000} s${last ? ` (${last})` : ''}`)), timeoutMs);
   });
-  await Promise.race([queue.waitUntilReady().then(() => queue.getJobCounts('active')), timeout]);
+  try {
+    await Promise.race([queue.waitUntilReady().then(() => queue.getJobCounts('active')), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Checks that the queue's Redis answers (before a sweep writes anything). */
+export async function checkQueue(url: string): Promise<void> {
+  const queue = new Queue(QUEUE_NAME, { connection: redisConnection(url) });
+  try {
+    await connected(queue, url);
+  } finally {
+    await queue.close().catch(() => undefined);
+  }
 }
 
 export const sweepKey = (name: string, outDir: string) => `${name}-${createHash('sha256').update(outDir).digest('hex').slice(0, 8)}`;

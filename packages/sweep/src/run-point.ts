@@ -41,19 +41,21 @@ export function runDirState(dir: string): RunDirState {
 export const POINT_CONFIG_FILE = 'config.json';
 
 /**
- * Makes the run directory and writes the point's resolved config into it as config.json. A
- * directory that already holds a different config (the sweep file changed since) is refused: its
- * results and checkpoint belong to another experiment.
+ * Throws when the run directory already holds a config.json other than `config` (the sweep file
+ * changed since): its results and checkpoint belong to another experiment.
  */
-export function preparePointDir(dir: string, pointId: string, config: unknown): void {
-  mkdirSync(dir, { recursive: true });
+export function checkPointDir(dir: string, pointId: string, config: unknown): void {
   const file = join(dir, POINT_CONFIG_FILE);
-  const text = `${JSON.stringify(config, null, 2)}\n`;
-  if (existsSync(file)) {
-    if (readFileSync(file, 'utf8') === text) return;
+  if (existsSync(file) && readFileSync(file, 'utf8') !== `${JSON.stringify(config, null, 2)}\n`) {
     throw new ConfigError(`point ${pointId}: ${file} holds a different config than the sweep gives this point (was the sweep file changed?); use another --out directory or remove ${dir}`, [], file);
   }
-  writeJsonAtomic(file, config);
+}
+
+/** Makes the run directory and writes the point's resolved config into it as config.json (after checkPointDir). */
+export function preparePointDir(dir: string, pointId: string, config: unknown): void {
+  checkPointDir(dir, pointId, config);
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(join(dir, POINT_CONFIG_FILE))) writeJsonAtomic(join(dir, POINT_CONFIG_FILE), config);
 }
 
 /** Reads the figures a sweep keeps from a finished run's results.json. */
