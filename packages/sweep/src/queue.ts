@@ -123,9 +123,11 @@ export async function runQueuedSweep(plan: SweepPlan, opts: QueuedSweepOptions):
       let changed = false;
       for (const [pointId, id] of pending) {
         const record = state.points.find((p) => p.id === pointId)!;
+        // The state first, then the job: a job that completes in between is read with its return value.
+        const jobState = STATE_OF[await queue.getJobState(id)] ?? 'waiting';
         const job = (await queue.getJob(id)) as Job<PointJobData, PointResults> | undefined;
         if (!job) throw new Error(`job ${id} of point ${pointId} disappeared from the queue ${opts.queue}`);
-        const jobState = STATE_OF[await job.getState()] ?? 'waiting';
+        if (jobState === 'done' && !job.returnvalue) continue;
         const progress = typeof job.progress === 'object' ? (job.progress as PointJobProgress) : undefined;
         const next = {
           state: jobState,
