@@ -44,9 +44,18 @@ export interface Spawned {
   exit: Promise<number | null>;
 }
 
+const started = new Set<ChildProcess>();
+
+/** Kills every CLI process the tests started that is still running (after a failed test). */
+export function killStarted(): void {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  started.clear();
+}
+
 /** Starts the CLI with `args`; output is collected. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SUPERMASK_ORT_THREADS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

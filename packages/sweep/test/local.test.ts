@@ -2,10 +2,13 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSweepState } from '@supermask/sweep';
-import { alive, cli, removeDir, startCli, tempDir, tinyConfig, waitFor, writeJson } from './helpers.js';
+import { alive, cli, killStarted, removeDir, startCli, tempDir, tinyConfig, waitFor, writeJson } from './helpers.js';
 
 const dir = tempDir();
-afterAll(() => removeDir(dir));
+afterAll(() => {
+  killStarted();
+  removeDir(dir);
+});
 
 const results = (runDir: string) => JSON.parse(readFileSync(join(runDir, 'results.json'), 'utf8'));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatQueueStatus, queueStatus, readSweepState } from '@supermask/sweep';
-import { alive, cli, HAVE_REDIS, removeDir, startCli, startRedis, tempDir, tinyConfig, waitFor, writeJson, type Spawned } from './helpers.js';
+import { alive, cli, HAVE_REDIS, killStarted, removeDir, startCli, startRedis, tempDir, tinyConfig, waitFor, writeJson, type Spawned } from './helpers.js';
 
 if (!HAVE_REDIS) console.warn('queue tests skipped: no redis-server binary on PATH (Debian: apt-get install redis-server)');
 
@@ -28,6 +28,7 @@ describe.skipIf(!HAVE_REDIS)('supermask sweep --queue and supermask worker (real
   });
   afterAll(async () => {
     await stopWorkers();
+    killStarted();
     await redis?.stop();
     removeDir(dir);
   });
