@@ -1,28 +1,21 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import {
-  BACKEND_CHOICES,
-  COMPONENT_KINDS,
-  ConfigError,
-  Experiment,
-  exitCodeOf,
-  exportTaskModel,
-  loadPlugins,
-  pluginNames,
-  readCheckpoint,
-  readConfigFile,
-  resolveConfig,
-  writeJsonAtomic,
-  type ResolvedConfig,
-  type TaskInference,
-  type BackendChoice,
-  type ComponentKind,
-  type Logger,
-} from '@supermask/core';
-import { createRegistry } from './registry.js';
-import { JsonLinesLogger, ProgressReporter } from './progress.js';
-import { formatAccuracyMatrix, formatTaskInference } from './format.js';
-import { configReferenceMarkdown } from './reference.js';
+import type { ResolvedConfig, TaskInference, BackendChoice, ComponentKind, Logger, Experiment as ExperimentInstance } from '@supermask/core';
+import type { JsonLinesLogger } from './progress.js';
+
+// Heavy modules (TensorFlow.js, ONNX Runtime, the components, the report's charting libraries) are
+// imported by the commands that use them, so that --help and --version start at once.
+const loadCore = () => import('@supermask/core');
+const loadRegistry = async () => (await import('./registry.js')).createRegistry();
+
+/** The backends of `--backend` (core's BACKEND_CHOICES; a test keeps the two equal). */
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'cpu', 'cpu-plain'] as const;
+
+/** The version of @supermask/cli (its package.json, next to src/ and dist/). */
+export function cliVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -65,6 +58,7 @@ interface RunFlags {
   taskInference?: string;
   inferenceBatchSize?: number;
   logFormat?: 'text' | 'json';
+  set?: string[];
 }
 
 /** Applies --task-inference and --inference-batch-size to a raw config (validated afterwards). */
@@ -78,6 +72,16 @@ function overrideTaskInference(raw: unknown, opts: RunFlags): void {
   config.task_inference = Object.keys(options).length > 0 ? { id, options } : { id };
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Ends the help text of every mandatory option with "(required)". */
+function markRequiredOptions(command: Command): void {
+  for (const option of command.options) if (option.mandatory && !option.description.endsWith('(required)')) option.description += ' (required)';
+  for (const sub of command.commands) markRequiredOptions(sub);
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 }
@@ -85,9 +89,11 @@ function timestamp(): string {
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   let exitCode = 0;
+  let jsonLog: JsonLinesLogger | undefined;
   const program = new Command()
     .name('supermask')
     .description('Continual learning with supermask subnetworks')
+    .version(cliVersion(), '-V, --version', 'print the version of supermask')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s.trimEnd()), writeErr: (s) => io.stderr(s.trimEnd()) });
 
@@ -99,13 +105,18 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('--data-dir <dir>', 'directory holding the dataset files (else $SUPERMASK_DATA, else the system location)')
     .option('-o, --out <dir>', 'run directory for results.json, accuracy_matrix.csv and checkpoints (default runs/<name>-<time>)')
     .option('--seed <n>', 'override the config seed', parseSeed)
-    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
+    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_NAMES]))
     .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (oneshot, binary, exhaustive)')
     .option('--inference-batch-size <n>', 'test batch size of the task inference', parsePositiveInt)
+    .option('--set <path=value>', 'override one config field by its dotted path, e.g. strategy.options.mask_phase.epochs=3 (value: JSON, else a string; repeatable)', collect, [])
     .addOption(new Option('--log-format <format>', 'text: progress bars on a terminal, plain lines otherwise; json: one JSON object per line on stdout').choices(['text', 'json']).default('text'))
     .action(async (opts: RunFlags) => {
-      const registry = createRegistry();
+      const { Experiment, applyOverrides, loadPlugins, pluginNames, readCheckpoint, readConfigFile, resolveConfig } = await loadCore();
+      const { JsonLinesLogger, ProgressReporter } = await import('./progress.js');
+      const { formatAccuracyMatrix, formatTaskInference } = await import('./format.js');
+      const registry = await loadRegistry();
       const json = opts.logFormat === 'json' ? new JsonLinesLogger((line) => io.stdout(line)) : undefined;
+      jsonLog = json;
       const say = (m: string) => (json ? json.emit('info', { message: m }) : io.stderr(m));
       const logger: Logger = json
         ? { info: (m) => json.emit('info', { message: m }), warn: (m) => json.emit('warning', { message: m }) }
@@ -116,11 +127,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         logger,
         plugins: [json ?? new ProgressReporter((line) => io.stderr(line), io.isTTY)],
       };
-      let experiment: Experiment;
+      let experiment: ExperimentInstance;
       let outDir: string;
       if (opts.resume !== undefined) {
-        for (const flag of ['config', 'out', 'seed', 'taskInference', 'inferenceBatchSize'] as const) {
-          if (opts[flag] !== undefined) throw new UsageError(`--resume continues a run with the config saved in its checkpoint; it cannot be combined with --${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+        for (const flag of ['config', 'out', 'seed', 'taskInference', 'inferenceBatchSize', 'set'] as const) {
+          if (opts[flag] !== undefined && !(Array.isArray(opts[flag]) && opts[flag].length === 0)) throw new UsageError(`--resume continues a run with the config saved in its checkpoint; it cannot be combined with --${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
         }
         outDir = resolve(opts.resume);
         const checkpoint = readCheckpoint(outDir);
@@ -130,7 +141,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         say(`resuming ${outDir} after task ${experiment.finishedTasks} of ${experiment.stream.tasks.length}`);
       } else {
         if (opts.config === undefined) throw new UsageError("run needs --config FILE (or --resume RUN_DIR)");
-        const raw = readConfigFile(opts.config);
+        const raw = applyOverrides(readConfigFile(opts.config), opts.set ?? []);
         await loadPlugins(pluginNames(raw, opts.config), registry, [dirname(resolve(opts.config)), process.cwd()]);
         if (opts.taskInference !== undefined || opts.inferenceBatchSize !== undefined) overrideTaskInference(raw, opts);
         const config = resolveConfig(raw, registry, { file: opts.config, seed: opts.seed, backend: opts.backend });
@@ -167,9 +178,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .requiredOption('--task-inference <id>', 'task_inference component: oneshot, binary, exhaustive or oracle')
     .option('--batch-size <n>', 'test batch size (each batch gets one inferred task id)', parsePositiveInt)
     .option('--data-dir <dir>', 'directory holding the dataset files')
-    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
+    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_NAMES]))
     .action(async (runDir: string, opts: { taskInference: string; batchSize?: number; dataDir?: string; backend?: BackendChoice }) => {
-      const registry = createRegistry();
+      const { Experiment, loadPlugins, pluginNames, readCheckpoint, writeJsonAtomic } = await loadCore();
+      const { formatTaskInference } = await import('./format.js');
+      const registry = await loadRegistry();
       const dir = resolve(runDir);
       const checkpoint = readCheckpoint(dir);
       await loadPlugins(pluginNames(checkpoint.manifest.config), registry, [dir, process.cwd()]);
@@ -197,7 +210,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .requiredOption('--task <n>', 'task to export (1-based)', parsePositiveInt)
     .requiredOption('--out <dir>', 'directory for model.json and model.safetensors')
     .action(async (runDir: string, opts: { task: number; out: string }) => {
-      const registry = createRegistry();
+      const { exportTaskModel, loadPlugins, pluginNames, readCheckpoint } = await loadCore();
+      const registry = await loadRegistry();
       const dir = resolve(runDir);
       await loadPlugins(pluginNames(readCheckpoint(dir).manifest.config), registry, [dir, process.cwd()]);
       const files = exportTaskModel(dir, opts.task - 1, resolve(opts.out), registry);
@@ -222,14 +236,19 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   program
     .command('list')
     .description('list registered components with their option schemas')
-    .addOption(new Option('--kind <kind>', 'only this kind').choices([...COMPONENT_KINDS]))
+    .option('--kind <kind>', 'only this kind (dataset, stream, backbone, strategy, ...)')
     .option('--json', 'print JSON')
     .option('--markdown', 'print the config reference in Markdown (top-level fields and every component)')
     .option('--plugin <package...>', 'also load these plugin packages')
     .action(async (opts: { kind?: ComponentKind; json?: boolean; markdown?: boolean; plugin?: string[] }) => {
-      const registry = createRegistry();
+      const { COMPONENT_KINDS, loadPlugins } = await loadCore();
+      if (opts.kind !== undefined && !(COMPONENT_KINDS as readonly string[]).includes(opts.kind)) {
+        throw new UsageError(`option '--kind <kind>' argument '${opts.kind}' is invalid. Allowed choices are ${COMPONENT_KINDS.join(', ')}.`);
+      }
+      const registry = await loadRegistry();
       if (opts.plugin) await loadPlugins(opts.plugin, registry, [process.cwd()]);
       if (opts.markdown) {
+        const { configReferenceMarkdown } = await import('./reference.js');
         io.stdout(configReferenceMarkdown(registry).trimEnd());
         return;
       }
@@ -254,6 +273,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       }
     });
 
+  markRequiredOptions(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
@@ -262,11 +282,16 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       // commander has printed its message (help, version or a usage error).
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
     }
-    exitCode = exitCodeOf(error);
+    exitCode = (await loadCore()).exitCodeOf(error);
     const message = error instanceof Error ? error.message : String(error);
+    const file = (error as { file?: unknown }).file;
+    if (jsonLog) {
+      // --log-format json: the error is one more JSON event on stdout (and a plain line on stderr).
+      jsonLog.emit('error', { message, exit_code: exitCode, kind: error instanceof Error ? error.name : 'Error', ...(typeof file === 'string' ? { file } : {}), ...(Array.isArray((error as { problems?: unknown }).problems) ? { problems: (error as { problems: string[] }).problems } : {}) });
+    }
     io.stderr(`error: ${message}`);
     if (exitCode === 1 && error instanceof Error && error.stack && io.env.SUPERMASK_DEBUG) io.stderr(error.stack);
-    if (error instanceof ConfigError && error.file) io.stderr(`(config file: ${error.file})`);
+    if (error instanceof Error && error.name === 'ConfigError' && typeof file === 'string') io.stderr(`(config file: ${file})`);
   }
   return exitCode;
 }

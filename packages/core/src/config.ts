@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import YAML from 'yaml';
 import { AUGMENTATION_SCHEMA, type AugmentationConfig } from './augment.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
 import { ConfigError } from './errors.js';
+import { parseConfigText } from './config-input.js';
 import { createAjv, formatAjvErrors, type ComponentKind, type ComponentRef, type JsonSchema, type Registry } from './registry.js';
 
 /** The component slots of a config, named exactly as their kinds. */
@@ -182,18 +182,7 @@ export function readConfigFile(file: string): unknown {
     throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, [], file);
   }
   const ext = extname(file).toLowerCase();
-  if (ext === '.yaml' || ext === '.yml') {
-    try {
-      return YAML.parse(text);
-    } catch (error) {
-      throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, [], file);
-    }
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`, [], file);
-  }
+  return parseConfigText(text, file, ext === '.yaml' || ext === '.yml' ? 'yaml' : 'json');
 }
 
 export interface ResolveOptions {

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 export * from './backend.js';
 export * from './builtins.js';
 export * from './config.js';
+export * from './config-input.js';
 export * from './contracts.js';
 export * from './data.js';
 export * from './density.js';
