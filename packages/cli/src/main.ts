@@ -205,17 +205,23 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('export')
-    .description("write a standalone model of one task: effective weights W * M_task, per-task state, architecture")
+    .description("write a standalone model of one task (effective weights W * M_task, per-task state) with a model card (README.md)")
     .argument('<run-dir>', 'run directory holding checkpoint.json')
     .requiredOption('--task <n>', 'task to export (1-based)', parsePositiveInt)
-    .requiredOption('--out <dir>', 'directory for model.json and model.safetensors')
-    .action(async (runDir: string, opts: { task: number; out: string }) => {
-      const { exportTaskModel, loadPlugins, pluginNames, readCheckpoint } = await loadCore();
+    .requiredOption('--out <dir>', 'directory for the model files and README.md')
+    .addOption(
+      new Option('--format <format>', 'native: supermask-model.json + model.safetensors (@supermask/core); tfjs: TensorFlow.js LayersModel (model.json + weights); onnx: model.onnx')
+        .choices(['native', 'tfjs', 'onnx'])
+        .default('native'),
+    )
+    .action(async (runDir: string, opts: { task: number; out: string; format: 'native' | 'tfjs' | 'onnx' }) => {
+      const { loadPlugins, pluginNames, readCheckpoint } = await loadCore();
+      const { exportModel } = await import('@supermask/export');
       const registry = await loadRegistry();
       const dir = resolve(runDir);
       await loadPlugins(pluginNames(readCheckpoint(dir).manifest.config), registry, [dir, process.cwd()]);
-      const files = exportTaskModel(dir, opts.task - 1, resolve(opts.out), registry);
-      io.stdout(`written ${files.manifest} and ${files.tensors}`);
+      const files = await exportModel(dir, opts.task - 1, resolve(opts.out), registry, opts.format);
+      for (const file of files) io.stdout(`written ${file}`);
     });
 
   program
