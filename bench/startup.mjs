@@ -17,6 +17,9 @@ const cases = [
   { case: '--version', args: [bin, '--version'] },
   { case: 'list', args: [bin, 'list'] },
   { case: '--help, eager imports (before)', args: ['--input-type=module', '-e', eager], cwd: join(root, 'packages/cli') },
+  // What a switch from the umbrella package to tfjs-core + the cpu backend would save at start.
+  { case: "import '@tensorflow/tfjs'", args: ['--input-type=module', '-e', "await import('@tensorflow/tfjs');"], cwd: join(root, 'packages/core') },
+  { case: "import tfjs-core + tfjs-backend-cpu", args: ['--input-type=module', '-e', "await import('@tensorflow/tfjs-core'); await import('@tensorflow/tfjs-backend-cpu');"], cwd: join(root, 'packages/core') },
 ];
 const times = new Map(cases.map((c) => [c.case, []]));
 const load = [];
