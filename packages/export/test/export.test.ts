@@ -1,39 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { Experiment, ExportedModel, Registry, registerCoreComponents, resolveConfig } from '@supermask/core';
-import { register as registerDatasets } from '@supermask/datasets';
-import { register as registerMlp } from '@supermask/backbone-mlp';
-import { register as registerResNet } from '@supermask/backbone-resnet';
-import { register as registerSupSup } from '@supermask/strategy-supsup';
+import { ExportedModel } from '@supermask/core';
 import { exportModel, fileModelLoader, MODEL_CARD, ONNX_INPUT, ONNX_OUTPUT } from '@supermask/export';
+import { LENET, RESNET, trainRun } from './runs.js';
 
 const ort = createRequire(import.meta.url)('onnxruntime-node') as {
   InferenceSession: { create(path: string): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: number[] }>>; release(): Promise<void> }> };
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
-};
-
-function registry(): Registry {
-  const r = new Registry();
-  registerCoreComponents(r);
-  registerDatasets(r);
-  registerMlp(r);
-  registerResNet(r);
-  registerSupSup(r);
-  return r;
-}
-
-const base = {
-  seed: 5,
-  backend: 'cpu-plain',
-  dataset: { id: 'fashion-mnist', options: { source: 'embedded' } },
-  stream: { id: 'split', options: { tasks: 2, classes_per_task: 2, train_per_task: 64, test_per_task: 40 } },
-  strategy: { id: 'supsup', options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 32 } } },
-  mask_scorer: { id: 'topk', options: { density: 0.2 } },
 };
 
 const argmax = (v: Float32Array, rows: number, cols: number) =>
@@ -44,28 +21,13 @@ const argmax = (v: Float32Array, rows: number, cols: number) =>
   });
 
 async function check(name: string, config: Record<string, unknown>, task: number) {
-  const reg = registry();
-  const dir = mkdtempSync(join(tmpdir(), `supermask-export-${name}-`));
-  const run = join(dir, 'run');
-  const experiment = await Experiment.create({ config: resolveConfig({ name, ...base, ...config }, reg), registry: reg, outDir: run });
-  let accuracy: number;
-  try {
-    const results = await experiment.run();
-    accuracy = results.accuracy_matrix.at(-1)![task]!;
-  } finally {
-    experiment.dispose();
-  }
-  const resumed = await Experiment.resume(run, { registry: reg });
-  const t = resumed.stream.tasks[task]!;
-  const n = t.test.n;
-  const shape = [n, ...t.inputShape];
-  resumed.dispose();
-
+  const { dir, run, registry: reg, accuracy, test: t, shape } = await trainRun(name, config, task);
+  const n = t.n;
   const before = tf.memory().numTensors;
   for (const format of ['native', 'tfjs', 'onnx'] as const) await exportModel(run, task, join(dir, format), reg, format);
   const native = ExportedModel.load(join(dir, 'native'), reg);
   const classes = native.manifest.num_classes;
-  const x = tf.tensor(t.test.x, shape);
+  const x = tf.tensor(t.x, shape);
   const reference = tf.tidy(() => native.predict(x).dataSync() as Float32Array);
 
   const layers = await tf.loadLayersModel(fileModelLoader(join(dir, 'tfjs', 'model.json')));
@@ -76,12 +38,12 @@ async function check(name: string, config: Record<string, unknown>, task: number
   expect(tf.memory().numTensors).toBe(before);
 
   const session = await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx'));
-  const out = (await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', t.test.x, shape) }))[ONNX_OUTPUT]!;
+  const out = (await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', t.x, shape) }))[ONNX_OUTPUT]!;
   await session.release();
   expect(out.dims).toEqual([n, classes]);
 
   const reached = argmax(reference, n, classes);
-  const hits = reached.filter((c, i) => c === t.test.y[i]).length;
+  const hits = reached.filter((c, i) => c === t.y[i]).length;
   expect(hits / n).toBe(accuracy);
   for (const [label, logits] of [['tfjs', fromTfjs], ['onnx', out.data]] as const) {
     expect(logits.length, label).toBe(n * classes);
@@ -102,7 +64,7 @@ async function check(name: string, config: Record<string, unknown>, task: number
 
 describe('exports others can load', () => {
   it('LeNet (superfluous outputs dropped): TensorFlow.js and ONNX reproduce the native logits and the task accuracy', async () => {
-    const { dir, reg } = await check('lenet', { backbone: { id: 'lenet', options: { hidden: [32, 16] } }, outputs: { superfluous: 3 } }, 0);
+    const { dir, reg } = await check('lenet', LENET, 0);
     // Exports written before the rename (model.json) still load.
     renameSync(join(dir, 'native', 'supermask-model.json'), join(dir, 'native', 'model.json'));
     const legacy = ExportedModel.load(join(dir, 'native'), reg);
@@ -111,17 +73,7 @@ describe('exports others can load', () => {
   });
 
   it('a tiny ResNet-18 with per-task batch norm: same logits and accuracy for the second task', async () => {
-    // No training epochs (convolution gradients are slow on the pure-JS backend): each task's masks
-    // come from its own random scores and its batch-norm statistics from the recalibration pass.
-    await check(
-      'resnet',
-      {
-        backbone: { id: 'resnet18', options: { nf: 4 } },
-        strategy: { id: 'supsup', options: { mask_phase: { epochs: 0, lr: 0.01, batch_size: 32 } } },
-        batch_norm: { recalibration_examples: 64, batch_size: 32 },
-      },
-      1,
-    );
+    await check('resnet', RESNET, 1);
   });
 
   it('refuses a backbone it has no graph for, before writing anything', async () => {
