@@ -93,7 +93,7 @@ export async function benchPhases({ createRegistry, backends, phases, samples, r
             ort = { ort_version: reg.ortVersion, intra_op_threads: reg.intraOpThreads, parallel_flops: reg.parallelFlops, spinning: reg.spinning, max_sessions: reg.maxSessions };
           }
           const load = os.loadavg()[0];
-          const record = await experiment.runTask(experiment.stream.tasks[0]);
+          const record = (await experiment.run()).tasks[0];
           const p = record.phases.find((x) => x.name === phase);
           const row = {
             backend: experiment.backendSelection.backend,

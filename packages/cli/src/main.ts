@@ -125,7 +125,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         registry,
         runOptions: { dataDir: opts.dataDir, env: io.env },
         logger,
-        plugins: [json ?? new ProgressReporter((line) => io.stderr(line), io.isTTY)],
+        observers: [json ?? new ProgressReporter((line) => io.stderr(line), io.isTTY)],
       };
       let experiment: ExperimentInstance;
       let outDir: string;
@@ -188,12 +188,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       await loadPlugins(pluginNames(checkpoint.manifest.config), registry, [dir, process.cwd()]);
       const config = { ...(checkpoint.manifest.config as unknown as ResolvedConfig), ...(opts.backend ? { backend: opts.backend } : {}) };
       const ref = { id: opts.taskInference, options: opts.batchSize !== undefined && opts.taskInference !== 'oracle' ? { batch_size: opts.batchSize } : {} };
-      const options = registry.resolveOptions('task_inference', ref, 'task_inference');
+      registry.resolveOptions('task_inference', ref, 'task_inference');
       const experiment = await Experiment.resume(dir, { registry, config, runOptions: { dataDir: opts.dataDir, env: io.env } });
       try {
-        const created = registry.get('task_inference', ref.id).create(options, experiment.container) as TaskInference;
-        const inference: TaskInference = opts.batchSize !== undefined && created.batchSize === undefined ? Object.assign(Object.create(created), { batchSize: opts.batchSize }) : created;
-        const summary = experiment.evaluateAllInference(inference);
+        const summary = await experiment.evaluateTaskInference(ref, ref.id === 'oracle' ? opts.batchSize : undefined);
         io.stdout(formatTaskInference(summary));
         const file = join(dir, `evaluation-${ref.id}.json`);
         writeJsonAtomic(file, { run: dir, backend: experiment.backendSelection.backend, completed_tasks: experiment.finishedTasks, ...summary });

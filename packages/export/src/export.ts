@@ -17,12 +17,12 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
  */
 export async function exportModel(runDir: string, task: number, outDir: string, registry: Registry, format: ExportFormat): Promise<string[]> {
   if (format === 'native') {
-    const native = exportTaskModel(runDir, task, outDir, registry);
+    const native = await exportTaskModel(runDir, task, outDir, registry);
     return [native.manifest, native.tensors, writeModelCard(outDir, { format, files: [basename(native.manifest), basename(native.tensors)], runDir, task })];
   }
   const scratch = mkdtempSync(join(tmpdir(), 'supermask-export-'));
   try {
-    exportTaskModel(runDir, task, scratch, registry);
+    await exportTaskModel(runDir, task, scratch, registry);
     const model = ExportedModel.load(scratch, registry);
     let files: string[];
     try {
