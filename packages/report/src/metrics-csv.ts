@@ -1,10 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { read } from 'vega';
-import { DataError } from '@supermask/core';
-
-/** metrics.csv of a run directory (one row per finished epoch and per evaluation). */
-export const METRICS_CSV = 'metrics.csv';
+import { DataError, METRICS_COLUMNS, METRICS_CSV } from '@supermask/core';
 
 /** An `event=epoch` row of metrics.csv. */
 export interface EpochRow {
@@ -22,10 +19,8 @@ export interface EpochRow {
   lr: number;
 }
 
-const COLUMNS = ['event', 'task', 'phase', 'epoch', 'loss', 'train_accuracy', 'test_accuracy', 'samples_per_second', 'lr', 'accuracies'];
-
 /**
- * The epoch rows of `<dir>/metrics.csv` ([] when the run has no such file). Parsed with Vega's CSV
+ * The epoch rows of `<dir>/metrics.csv` (core's metrics-csv observer) ([] when the run has no such file). Parsed with Vega's CSV
  * reader; a missing column or a non-numeric value is a DataError naming the file, line and column.
  */
 export function readMetricsCsv(dir: string): EpochRow[] {
@@ -33,7 +28,7 @@ export function readMetricsCsv(dir: string): EpochRow[] {
   if (!existsSync(file)) return [];
   const text = readFileSync(file, 'utf8');
   const header = (text.split('\n', 1)[0] ?? '').trim().split(',');
-  const missing = COLUMNS.filter((c) => !header.includes(c));
+  const missing = METRICS_COLUMNS.filter((c) => !header.includes(c));
   if (missing.length > 0) throw new DataError(`${file}: not a supermask metrics.csv: missing column(s) ${missing.join(', ')} (header: ${header.join(',')})`, file);
   const rows = read(text, { type: 'csv' }) as Record<string, string>[];
   const out: EpochRow[] = [];
