@@ -51,12 +51,24 @@ export function lineColumn(text: string, offset: number): { line: number; column
  */
 export function parseConfigText(text: string, file: string, format: 'json' | 'yaml'): unknown {
   if (format === 'yaml') {
-    try {
-      return YAML.parse(text);
-    } catch (error) {
+    const fail = (error: unknown): never => {
       const pos = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
       const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
       throw new ConfigError(`${where}: config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, [], file);
+    };
+    let doc: ReturnType<typeof YAML.parseDocument>;
+    try {
+      doc = YAML.parseDocument(text);
+    } catch (error) {
+      return fail(error);
+    }
+    // Warnings (an unknown !tag, most often a typo) are errors too: the value would be read as a plain string.
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) fail(problem);
+    try {
+      return doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      return fail(error);
     }
   }
   try {

@@ -43,4 +43,5 @@ export * from "./training.js";
 export * from "./state.js";
 export * from "./compose.js";
 export * from "./slots.js";
+export * from "./run-dir.js";
 export * from "./tensorboard.js";

@@ -68,6 +68,8 @@ export interface TrainingPosition {
 /** What observers see of the run: read it, do not change it. */
 export interface RunView {
   readonly config: ResolvedConfig;
+  /** The run's id (results.json and checkpoint.json carry it). */
+  readonly runId: string;
   /** Run directory (results, checkpoints, metrics); undefined when nothing is written. */
   readonly outDir: string | undefined;
   readonly stream: TaskStream;

@@ -66,6 +66,8 @@ export interface TaskInferenceSummary {
 
 export interface ExperimentResults {
   format_version: 1;
+  /** Random id of the run, also in every checkpoint.json of its directory. */
+  run_id: string;
   name: string;
   config: ResolvedConfig;
   seed: number;
@@ -113,6 +115,7 @@ export function buildResults(run: Omit<RunView, 'results' | 'masks' | 'position'
   const matrix = run.accuracyMatrix as AccuracyMatrix;
   return {
     format_version: 1,
+    run_id: run.runId,
     name: run.config.name,
     config: run.config,
     seed: run.config.seed,

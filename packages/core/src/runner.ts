@@ -16,6 +16,7 @@ import { buildResults, type ExperimentResults, type PhaseRecord, type TaskInfere
 import type { Rng } from './rng.js';
 import { restoreRunState, saveRunState, type StatefulEntry } from './state.js';
 import { TOKENS, type RunOptions } from './tokens.js';
+import { newRunId } from './run-dir.js';
 import { StopRequested, trainPhase } from './training.js';
 
 export { silentLogger, type Logger } from './compose.js';
@@ -35,6 +36,8 @@ export interface ExperimentParams {
   resume?: LoadedCheckpoint;
   /** Aborting it stops the run at the next batch boundary (like requestStop()). */
   signal?: AbortSignal;
+  /** The run id written into results.json and checkpoint.json (default: the resumed checkpoint's, else a new UUID). */
+  runId?: string;
 }
 
 /**
@@ -58,6 +61,8 @@ export class Experiment implements RunView {
   readonly rng: Rng;
   private readonly observers: Observer[];
   private readonly startedAt = new Date();
+  /** Written into results.json and every checkpoint.json, kept on resume. */
+  readonly runId: string;
   private disposed = false;
   private stopRequestedFlag = false;
   private current: TrainingPosition | undefined;
@@ -72,6 +77,7 @@ export class Experiment implements RunView {
     private readonly params: ExperimentParams,
   ) {
     this.config = params.config;
+    this.runId = params.runId ?? params.resume?.manifest.run_id ?? newRunId();
     ({ backend: this.backendSelection, dataset: this.dataset, stream: this.stream, backbone: this.backbone, strategy: this.strategy, scorer: this.scorer } = parts);
     ({ ownership: this.ownership, transfer: this.transfer, inference: this.inference, rng: this.rng } = parts);
     parts.container.register(TOKENS.Run, { useValue: this });
@@ -245,7 +251,7 @@ export class Experiment implements RunView {
 
   /** Writes the checkpoint of the finished tasks to `dir`; the size is recorded on the last task record. */
   async saveCheckpoint(dir: string): Promise<{ file: string; bytes: number }> {
-    const saved = await saveRunState(dir, { ...this.parts, config: this.config, learned: this.learnedTasks, components: this.statefulComponents(), accuracyMatrix: this.accuracyMatrix, taskRecords: this.taskRecords, startedAt: this.startedAt, backend: this.backend });
+    const saved = await saveRunState(dir, { ...this.parts, config: this.config, learned: this.learnedTasks, components: this.statefulComponents(), accuracyMatrix: this.accuracyMatrix, taskRecords: this.taskRecords, startedAt: this.startedAt, backend: this.backend, runId: this.runId });
     const last = this.taskRecords[this.learnedTasks - 1];
     if (last) last.checkpoint_bytes = saved.bytes;
     return saved;

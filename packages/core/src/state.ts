@@ -43,6 +43,7 @@ export interface SavedRun {
   taskRecords: TaskRecord[];
   startedAt: Date;
   backend: string;
+  runId: string;
 }
 
 /** Writes the state after the finished tasks to `dir` (checkpoint.json + safetensors); tensors are read asynchronously. */
@@ -70,6 +71,7 @@ export async function saveRunState(dir: string, run: SavedRun): Promise<{ file: 
     {
       format: 'supermask-checkpoint',
       format_version: 1,
+      run_id: run.runId,
       created_at: new Date().toISOString(),
       config: run.config as unknown as Record<string, unknown> & { seed: number },
       seed: run.config.seed,

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DataError, type ExperimentResults, type TaskInferenceSummary } from '@supermask/core';
+import { assertSameRun, DataError, type ExperimentResults, type TaskInferenceSummary } from '@supermask/core';
 import { readMetricsCsv, type EpochRow } from './metrics-csv.js';
 
 /** One run loaded for a report: its directory, its results.json and a label unique in the report. */
@@ -86,6 +86,8 @@ export function readRun(path: string): Omit<RunData, 'label'> {
   if (problems.length > 0) {
     throw new DataError(`${file}: not a supermask results.json:\n${problems.map((p) => `  - ${p}`).join('\n')}`, file);
   }
+  // A results.json next to another run's checkpoint.json (a directory holding two runs) is refused.
+  assertSameRun(dir);
   return { dir, file, results: value as ExperimentResults, evaluations: readEvaluations(dir), epochs: readMetricsCsv(dir) };
 }
 
