@@ -1,7 +1,6 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { readCheckpoint } from '@supermask/core';
+import { readCheckpoint, writeFileAtomic } from '@supermask/core';
 
 export const MODEL_CARD = 'README.md';
 
@@ -95,6 +94,6 @@ export function writeModelCard(outDir: string, info: ModelCardInfo): string {
     '',
   ].join('\n');
   const file = join(outDir, MODEL_CARD);
-  writeFileSync(file, `---\n${YAML.stringify(front)}---\n\n${body}`);
+  writeFileAtomic(file, `---\n${YAML.stringify(front)}---\n\n${body}`);
   return file;
 }

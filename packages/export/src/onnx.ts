@@ -1,5 +1,5 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@supermask/core';
 import { GraphBuilder } from '@supermask/kernels-ort';
 import type { ModelGraph } from './graph.js';
 
@@ -78,6 +78,6 @@ export function onnxModelBytes(graph: ModelGraph): Uint8Array {
 /** Writes model.onnx. */
 export function writeOnnxModel(graph: ModelGraph, outDir: string): { model: string } {
   const model = join(outDir, ONNX_MODEL);
-  writeFileSync(model, onnxModelBytes(graph));
+  writeFileAtomic(model, onnxModelBytes(graph));
   return { model };
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '@supermask/core';
 import { dirname, join } from 'node:path';
 import type { GraphNode, ModelGraph } from './graph.js';
 
@@ -80,7 +81,7 @@ export function tfjsLayersModel(graph: ModelGraph, name = 'supermask_task_model'
 
 /**
  * Writes the graph as a TensorFlow.js LayersModel: model.json (topology + weights manifest) and
- * one weights shard, the layout `tf.loadLayersModel('.../model.json')` reads in a browser.
+ * one weights shard (written first: model.json names it), the layout `tf.loadLayersModel('.../model.json')` reads in a browser.
  */
 export async function writeTfjsModel(graph: ModelGraph, outDir: string): Promise<{ modelJson: string; weights: string }> {
   const model = tfjsLayersModel(graph);
@@ -90,7 +91,7 @@ export async function writeTfjsModel(graph: ModelGraph, outDir: string): Promise
     await model.save(
       tf.io.withSaveHandler(async (artifacts) => {
         const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-        writeFileSync(weights, new Uint8Array(data));
+        writeFileAtomic(weights, new Uint8Array(data));
         const json: tf.io.ModelJSON = {
           format: artifacts.format,
           generatedBy: artifacts.generatedBy,
@@ -98,7 +99,7 @@ export async function writeTfjsModel(graph: ModelGraph, outDir: string): Promise
           modelTopology: artifacts.modelTopology!,
           weightsManifest: [{ paths: [TFJS_WEIGHTS], weights: artifacts.weightSpecs ?? [] }],
         };
-        writeFileSync(modelJson, JSON.stringify(json));
+        writeFileAtomic(modelJson, JSON.stringify(json));
         return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.byteLength } };
       }),
     );
