@@ -5,19 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BACKEND_CHOICES } from '@supermask/core';
-import { BACKEND_NAMES, cliVersion, main, type CliIo } from '@supermask/cli';
+import { BACKEND_NAMES, cliVersion } from '@supermask/cli';
+import { cliInProcess } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const shim = join(root, 'packages/cli/bin/supermask.js');
 const tmp = () => mkdtempSync(join(tmpdir(), 'supermask-ergo-'));
-
-async function cliInProcess(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), isTTY: false, env: {} };
-  const code = await main(args, io);
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
 
 const smallConfig = () => ({
   name: 'small',
