@@ -2,22 +2,23 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { ResolvedConfig, TaskInference, BackendChoice, ComponentKind, Logger, Experiment as ExperimentInstance } from '@supermask/core';
+import { BACKEND_NAMES } from './choices.js';
 import type { JsonLinesLogger } from './progress.js';
+import type { OwnedRunDir } from './run-dir.js';
+import { registerSweepCommands } from './sweep-commands.js';
+import { UsageError } from './usage-error.js';
+
+export { BACKEND_NAMES };
 
 // Heavy modules (TensorFlow.js, ONNX Runtime, the components, the report's charting libraries) are
 // imported by the commands that use them, so that --help and --version start at once.
 const loadCore = () => import('@supermask/core');
 const loadRegistry = async () => (await import('./registry.js')).createRegistry();
 
-/** The backends of `--backend` (core's BACKEND_CHOICES; a test keeps the two equal). */
-export const BACKEND_NAMES = ['auto', 'tensorflow', 'cpu', 'cpu-plain'] as const;
-
 /** The version of @supermask/cli (its package.json, next to src/ and dist/). */
 export function cliVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
-import { UsageError } from './usage-error.js';
-import type { OwnedRunDir } from './run-dir.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -301,6 +302,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       }
     });
 
+  registerSweepCommands(program, io);
   markRequiredOptions(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
