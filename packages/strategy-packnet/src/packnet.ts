@@ -54,9 +54,12 @@ export function pruneLayer(weights: Float32Array, used: Float32Array, kept: numb
  */
 export const prunePhase: PhaseKind = {
   id: 'prune',
-  begin({ task, backbone, learned, spec }: PhaseSetup): PhaseSession {
+  begin({ task, backbone, learned, spec, strategy }: PhaseSetup): PhaseSession {
     const { kept_fraction } = spec.options as unknown as PruneOptions;
     const t = task.index;
+    if (backbone.layers.some((l) => l.masks.hasScores(t))) {
+      throw new Error(`phase kind "prune" sets masks by magnitude: the mask scorer must be "none" (strategy "${strategy}" gave task ${t + 1} scores)`);
+    }
     return {
       variables: [],
       context: () => fixedContext(t),
