@@ -9,6 +9,7 @@
 // 0.001); WSN and PackNet from Kaiming-normal weights, SupSup and ExSSNeT from signed constants.
 // BENCH_SEEDS, BENCH_CAPACITIES, BENCH_METHODS select runs; BENCH_TRAIN_PER_TASK limits the training
 // images per task (default: all 12,000) and is written into the results and the printed title.
+// BENCH_RESULTS names the results file (default strategies: bench/results/strategies.json).
 import os from 'node:os';
 import { join } from 'node:path';
 import { readConfigFile } from '@supermask/core';
@@ -108,7 +109,7 @@ printTable(
   ['method', 'density', 'seeds', 'average_accuracy', 'forgetting', 'capacity_used', 'seconds_per_task'],
 );
 console.log('\ndensity: capacity per task (mask density; kept_fraction for PackNet). average_accuracy in %, mean ± sd over seeds. Seconds per task on a shared machine: compare within one run only.');
-writeResults('strategies', {
+writeResults(process.env.BENCH_RESULTS ?? 'strategies', {
   seeds,
   train_per_task: trainPerTask ?? 'all',
   backend,

@@ -40,6 +40,8 @@ section('Strategies as packages: SupSup, ExSSNeT, WSN, WSN + KKT, PackNet (Split
       ['method', 'capacity per task', 'average accuracy (%, mean ± sd)', 'forgetting', 'capacity used', 'seconds per task'],
       d.rows.map((r) => [r.method, r.density, `${pct(r.average_accuracy)} ± ${pct(r.average_accuracy_sd)}`, r.forgetting, num(r.capacity_used, 3), num(r.seconds_per_task, 1)]),
     ),
+    '',
+    'Capacity used: fraction of the network\'s weights owned by some task after the last one. PackNet owns exactly `kept_fraction` of every layer per task; the mask methods reuse weights earlier masks hold, and with KKT a task starts from an earlier task\'s scores, so its mask overlaps more. Seconds per task were measured on a shared, loaded machine: compare them within this table only.',
   ].join('\n'),
 );
 section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d) => {
