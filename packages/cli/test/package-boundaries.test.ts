@@ -13,14 +13,23 @@ export function specifiers(source: string): string[] {
   return found;
 }
 
+/** The subpaths a workspace package declares in its package.json `exports` (`.`, `./browser`, ...). */
+function exportedSubpaths(name: string): string[] {
+  const file = join(root, 'packages', name, 'package.json');
+  if (!existsSync(file)) return ['.'];
+  const exported = (JSON.parse(readFileSync(file, 'utf8')) as { exports?: Record<string, unknown> | string }).exports;
+  return exported && typeof exported === 'object' ? Object.keys(exported) : ['.'];
+}
+
 /**
  * What is wrong with importing `spec` from `file` of the package rooted at `packageDir`: a
- * `@supermask/` subpath (`@supermask/core/src/x`, `@supermask/core/dist/x`) or a relative path
- * that leaves the package. Undefined when the import is fine.
+ * `@supermask/` subpath the package does not export (`@supermask/core/src/x`,
+ * `@supermask/core/dist/x`; a declared entry such as `@supermask/core/browser` is public) or a
+ * relative path that leaves the package. Undefined when the import is fine.
  */
-export function boundaryViolation(spec: string, file: string, packageDir: string): string | undefined {
-  const scoped = /^@supermask\/[^/]+\/(.+)$/.exec(spec);
-  if (scoped) return `imports ${spec}: another package's internals (use its public entry)`;
+export function boundaryViolation(spec: string, file: string, packageDir: string, exportsOf: (name: string) => string[] = exportedSubpaths): string | undefined {
+  const scoped = /^@supermask\/([^/]+)\/(.+)$/.exec(spec);
+  if (scoped && !exportsOf(scoped[1]!).includes(`./${scoped[2]}`)) return `imports ${spec}: another package's internals (use its public entry)`;
   if (spec.startsWith('.')) {
     const target = resolve(dirname(file), spec);
     if (target !== packageDir && !target.startsWith(packageDir + sep)) return `imports ${spec}: a path outside its package (${relative(root, target)})`;
@@ -46,9 +55,11 @@ describe('package boundaries', () => {
       "import { b } from '@supermask/core/src/phase-kind.js';",
       "export { c } from '../../core/dist/index.js';",
       "import './wsn.js';",
+      "import { e } from '@supermask/core/browser';",
       "const d = await import('@supermask/kkt/dist/knn.js');",
     ].join('\n');
-    const problems = specifiers(source).map((s) => boundaryViolation(s, file, pkg)).filter(Boolean).sort();
+    const exportsOf = (name: string) => (name === 'core' ? ['.', './browser'] : ['.']);
+    const problems = specifiers(source).map((s) => boundaryViolation(s, file, pkg, exportsOf)).filter(Boolean).sort();
     expect(problems).toEqual([
       'imports ../../core/dist/index.js: a path outside its package (packages/core/dist/index.js)',
       "imports @supermask/core/src/phase-kind.js: another package's internals (use its public entry)",
