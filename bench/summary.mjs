@@ -33,11 +33,11 @@ section('SupSup against ExSSNeT by density (Split Fashion-MNIST, 5 x 2, LeNet)',
   [table(['method', 'density', 'average accuracy (%)', 'forgetting'], d.rows.map((r) => [r.method, r.density, pct(r.average_accuracy), r.forgetting])), '', table(['density', 'ExSSNeT - SupSup (points)'], d.gains.map((g) => [g.density, num(g.exssnet_minus_supsup_points, 2)]))].join('\n'),
 );
 const strategiesTable = (d) => [
-  `Seeds ${d.seeds.join(', ')}; training images per task: ${d.train_per_task === 'all' ? 'all 12,000' : `${d.train_per_task} (BENCH_TRAIN_PER_TASK)`}; load average ${num(d.load_average.start[0], 1)} at the start. Capacity per task: the mask density (\`topk\`), \`kept_fraction\` for PackNet.`,
+  `${d.seeds.length > 1 ? 'Seeds' : 'Seed'} ${d.seeds.join(', ')}; training images per task: ${d.train_per_task === 'all' ? 'all 12,000' : `${d.train_per_task} (BENCH_TRAIN_PER_TASK)`}; load average ${num(d.load_average.start[0], 1)} at the start. Capacity per task: the mask density (\`topk\`), \`kept_fraction\` for PackNet.`,
   '',
   table(
     ['method', 'capacity per task', 'average accuracy (%, mean ± sd)', 'forgetting', 'capacity used', 'seconds per task'],
-    d.rows.map((r) => [r.method, r.density, `${pct(r.average_accuracy)} ± ${pct(r.average_accuracy_sd)}`, r.forgetting, num(r.capacity_used, 3), num(r.seconds_per_task, 1)]),
+    d.rows.map((r) => [r.method, r.density, d.seeds.length > 1 ? `${pct(r.average_accuracy)} ± ${pct(r.average_accuracy_sd)}` : pct(r.average_accuracy), r.forgetting, num(r.capacity_used, 3), num(r.seconds_per_task, 1)]),
   ),
 ];
 section('Strategies as packages: SupSup, ExSSNeT, WSN, WSN + KKT, PackNet (Split Fashion-MNIST, 5 x 2, LeNet)', 'strategies', (d) => {
