@@ -31,3 +31,4 @@ export * from "./export.js";
 export * from "./layers/masked-conv1d.js";
 export * from "./plugins.js";
 export * from "./augment.js";
+export * from "./layers/conv-bn.js";
