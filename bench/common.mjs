@@ -132,3 +132,44 @@ export function printPhases(title, { rows, speedups }) {
   );
   if (speedups.length) console.log(`\ncpu-ort / cpu: ${speedups.map((s) => `${s.phase} phase ${s.speedup.toFixed(1)}x`).join(', ')}`);
 }
+
+/**
+ * Times one phase of the first task of configs/FILE (`edit` applied to the raw config) on
+ * `backend`: a task of batch * (steps + 1) training images, the first batch (sessions, caches)
+ * not counted. `hooks.start` / `hooks.stop` run around each counted batch, `hooks.ready(experiment)`
+ * before the task starts. Returns samples/s over the counted batches, their milliseconds, the
+ * backend, the load average at the start and the resolved config.
+ */
+export async function timedPhase({ file, phase, edit = () => {}, steps, batch = 64, backend = 'cpu', createRegistry, hooks = {} }) {
+  const dataDir = fullDataDir();
+  const registry = createRegistry();
+  const raw = readConfigFile(join(root, 'configs', file));
+  raw.stream.options = { ...raw.stream.options, tasks: 1, train_per_task: batch * (steps + 1), test_per_task: batch };
+  if (!dataDir) raw.dataset.options = { source: 'embedded' };
+  edit(raw);
+  const config = resolveConfig(raw, registry, { backend, file: join(root, 'configs', file) });
+  let ms = 0;
+  let t0 = 0;
+  const plugin = {
+    id: 'timed-phase',
+    beforeBatch: (info) => {
+      if (info.phase.name !== phase || info.batch === 0) return;
+      hooks.start?.();
+      t0 = performance.now();
+    },
+    afterBatch: (info) => {
+      if (info.phase.name !== phase || info.batch === 0) return;
+      ms += performance.now() - t0;
+      hooks.stop?.();
+    },
+  };
+  const experiment = await Experiment.create({ config, registry, plugins: [plugin], runOptions: { dataDir } });
+  try {
+    hooks.ready?.(experiment);
+    const load = os.loadavg()[0];
+    await experiment.runTask(experiment.stream.tasks[0]);
+    return { samples_per_second: (batch * steps * 1000) / ms, ms, steps, batch, backend: experiment.backendSelection.backend, load_average: load, config, data: dataDir ?? 'embedded' };
+  } finally {
+    experiment.dispose();
+  }
+}

@@ -5,18 +5,16 @@
 // of tfjs and graph bookkeeping). The first batch of each phase (session creation) is not
 // counted. Mask phase: configs/split-fmnist-resnet18-supsup.json; weight phase:
 // configs/split-fmnist-resnet18-exssnet.json with its mask phase cut to 0 epochs. BENCH_STEPS
-// (default 4) counted steps per phase, SUPERMASK_RESNET_FUSED=0 profiles the op-by-op path.
+// (default 4) counted steps per phase, SUPERMASK_FUSED_CONV=0 profiles the op-by-op path.
 // Writes bench/results/profile-resnet.json.
-import os from 'node:os';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Experiment, readConfigFile, resolveConfig } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
 import { OrtRuntime } from '@supermask/kernels-ort';
-import { fullDataDir, printTable, root, writeResults } from './common.mjs';
+import { printTable, timedPhase, writeResults } from './common.mjs';
 
 const steps = Math.max(1, Number(process.env.BENCH_STEPS ?? 4));
 const batch = 64;
+const fused = process.env.SUPERMASK_FUSED_CONV !== '0';
 const phases = [
   { phase: 'mask', file: 'split-fmnist-resnet18-supsup.json', edit: (raw) => (raw.strategy.options.mask_phase.epochs = 1) },
   {
@@ -76,62 +74,44 @@ OrtRuntime.prototype.runOutputs = function (...args) {
   }
 };
 
-const dataDir = fullDataDir();
 const report = [];
 for (const { phase, file, edit } of phases) {
   timer.kernels.clear();
   timer.ort.clear();
-  const registry = createRegistry();
-  const raw = readConfigFile(join(root, 'configs', file));
-  raw.stream.options = { ...raw.stream.options, tasks: 1, train_per_task: batch * (steps + 1), test_per_task: batch };
-  if (!dataDir) raw.dataset.options = { source: 'embedded' };
-  edit(raw);
-  const config = resolveConfig(raw, registry, { backend: 'cpu', file: join(root, 'configs', file) });
-  let stepMs = 0;
-  let t0 = 0;
-  const plugin = {
-    id: 'profile',
-    beforeBatch: (info) => {
-      if (info.phase.name !== phase || info.batch === 0) return;
-      timer.counting = true;
-      t0 = performance.now();
-    },
-    afterBatch: (info) => {
-      if (info.phase.name !== phase || info.batch === 0) return;
-      stepMs += performance.now() - t0;
-      timer.counting = false;
-    },
-  };
-  const experiment = await Experiment.create({ config, registry, plugins: [plugin], runOptions: { dataDir } });
-  try {
-    wrapKernels(experiment.backendSelection.backend);
-    const load = os.loadavg()[0];
-    await experiment.runTask(experiment.stream.tasks[0]);
-    const kernelMs = [...timer.kernels.values()].reduce((s, e) => s + e.ms, 0);
-    const ortMs = [...timer.ort.values()].reduce((s, e) => s + e.ms, 0);
-    const rows = [...timer.kernels.entries()]
-      .map(([kernel, e]) => ({
-        kernel,
-        calls_per_step: e.calls / steps,
-        ms_per_step: e.ms / steps,
-        ort_ms_per_step: (timer.ort.get(kernel)?.ms ?? 0) / steps,
-        share: e.ms / stepMs,
-      }))
-      .sort((a, b) => b.ms_per_step - a.ms_per_step);
-    rows.push({ kernel: '(outside kernels: tape, mask selection, JS)', calls_per_step: 0, ms_per_step: (stepMs - kernelMs) / steps, ort_ms_per_step: 0, share: 1 - kernelMs / stepMs });
-    console.log(`\nResNet-18 nf 20, 32x32, batch ${batch}, density 0.1, ${phase} phase, backend ${experiment.backendSelection.backend}: ` +
-      `${(stepMs / steps).toFixed(1)} ms a step (${((batch * steps * 1000) / stepMs).toFixed(1)} samples/s), of which ORT session runs ${(ortMs / steps).toFixed(1)} ms; load average ${load.toFixed(2)}\n`);
-    printTable(rows.map((r) => ({ ...r, ms_per_step: r.ms_per_step.toFixed(2), ort_ms_per_step: r.ort_ms_per_step.toFixed(2), share: `${(100 * r.share).toFixed(1)}%` })));
-    report.push({ phase, backend: experiment.backendSelection.backend, steps, ms_per_step: stepMs / steps, ort_ms_per_step: ortMs / steps, load_average: load, kernels: rows, config });
-  } finally {
-    experiment.dispose();
-  }
+  const r = await timedPhase({
+    file,
+    phase,
+    edit,
+    steps,
+    batch,
+    createRegistry,
+    hooks: { ready: (experiment) => wrapKernels(experiment.backendSelection.backend), start: () => (timer.counting = true), stop: () => (timer.counting = false) },
+  });
+  const stepMs = r.ms;
+  const kernelMs = [...timer.kernels.values()].reduce((s, e) => s + e.ms, 0);
+  const ortMs = [...timer.ort.values()].reduce((s, e) => s + e.ms, 0);
+  const rows = [...timer.kernels.entries()]
+    .map(([kernel, e]) => ({
+      kernel,
+      calls_per_step: e.calls / steps,
+      ms_per_step: e.ms / steps,
+      ort_ms_per_step: (timer.ort.get(kernel)?.ms ?? 0) / steps,
+      share: e.ms / stepMs,
+    }))
+    .sort((a, b) => b.ms_per_step - a.ms_per_step);
+  rows.push({ kernel: '(outside kernels: tape, mask selection, JS)', calls_per_step: 0, ms_per_step: (stepMs - kernelMs) / steps, ort_ms_per_step: 0, share: 1 - kernelMs / stepMs });
+  console.log(
+    `\nResNet-18 nf 20, 32x32, batch ${batch}, density 0.1, ${phase} phase, backend ${r.backend}, fused conv + batch norm ${fused ? 'on' : 'off'}: ` +
+      `${(stepMs / steps).toFixed(1)} ms a step (${r.samples_per_second.toFixed(1)} samples/s), of which ORT session runs ${(ortMs / steps).toFixed(1)} ms; load average ${r.load_average.toFixed(2)}\n`,
+  );
+  printTable(rows.map((x) => ({ ...x, ms_per_step: x.ms_per_step.toFixed(2), ort_ms_per_step: x.ort_ms_per_step.toFixed(2), share: `${(100 * x.share).toFixed(1)}%` })));
+  report.push({ phase, backend: r.backend, steps, ms_per_step: stepMs / steps, samples_per_second: r.samples_per_second, ort_ms_per_step: ortMs / steps, load_average: r.load_average, kernels: rows, config: r.config, data: r.data });
 }
 writeResults('profile-resnet', {
   config: report.map((r) => r.config),
   seed: report[0]?.config.seed,
   backend: report[0]?.backend,
-  fused: process.env.SUPERMASK_RESNET_FUSED !== '0',
-  data: dataDir ?? 'embedded',
+  fused,
+  data: report[0]?.data,
   phases: report.map(({ config, ...r }) => r),
 });
