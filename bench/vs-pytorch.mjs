@@ -23,6 +23,10 @@ const lenetSteps = Number(process.env.BENCH_STEPS_LENET ?? 100);
 const resnetSteps = Number(process.env.BENCH_STEPS_RESNET ?? 8);
 const threads = Number(process.env.BENCH_PEER_THREADS ?? Math.min(2, os.cpus().length));
 const peerScript = join(root, 'bench', 'peer', 'supermask_peer.py');
+// OpenMP's waiting threads sleep instead of spinning, as ONNX Runtime's do here: on a shared
+// machine spinning workers cost PyTorch up to 7x (ResNet-18 weight phase at load 20: 7.8 samples/s
+// spinning, 55 passive).
+const PEER_ENV = { OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
 
 const weightOnly = (raw) => {
   raw.strategy.options.mask_phase = { ...raw.strategy.options.mask_phase, epochs: 0 };
@@ -59,7 +63,7 @@ function findPython() {
 
 function runPeer(python, row) {
   const args = [peerScript, '--net', row.net, '--phase', row.phase, '--steps', String(row.steps), '--batch', String(row.batch ?? 64), '--threads', String(threads)];
-  const out = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+  const out = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, ...PEER_ENV } });
   if (out.status !== 0) throw new Error(`peer ${args.join(' ')} failed (${out.status}): ${out.stderr || out.stdout}`);
   return JSON.parse(out.stdout.trim().split('\n').at(-1));
 }
@@ -69,7 +73,7 @@ if (!peer) {
   console.log('PyTorch peer not installed: no python3 here imports torch (Debian: apt-get install python3-torch). Nothing measured.');
   process.exit(0);
 }
-console.log(`peer: ${peer.python}, torch ${peer.torch}, ${threads} threads; ${rounds} alternating rounds per row\n`);
+console.log(`peer: ${peer.python}, torch ${peer.torch}, ${threads} threads, OMP_WAIT_POLICY=${PEER_ENV.OMP_WAIT_POLICY}; ${rounds} alternating rounds per row\n`);
 
 const measurements = [];
 const results = [];
@@ -102,7 +106,7 @@ writeResults('vs-pytorch', {
   config: Object.fromEntries(results.map((r) => [`${r.net}/${r.phase}`, { file: r.config_file, config: r.config, batch: r.batch, steps: r.steps }])),
   seed: results[0]?.config.seed,
   backend: measurements.find((m) => m.side === 'project')?.backend,
-  peer: { python: peer.python, torch: peer.torch, threads, script: 'bench/peer/supermask_peer.py', select: 'sort' },
+  peer: { python: peer.python, torch: peer.torch, threads, env: PEER_ENV, script: 'bench/peer/supermask_peer.py', select: 'sort' },
   rounds,
   fused_conv: process.env.SUPERMASK_FUSED_CONV !== '0',
   load_average_end: os.loadavg(),

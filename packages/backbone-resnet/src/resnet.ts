@@ -232,7 +232,10 @@ export class ResNet implements Backbone {
    */
   features(x: tf.Tensor, ctx: ForwardContext): tf.Tensor2D {
     if (fusedConvBnAvailable()) {
-      let h = convBn(tf.transpose(x, [0, 3, 1, 2]) as tf.Tensor4D, { conv: this.stem, bn: this.stemBn, relu: true }, ctx);
+      const [n, height, width, channels] = x.shape as [number, number, number, number];
+      // One channel: NHWC and NCHW hold the same values in the same order.
+      const nchw = channels === 1 ? x.reshape([n, 1, height, width]) : tf.transpose(x, [0, 3, 1, 2]);
+      let h = convBn(nchw as tf.Tensor4D, { conv: this.stem, bn: this.stemBn, relu: true }, ctx);
       for (const block of this.blocks) h = block.forwardFused(h, ctx);
       return h.mean([2, 3]) as tf.Tensor2D;
     }

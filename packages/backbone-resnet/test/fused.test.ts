@@ -26,9 +26,11 @@ type Phase = 'mask' | 'weight' | 'eval' | 'batch-statistics';
 function step(kind: 'resnet18' | 'resnet50', phase: Phase, fused: boolean): { logits: Float32Array; grads: Float32Array[]; stats: Float32Array[]; usedFused: boolean } {
   process.env.SUPERMASK_FUSED_CONV = fused ? '1' : '0';
   const bottleneck = kind === 'resnet50';
+  // One input channel (the NCHW view is a reshape) and three (a transpose).
+  const channels = bottleneck ? 3 : 1;
   const net = new ResNet(
     kind,
-    { inputShape: [9, 9, 3], numClasses: 5, numOutputs: 5 },
+    { inputShape: [9, 9, channels], numClasses: 5, numOutputs: 5 },
     { nf: 4, weight_init: 'signed_constant', head: bottleneck ? 'dense' : 'conv1x1', bn_momentum: 0.1 },
     bottleneck ? 'bottleneck' : 'basic',
     bottleneck ? [1, 1, 1, 1] : [2, 2, 2, 2],
@@ -52,7 +54,7 @@ function step(kind: 'resnet18' | 'resnet50', phase: Phase, fused: boolean): { lo
     if (phase !== 'mask') for (const l of net.layers) l.weight.trainable = true;
     const usedFused = fusedConvBnAvailable();
     const out = tf.tidy(() => {
-      const x = tf.tensor4d(rng.child('x').fillUniform(new Float32Array(4 * 9 * 9 * 3), -1, 1), [4, 9, 9, 3]);
+      const x = tf.tensor4d(rng.child('x').fillUniform(new Float32Array(4 * 9 * 9 * channels), -1, 1), [4, 9, 9, channels]);
       const r = tf.tensor2d(rng.child('r').fillUniform(new Float32Array(4 * 5), -1, 1), [4, 5]);
       let logits: tf.Tensor | undefined;
       const { grads } = tf.variableGrads(() => {
