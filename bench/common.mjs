@@ -149,17 +149,22 @@ export async function timedPhase({ file, phase, edit = () => {}, steps, batch = 
   edit(raw);
   const config = resolveConfig(raw, registry, { backend, file: join(root, 'configs', file) });
   let ms = 0;
+  let cpuMs = 0;
   let t0 = 0;
+  let c0;
   const plugin = {
     id: 'timed-phase',
     beforeBatch: (info) => {
       if (info.phase.name !== phase || info.batch === 0) return;
       hooks.start?.();
+      c0 = process.cpuUsage();
       t0 = performance.now();
     },
     afterBatch: (info) => {
       if (info.phase.name !== phase || info.batch === 0) return;
       ms += performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      cpuMs += (c.user + c.system) / 1000;
       hooks.stop?.();
     },
   };
@@ -168,7 +173,7 @@ export async function timedPhase({ file, phase, edit = () => {}, steps, batch = 
     hooks.ready?.(experiment);
     const load = os.loadavg()[0];
     await experiment.runTask(experiment.stream.tasks[0]);
-    return { samples_per_second: (batch * steps * 1000) / ms, ms, steps, batch, backend: experiment.backendSelection.backend, load_average: load, config, data: dataDir ?? 'embedded' };
+    return { samples_per_second: (batch * steps * 1000) / ms, ms, cpu_ms_per_step: cpuMs / steps, steps, batch, backend: experiment.backendSelection.backend, load_average: load, config, data: dataDir ?? 'embedded' };
   } finally {
     experiment.dispose();
   }

@@ -3,7 +3,8 @@
 // configs/split-fmnist-resnet18-exssnet.json (ExSSNeT, mask and weight phase, density 0.1, batch
 // 64) with a class-groups stream whose task t holds classes t, t+1, ..., t+4 (mod 10), a seeded
 // subset of BENCH_TRAIN_PER_TASK (default 128) training and BENCH_TEST_PER_TASK (64) test images
-// per task. After each task: wall seconds, training seconds (both phases), evaluation seconds
+// per task. After each task: wall and CPU seconds (the process's CPU time, all threads: what a
+// loaded machine does not inflate), the same for training (both phases), evaluation seconds
 // (all tasks so far: grows with the task count by design), process RSS, tfjs tensors and bytes.
 // BENCH_TASKS (20) resizes it. Writes bench/results/resnet-stream.json.
 import os from 'node:os';
@@ -35,15 +36,30 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 const perTask = [];
 let last = 0;
+let lastCpu;
+let phaseCpu;
+let trainCpu = 0;
+const cpuSeconds = (since) => {
+  const c = process.cpuUsage(since);
+  return (c.user + c.system) / 1e6;
+};
 const probe = {
   id: 'probe',
+  beforePhase: () => {
+    phaseCpu = process.cpuUsage();
+  },
+  afterPhase: () => {
+    trainCpu += cpuSeconds(phaseCpu);
+  },
   afterTask: ({ task, record }) => {
     const now = performance.now();
     const m = tf.memory();
     const row = {
       task: task.index + 1,
       seconds: (now - last) / 1000,
+      cpu_seconds: cpuSeconds(lastCpu),
       train_seconds: record.phases.reduce((s, p) => s + p.seconds, 0),
+      train_cpu_seconds: trainCpu,
       evaluation_seconds: record.evaluation_seconds,
       rss_mb: process.memoryUsage().rss / 2 ** 20,
       num_tensors: m.numTensors,
@@ -51,26 +67,29 @@ const probe = {
       load_average: os.loadavg()[0],
     };
     last = now;
+    lastCpu = process.cpuUsage();
+    trainCpu = 0;
     perTask.push(row);
-    console.error(`task ${row.task}: ${row.seconds.toFixed(1)} s (train ${row.train_seconds.toFixed(1)} s), RSS ${row.rss_mb.toFixed(0)} MB, ${row.num_tensors} tensors`);
+    console.error(`task ${row.task}: ${row.seconds.toFixed(1)} s (train ${row.train_seconds.toFixed(1)} s, ${row.train_cpu_seconds.toFixed(1)} CPU s), RSS ${row.rss_mb.toFixed(0)} MB, ${row.num_tensors} tensors`);
   },
 };
 const experiment = await Experiment.create({ config, registry, runOptions: { dataDir }, plugins: [probe] });
 let results;
 try {
   last = performance.now();
+  lastCpu = process.cpuUsage();
   results = await experiment.run();
 } finally {
   experiment.dispose();
 }
 const k = Math.min(5, tasks);
-const summary = ['seconds', 'train_seconds', 'evaluation_seconds', 'rss_mb', 'num_tensors', 'tensor_mb'].map((key) => ({
+const summary = ['seconds', 'cpu_seconds', 'train_seconds', 'train_cpu_seconds', 'evaluation_seconds', 'rss_mb', 'num_tensors', 'tensor_mb'].map((key) => ({
   measure: key,
   [`tasks 1-${k}`]: mean(perTask.slice(0, k).map((r) => r[key])),
   [`tasks ${tasks - k + 1}-${tasks}`]: mean(perTask.slice(-k).map((r) => r[key])),
 }));
 console.log(`\nResNet-18 nf 20, ExSSNeT, ${tasks} tasks x 5 classes (Fashion-MNIST 32x32), ${trainPerTask} train / ${testPerTask} test per task, backend ${results.backend}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-printTable(perTask.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), train_seconds: r.train_seconds.toFixed(2), evaluation_seconds: r.evaluation_seconds.toFixed(2), rss_mb: r.rss_mb.toFixed(0), tensor_mb: r.tensor_mb.toFixed(2), load_average: r.load_average.toFixed(1) })));
+printTable(perTask.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), cpu_seconds: r.cpu_seconds.toFixed(2), train_seconds: r.train_seconds.toFixed(2), train_cpu_seconds: r.train_cpu_seconds.toFixed(2), evaluation_seconds: r.evaluation_seconds.toFixed(2), rss_mb: r.rss_mb.toFixed(0), tensor_mb: r.tensor_mb.toFixed(2), load_average: r.load_average.toFixed(1) })));
 console.log('');
 printTable(summary);
 console.log(`\naverage accuracy ${(100 * results.average_accuracy).toFixed(2)}%, forgetting ${results.forgetting}`);

@@ -11,7 +11,11 @@
 // (python3 with torch, else /usr/bin/python3; PyTorch on 2 threads, SupSup's GetSubnet top-k);
 // without torch it says so and exits 0. BENCH_ROUNDS (default 2) alternations per row, the best
 // of each side is the row; BENCH_STEPS_LENET (100) and BENCH_STEPS_RESNET (8) counted steps per
-// measurement (the first step is not counted on either side). Writes bench/results/vs-pytorch.json.
+// measurement (the first step is not counted on either side). Besides samples/s, the CPU time
+// per step of each side's process (all threads; the least of the rounds): the work a step costs,
+// which a loaded machine does not inflate as it does wall time. BENCH_OP_BY_OP=1 also times the
+// ResNets with the fused conv + batch-norm kernels off (SUPERMASK_FUSED_CONV=0) in each round.
+// Writes bench/results/vs-pytorch.json.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +26,7 @@ const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
 const lenetSteps = Number(process.env.BENCH_STEPS_LENET ?? 100);
 const resnetSteps = Number(process.env.BENCH_STEPS_RESNET ?? 8);
 const threads = Number(process.env.BENCH_PEER_THREADS ?? Math.min(2, os.cpus().length));
+const compareOpByOp = process.env.BENCH_OP_BY_OP === '1';
 const peerScript = join(root, 'bench', 'peer', 'supermask_peer.py');
 // OpenMP's waiting threads sleep instead of spinning, as ONNX Runtime's do here: on a shared
 // machine spinning workers cost PyTorch up to 7x (ResNet-18 weight phase at load 20: 7.8 samples/s
@@ -80,27 +85,53 @@ const results = [];
 for (const row of rows) {
   let project = 0;
   let pytorch = row.peer === false ? null : 0;
+  let opByOp = null;
+  let projectCpu = Infinity;
+  let pytorchCpu = Infinity;
   let config;
   for (let r = 0; r < rounds; r++) {
     const p = await timedPhase({ file: row.file, phase: row.phase, edit: row.edit, steps: row.steps, batch: row.batch ?? 64, createRegistry });
     config = p.config;
-    measurements.push({ net: row.net, phase: row.phase, side: 'project', round: r, samples_per_second: p.samples_per_second, backend: p.backend, load_average: p.load_average });
+    measurements.push({ net: row.net, phase: row.phase, side: 'project', round: r, samples_per_second: p.samples_per_second, cpu_ms_per_step: p.cpu_ms_per_step, backend: p.backend, load_average: p.load_average });
     project = Math.max(project, p.samples_per_second);
+    projectCpu = Math.min(projectCpu, p.cpu_ms_per_step);
+    if (compareOpByOp && row.net !== 'lenet') {
+      // The same network with the fused conv + batch-norm kernels switched off (the op-by-op path).
+      process.env.SUPERMASK_FUSED_CONV = '0';
+      try {
+        const o = await timedPhase({ file: row.file, phase: row.phase, edit: row.edit, steps: row.steps, batch: row.batch ?? 64, createRegistry });
+        measurements.push({ net: row.net, phase: row.phase, side: 'project-op-by-op', round: r, samples_per_second: o.samples_per_second, backend: o.backend, load_average: o.load_average });
+        opByOp = Math.max(opByOp ?? 0, o.samples_per_second);
+      } finally {
+        delete process.env.SUPERMASK_FUSED_CONV;
+      }
+    }
     if (pytorch !== null) {
       const load = os.loadavg()[0];
       const q = runPeer(peer.python, row);
-      measurements.push({ net: row.net, phase: row.phase, side: 'pytorch', round: r, samples_per_second: q.samples_per_second, load_average: load });
+      measurements.push({ net: row.net, phase: row.phase, side: 'pytorch', round: r, samples_per_second: q.samples_per_second, cpu_ms_per_step: q.cpu_ms_per_step, load_average: load });
       pytorch = Math.max(pytorch, q.samples_per_second);
+      pytorchCpu = Math.min(pytorchCpu, q.cpu_ms_per_step);
     }
-    console.log(`${row.label}, ${row.phase} phase, round ${r + 1}: project ${measurements.at(pytorch === null ? -1 : -2).samples_per_second.toFixed(1)}` +
-      (pytorch === null ? '' : `, pytorch ${measurements.at(-1).samples_per_second.toFixed(1)}`) + ` samples/s (load ${os.loadavg()[0].toFixed(2)})`);
+    const round = Object.fromEntries(measurements.filter((m) => m.net === row.net && m.phase === row.phase && m.round === r).map((m) => [m.side, m.samples_per_second.toFixed(1)]));
+    console.log(`${row.label}, ${row.phase} phase, round ${r + 1}: ${Object.entries(round).map(([k, v]) => `${k} ${v}`).join(', ')} samples/s (load ${os.loadavg()[0].toFixed(2)})`);
   }
-  results.push({ net: row.net, label: row.label, phase: row.phase, batch: row.batch ?? 64, steps: row.steps, project, pytorch, ratio: pytorch ? project / pytorch : null, config_file: `configs/${row.file}`, config });
+  results.push({ net: row.net, label: row.label, phase: row.phase, batch: row.batch ?? 64, steps: row.steps, project, pytorch, ratio: pytorch ? project / pytorch : null, project_cpu_ms_per_step: projectCpu, pytorch_cpu_ms_per_step: pytorch === null ? null : pytorchCpu, op_by_op: opByOp, config_file: `configs/${row.file}`, config });
 }
 
 console.log(`\nproject (tfjs + ONNX Runtime kernels, best of ${rounds}) / PyTorch ${peer.torch} (${threads} threads, best of ${rounds}); samples/s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores\n`);
 printTable(
-  results.map((r) => ({ network: r.label, phase: r.phase, project: r.project.toFixed(1), pytorch: r.pytorch === null ? 'not run' : r.pytorch.toFixed(1), ratio: r.ratio === null ? '' : `${r.ratio.toFixed(2)}x` })),
+  results.map((r) => ({
+    network: r.label,
+    phase: r.phase,
+    project: r.project.toFixed(1),
+    pytorch: r.pytorch === null ? 'not run' : r.pytorch.toFixed(1),
+    ratio: r.ratio === null ? '' : `${r.ratio.toFixed(2)}x`,
+    'project CPU ms/step': r.project_cpu_ms_per_step.toFixed(0),
+    'pytorch CPU ms/step': r.pytorch_cpu_ms_per_step === null ? '' : r.pytorch_cpu_ms_per_step.toFixed(0),
+    'CPU-time ratio': r.pytorch_cpu_ms_per_step === null ? '' : `${(r.pytorch_cpu_ms_per_step / r.project_cpu_ms_per_step).toFixed(2)}x`,
+    ...(compareOpByOp ? { 'project op by op': r.op_by_op === null ? '' : r.op_by_op.toFixed(1) } : {}),
+  })),
 );
 writeResults('vs-pytorch', {
   config: Object.fromEntries(results.map((r) => [`${r.net}/${r.phase}`, { file: r.config_file, config: r.config, batch: r.batch, steps: r.steps }])),
@@ -111,5 +142,13 @@ writeResults('vs-pytorch', {
   fused_conv: process.env.SUPERMASK_FUSED_CONV !== '0',
   load_average_end: os.loadavg(),
   rows: results.map(({ net, phase, project, pytorch, ratio }) => ({ net, phase, project, pytorch, ratio })),
+  cpu_time: results.map(({ net, phase, project_cpu_ms_per_step, pytorch_cpu_ms_per_step }) => ({
+    net,
+    phase,
+    project_ms_per_step: project_cpu_ms_per_step,
+    pytorch_ms_per_step: pytorch_cpu_ms_per_step,
+    ratio: pytorch_cpu_ms_per_step === null ? null : pytorch_cpu_ms_per_step / project_cpu_ms_per_step,
+  })),
+  op_by_op: compareOpByOp ? results.map(({ net, phase, op_by_op }) => ({ net, phase, samples_per_second: op_by_op })) : undefined,
   measurements,
 });

@@ -12,7 +12,8 @@ Phases (density 0.1, Adam, batch 64):
   each step) unless --select kthvalue;
 - weight: the mask fixed, the weights trained with their gradient masked to the mask (ExSSNeT's
   weight phase for the first task).
-Prints one JSON line: {"net", "phase", "samples_per_second", "steps", "batch", "threads", "torch"}.
+Prints one JSON line: {"net", "phase", "samples_per_second", "cpu_ms_per_step" (CPU time of the
+process, every thread), "steps", "batch", "threads", "torch"}.
 Synthetic inputs and labels (the cost of a step does not depend on the values). Exit 3 when torch
 is missing (the caller reports the peer as not installed).
 """
@@ -210,11 +211,14 @@ def main():
     for _ in range(a.warmup):
         step()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     for _ in range(a.steps):
         step()
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     print(json.dumps({
         "net": a.net, "phase": a.phase, "samples_per_second": a.batch * a.steps / seconds, "steps": a.steps,
+        "cpu_ms_per_step": 1000 * cpu_seconds / a.steps,
         "batch": a.batch, "threads": a.threads, "select": a.select, "seed": a.seed, "torch": torch.__version__,
     }))
 
