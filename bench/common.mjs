@@ -178,3 +178,9 @@ export async function timedPhase({ file, phase, edit = () => {}, steps, batch = 
     experiment.dispose();
   }
 }
+
+/** Edits a two-phase config so that its first task runs only one weight-phase epoch of batch `batch` (the weight phase's speed does not depend on how trained the mask is). */
+export function weightPhaseOnly(raw, batch = 64) {
+  raw.strategy.options.mask_phase = { ...raw.strategy.options.mask_phase, epochs: 0 };
+  raw.strategy.options.weight_phase = { ...raw.strategy.options.weight_phase, epochs: 1, batch_size: batch };
+}

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRegistry } from '@supermask/cli';
 import { OrtRuntime } from '@supermask/kernels-ort';
-import { printTable, timedPhase, writeResults } from './common.mjs';
+import { printTable, timedPhase, weightPhaseOnly, writeResults } from './common.mjs';
 
 const steps = Math.max(1, Number(process.env.BENCH_STEPS ?? 4));
 const batch = 64;
@@ -21,10 +21,7 @@ const phases = [
   {
     phase: 'weight',
     file: 'split-fmnist-resnet18-exssnet.json',
-    edit: (raw) => {
-      raw.strategy.options.mask_phase = { ...raw.strategy.options.mask_phase, epochs: 0 };
-      raw.strategy.options.weight_phase = { ...raw.strategy.options.weight_phase, epochs: 1, batch_size: batch };
-    },
+    edit: (raw) => weightPhaseOnly(raw, batch),
   },
 ];
 

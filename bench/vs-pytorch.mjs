@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createRegistry } from '@supermask/cli';
-import { printTable, root, timedPhase, writeResults } from './common.mjs';
+import { printTable, root, timedPhase, weightPhaseOnly, writeResults } from './common.mjs';
 
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
 const lenetSteps = Number(process.env.BENCH_STEPS_LENET ?? 100);
@@ -33,21 +33,17 @@ const peerScript = join(root, 'bench', 'peer', 'supermask_peer.py');
 // spinning, 55 passive).
 const PEER_ENV = { OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
 
-const weightOnly = (raw) => {
-  raw.strategy.options.mask_phase = { ...raw.strategy.options.mask_phase, epochs: 0 };
-  raw.strategy.options.weight_phase = { ...raw.strategy.options.weight_phase, epochs: 1, batch_size: 64 };
-};
 const rows = [
   { net: 'lenet', label: 'LeNet 300-100 (28x28)', phase: 'mask', file: 'split-fmnist-supsup.json', steps: lenetSteps },
-  { net: 'lenet', label: 'LeNet 300-100 (28x28)', phase: 'weight', file: 'split-fmnist-exssnet.json', edit: weightOnly, steps: lenetSteps },
+  { net: 'lenet', label: 'LeNet 300-100 (28x28)', phase: 'weight', file: 'split-fmnist-exssnet.json', edit: weightPhaseOnly, steps: lenetSteps },
   { net: 'resnet18', label: 'ResNet-18 nf 20 (32x32)', phase: 'mask', file: 'split-fmnist-resnet18-supsup.json', steps: resnetSteps },
-  { net: 'resnet18', label: 'ResNet-18 nf 20 (32x32)', phase: 'weight', file: 'split-fmnist-resnet18-exssnet.json', edit: weightOnly, steps: resnetSteps },
+  { net: 'resnet18', label: 'ResNet-18 nf 20 (32x32)', phase: 'weight', file: 'split-fmnist-resnet18-exssnet.json', edit: weightPhaseOnly, steps: resnetSteps },
 ];
 if (process.env.BENCH_RESNET50 === '1') {
   const batch = Number(process.env.BENCH_RESNET50_BATCH ?? 16);
   const label = `ResNet-50 nf 64 (64x64, batch ${batch})`;
   const resnet50 = (phase) => (raw) => {
-    if (phase === 'weight') weightOnly(raw);
+    if (phase === 'weight') weightPhaseOnly(raw);
     raw.backbone = { id: 'resnet50', options: { nf: 64 } };
     raw.stream.options.pad_to = [64, 64];
     raw.strategy.options[`${phase}_phase`].batch_size = batch;

@@ -2,17 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fusedConvBnAvailable, kaimingUniform, keptCount, Rng, selectBackend, straightThroughMask, topKAbsMask, type ForwardContext } from '@supermask/core';
 import { ResNet } from '@supermask/backbone-resnet';
-
-/** Largest |got - want| over the largest |want|. */
-function relativeError(want: Float32Array, got: Float32Array): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return scale === 0 ? err : err / scale;
-}
+import { relativeError } from '../../kernels-ort/test/helpers.js';
 
 const DENSITY = 0.5;
 

@@ -133,9 +133,10 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
       d = gb.node('Sub', [c, m]);
     }
     const sd = gb.node('Sqrt', [gb.node('Add', [v, gb.constantFloat([a.epsilon], [])])]);
-    const xhat = gb.node('Div', [d, sd]);
-    let h = skipIn ? gb.node('Add', [xhat, skipIn]) : xhat;
-    if (a.relu) h = gb.node('Relu', [h]);
+    // Results computed straight into the graph outputs' names: no Identity copies.
+    const xhat = gb.node('Div', [d, sd], {}, 'xhat');
+    let h = skipIn ? gb.node('Add', [xhat, skipIn], {}, a.relu ? undefined : 'y') : xhat;
+    if (a.relu) h = gb.node('Relu', [h], {}, 'y');
     const channels = gb.constantInt64([g.cout]);
     gb.output(h, 'y', ['N', g.cout, g.oh, g.ow]);
     gb.output(xhat, 'xhat', ['N', g.cout, g.oh, g.ow]);
@@ -185,7 +186,7 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
     const xhatIn = gb.input('in4', outDims);
     const inv = gb.input('in5', [1, g.cout, 1, 1]);
     // y >= 0 after the ReLU, so Sign(y) is its gradient mask [h > 0].
-    const grad = a.relu ? gb.node('Mul', [dyIn, gb.node('Sign', [yIn])]) : dyIn;
+    const grad = a.relu ? gb.node('Mul', [dyIn, gb.node('Sign', [yIn])], {}, withSkip ? 'dskip' : undefined) : dyIn;
     let dc: string;
     if (a.mode === 'batch') {
       const mg = gb.node('ReduceMean', [grad], { axes: BN_AXES, keepdims: 1 });
@@ -205,7 +206,7 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
       dilations: [1, 1],
       output_padding: outputPadding,
       group: 1,
-    });
+    }, 'dx');
     // dW: NHWC copies of the padded input and of dc, then one product per tap.
     let xt = gb.node('Transpose', [xin], { perm: NCHW_TO_NHWC });
     const bottom = Math.max(0, g.k + (g.oh - 1) * s - g.h - p);
@@ -224,7 +225,7 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
     }
     const dw = taps.length === 1 ? taps[0]! : gb.node('Concat', taps, { axis: 0 });
     gb.output(dx, 'dx', ['N', g.cin, g.h, g.w]);
-    gb.output(gb.node('Reshape', [dw, gb.constantInt64([g.k, g.k, g.cin, g.cout])]), 'dfilter', [g.k, g.k, g.cin, g.cout]);
+    gb.output(gb.node('Reshape', [dw, gb.constantInt64([g.k, g.k, g.cin, g.cout])], {}, 'dfilter'), 'dfilter', [g.k, g.k, g.cin, g.cout]);
     if (withSkip) gb.output(grad, 'dskip', outDims);
     return gb.encode();
   };
