@@ -38,7 +38,7 @@ function step(kind: 'resnet18' | 'resnet50', phase: Phase, fused: boolean): { lo
       task: 0,
       training: phase === 'mask' || phase === 'weight',
       ...(phase === 'batch-statistics' ? { batchStatistics: true } : {}),
-      weight: (l) => l.weight.mul(phase === 'mask' ? straightThroughMask(l.scores(0), maskOf) : tf.tensor(maskOf(l.scoreValues(0)), l.shape)),
+      weight: (l) => l.weight.mul(phase === 'mask' ? straightThroughMask(l.scores(0), maskOf) : tf.tensor(maskOf(l.masks.scoreValues(0)), l.shape)),
     };
     const variables = net.layers.map((l) => (phase === 'mask' ? l.scores(0) : l.weight));
     if (phase !== 'mask') for (const l of net.layers) l.weight.trainable = true;
