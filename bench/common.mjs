@@ -133,7 +133,7 @@ export function printPhases(title, { rows, speedups }) {
 /**
  * Times one phase of the first task of configs/FILE (`edit` applied to the raw config) on
  * `backend`: a task of batch * (steps + 1) training images, the first batch (sessions, caches)
- * not counted. `hooks.start` / `hooks.stop` run around each counted batch, `hooks.ready(experiment)`
+ * not counted. `hooks.start` / `hooks.stop` run around the counted batches, `hooks.ready(experiment)`
  * before the task starts. Returns samples/s over the counted batches, their milliseconds, the
  * backend, the load average at the start and the resolved config.
  */
@@ -149,23 +149,28 @@ export async function timedPhase({ file, phase, edit = () => {}, steps, batch = 
   let cpuMs = 0;
   let t0 = 0;
   let c0;
-  const plugin = {
+  let counting = false;
+  // The first batch's beforeBatch to the end of the phase: the steps after the first (afterBatch
+  // events arrive in groups, once the losses are read, so they do not mark a step's end).
+  const observer = {
     id: 'timed-phase',
     beforeBatch: (info) => {
-      if (info.phase.name !== phase || info.batch === 0) return;
+      if (info.phase.name !== phase || info.batch !== 1 || counting) return;
+      counting = true;
       hooks.start?.();
       c0 = process.cpuUsage();
       t0 = performance.now();
     },
-    afterBatch: (info) => {
-      if (info.phase.name !== phase || info.batch === 0) return;
+    afterPhase: (info) => {
+      if (info.phase.name !== phase || !counting) return;
       ms += performance.now() - t0;
       const c = process.cpuUsage(c0);
       cpuMs += (c.user + c.system) / 1000;
+      counting = false;
       hooks.stop?.();
     },
   };
-  const experiment = await Experiment.create({ config, registry, plugins: [plugin], runOptions: { dataDir } });
+  const experiment = await Experiment.create({ config, registry, observers: [observer], runOptions: { dataDir } });
   try {
     hooks.ready?.(experiment);
     const load = os.loadavg()[0];

@@ -73,7 +73,7 @@ const probe = {
     console.error(`task ${row.task}: ${row.seconds.toFixed(1)} s (train ${row.train_seconds.toFixed(1)} s, ${row.train_cpu_seconds.toFixed(1)} CPU s), RSS ${row.rss_mb.toFixed(0)} MB, ${row.num_tensors} tensors`);
   },
 };
-const experiment = await Experiment.create({ config, registry, runOptions: { dataDir }, plugins: [probe] });
+const experiment = await Experiment.create({ config, registry, runOptions: { dataDir }, observers: [probe] });
 let results;
 try {
   last = performance.now();
