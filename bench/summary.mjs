@@ -29,6 +29,23 @@ section('LeNet 300-100 training (density 0.1, batch 64)', 'lenet', (d) =>
 section('ResNet-18 (nf 20, 32x32) training (density 0.1, batch 64)', 'resnet18', (d) =>
   [table(['backend', 'phase', 'samples/s'], d.rows.map((r) => [r.backend, r.phase, num(r.samples_per_second, 3)])), '', (d.speedups ?? []).map((s) => `${s.phase} phase: cpu-ort is ${num(s.speedup, 0)}x plain cpu.`).join(' ')].join('\n'),
 );
+section('Against PyTorch on the same machine, measured alternately (density 0.1, batch 64)', 'vs-pytorch', (d) =>
+  [
+    `PyTorch ${d.peer?.torch} on ${d.peer?.threads} threads (\`bench/peer/supermask_peer.py\`); best of ${d.rounds} alternating rounds each; load average at the end ${(d.load_average_end ?? []).map((l) => num(l, 2)).join(' ')}.`,
+    '',
+    table(
+      ['network', 'phase', 'project samples/s', 'PyTorch samples/s', 'project / PyTorch', ...(d.op_by_op ? ['project op by op samples/s'] : [])],
+      d.rows.map((r, i) => [r.net, r.phase, num(r.project, 1), r.pytorch === null ? 'not run' : num(r.pytorch, 1), r.ratio === null ? '' : `${num(r.ratio, 2)}x`, ...(d.op_by_op ? [num(d.op_by_op[i]?.samples_per_second, 1)] : [])]),
+    ),
+  ].join('\n'),
+);
+section('ResNet-18 over a 20-task stream (5 classes per task, ExSSNeT)', 'resnet-stream', (d) =>
+  [
+    `${d.tasks} tasks, ${d.train_per_task} training / ${d.test_per_task} test images per task, backend ${d.backend}; average accuracy ${pct(d.average_accuracy)}%, forgetting ${d.forgetting}.`,
+    '',
+    table(['measure', ...Object.keys(d.summary[0]).filter((k) => k !== 'measure')], d.summary.map((r) => [r.measure, ...Object.entries(r).filter(([k]) => k !== 'measure').map(([, v]) => num(v, 2))])),
+  ].join('\n'),
+);
 section('SupSup against ExSSNeT by density (Split Fashion-MNIST, 5 x 2, LeNet)', 'density', (d) =>
   [table(['method', 'density', 'average accuracy (%)', 'forgetting'], d.rows.map((r) => [r.method, r.density, pct(r.average_accuracy), r.forgetting])), '', table(['density', 'ExSSNeT - SupSup (points)'], d.gains.map((g) => [g.density, num(g.exssnet_minus_supsup_points, 2)]))].join('\n'),
 );

@@ -50,3 +50,4 @@ export * from './tokens.js';
 export * from './training.js';
 export * from './versions.js';
 export * from './config-input.js';
+export * from './layers/conv-bn.js';
