@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 
 export * from './backend.js';
+export * from './webgpu.js';
+export * from './device-masks.js';
 export * from './builtins.js';
 export * from './config.js';
 export * from './contracts.js';

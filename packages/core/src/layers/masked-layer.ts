@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerShape, MaskScorer } from '../contracts.js';
 import { packBits, unpackBits } from '../bitpack.js';
+import { unpackBitsTensor } from '../device-masks.js';
+import { onDevice } from '../webgpu.js';
 
 let uid = 0;
 /** tfjs variable names are global to the engine: make each one unique. */
@@ -17,7 +19,8 @@ export function variableFrom(initial: tf.Tensor, trainable: boolean, name: strin
 }
 
 interface CachedMask {
-  values: Float32Array;
+  /** Read from `tensor` on first use when the mask was found on the device. */
+  values?: Float32Array;
   tensor: tf.Tensor;
 }
 
@@ -29,6 +32,10 @@ interface CachedMask {
  * scores change. Once the task is finished (`finishTask`), its mask is stored bit-packed (1 bit
  * per weight) and its scores are released: the compact task state. A finished task's mask is
  * unpacked on use.
+ *
+ * On a GPU backend (`onDevice()`) masks are found and unpacked there (`MaskScorer.maskTensor`,
+ * `unpackBitsTensor`); reading a training task's mask back then needs `readMaskValues` (async),
+ * after which the synchronous `maskValues` and `finishTask` use the values it cached.
  */
 export class MaskedLayer implements LayerShape {
   readonly weight: tf.Variable;
@@ -142,7 +149,18 @@ export class MaskedLayer implements LayerShape {
   maskValues(task: number, scorer: MaskScorer): Float32Array {
     const bits = this.packed.get(task);
     if (bits) return unpackBits(bits, this.size);
-    return this.cachedMask(task, scorer).values;
+    const cached = this.cachedMask(task, scorer);
+    cached.values ??= cached.tensor.dataSync() as Float32Array;
+    return cached.values;
+  }
+
+  /** `maskValues` read with `await data()`, as GPU backends need; the values stay cached. */
+  async readMaskValues(task: number, scorer: MaskScorer): Promise<Float32Array> {
+    const bits = this.packed.get(task);
+    if (bits) return unpackBits(bits, this.size);
+    const cached = this.cachedMask(task, scorer);
+    cached.values ??= (await cached.tensor.data()) as Float32Array;
+    return cached.values;
   }
 
   /**
@@ -151,7 +169,7 @@ export class MaskedLayer implements LayerShape {
    */
   maskTensor(task: number, scorer: MaskScorer): tf.Tensor {
     const bits = this.packed.get(task);
-    if (bits) return tf.tensor(unpackBits(bits, this.size), this.shape);
+    if (bits) return onDevice() ? unpackBitsTensor(bits, this.shape) : tf.tensor(unpackBits(bits, this.size), this.shape);
     return this.cachedMask(task, scorer).tensor;
   }
 
@@ -166,8 +184,12 @@ export class MaskedLayer implements LayerShape {
   private cachedMask(task: number, scorer: MaskScorer): CachedMask {
     let cached = this.masks.get(task);
     if (!cached) {
-      const values = scorer.maskValues(this.scores(task).dataSync() as Float32Array, this.density);
-      cached = { values, tensor: tf.keep(tf.tensor(values, this.shape)) };
+      if (onDevice() && scorer.maskTensor) {
+        cached = { tensor: tf.keep(scorer.maskTensor(this.scores(task), this.density)) };
+      } else {
+        const values = scorer.maskValues(this.scores(task).dataSync() as Float32Array, this.density);
+        cached = { values, tensor: tf.keep(tf.tensor(values, this.shape)) };
+      }
       this.masks.set(task, cached);
     }
     return cached;
