@@ -25,8 +25,16 @@ export function topKAbsMaskTensor(scores: tf.Tensor, k: number): tf.Tensor {
     const tiesKept = tf.sub(tf.scalar(k, 'int32'), tf.sum(tf.cast(above, 'int32')));
     const rank = tf.cumsum(tf.cast(atThreshold, 'int32'));
     const keep = tf.logicalOr(above, tf.logicalAnd(atThreshold, tf.lessEqual(rank, tiesKept)));
-    return tf.cast(keep, 'float32').reshape(scores.shape);
+    return asFloatMask(keep).reshape(scores.shape);
   });
+}
+
+/**
+ * A bool tensor as 0/1 float32. `tf.where`, not `tf.cast`: on the webgpu backend a cast from
+ * bool shares the bool buffer, and `data()` of it returns a Uint8Array.
+ */
+function asFloatMask(keep: tf.Tensor): tf.Tensor {
+  return tf.where(keep, tf.ones(keep.shape), tf.zeros(keep.shape));
 }
 
 /** Bits per uploaded word: 16 keeps every word a small positive int32 (exact in any int or float path). */
@@ -44,9 +52,10 @@ export function unpackBitsTensor(packed: Uint8Array, shape: number[]): tf.Tensor
   for (let i = 0; i < packed.length; i++) words[i >>> 1]! |= packed[i]! << ((i & 1) * 8);
   return tf.tidy(() => {
     const index = tf.range(0, length, 1, 'int32');
-    const word = tf.gather(tf.tensor1d(words, 'int32'), tf.floorDiv(index, WORD_BITS));
+    const wordBits = tf.scalar(WORD_BITS, 'int32');
+    const word = tf.gather(tf.tensor1d(words, 'int32'), tf.floorDiv(index, wordBits));
     const powers = tf.tensor1d(Int32Array.from({ length: WORD_BITS }, (_, b) => 1 << b), 'int32');
-    const bit = tf.mod(tf.floorDiv(word, tf.gather(powers, tf.mod(index, WORD_BITS))), 2);
-    return tf.cast(bit, 'float32').reshape(shape);
+    const bit = tf.mod(tf.floorDiv(word, tf.gather(powers, tf.mod(index, wordBits))), tf.scalar(2, 'int32'));
+    return asFloatMask(tf.equal(bit, tf.scalar(1, 'int32'))).reshape(shape);
   });
 }
