@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  Experiment,
+  resolveConfig,
   MaskedConv1d,
   MaskedConv2d,
   MaskedDense,
@@ -18,10 +20,15 @@ import {
   topKAbsMaskTensor,
   unpackBits,
   unpackBitsTensor,
+  type ExperimentPlugin,
+  type ExperimentResults,
   type ForwardContext,
   type MaskedLayer,
+  type PhaseInfo,
+  type Task,
 } from '@supermask/core';
 import { TopKScorer } from '@supermask/strategy-supsup';
+import { blobsConfig, testRegistry } from './helpers.js';
 
 /** Whether this machine has a WebGPU adapter: tried once, and the reason printed when not. */
 async function webgpuAvailable(): Promise<string | undefined> {
@@ -214,5 +221,118 @@ describe.skipIf(unavailable)('webgpu against cpu', () => {
       unpacked.dispose();
       layer.dispose();
     });
+  });
+});
+
+/**
+ * Reads, with `await data()` only, each earlier task's test logits after every task and each
+ * weight phase's weights outside the task's editable set E_t (mask minus earlier masks).
+ */
+class GuaranteeRecorder implements ExperimentPlugin {
+  readonly id = 'guarantee-recorder';
+  experiment!: Experiment;
+  /** logits[j] = task j's test logits after each task from j on. */
+  readonly logits: Float32Array[][] = [[], [], []];
+  /** Weights outside E_t that changed during task t's weight phase (must be 0), and inside E_t. */
+  readonly changed: { outside: number; inside: number }[] = [];
+  private before: Uint32Array[] = [];
+  private editable: Float32Array[] = [];
+
+  async beforePhase(info: PhaseInfo): Promise<void> {
+    if (info.phase.name !== 'weight') return;
+    const t = info.task.index;
+    const layers = this.experiment.backbone.layers;
+    this.before = await Promise.all(layers.map(async (l) => new Uint32Array(Float32Array.from(await l.weight.data()).buffer)));
+    this.editable = await Promise.all(
+      layers.map(async (l) => {
+        const out = Float32Array.from(await l.readMaskValues(t, this.experiment.scorer));
+        for (let j = 0; j < t; j++) {
+          const earlier = await l.readMaskValues(j, this.experiment.scorer);
+          for (let i = 0; i < out.length; i++) if (earlier[i]) out[i] = 0;
+        }
+        return out;
+      }),
+    );
+  }
+
+  async afterPhase(info: PhaseInfo): Promise<void> {
+    if (info.phase.name !== 'weight') return;
+    let outside = 0;
+    let inside = 0;
+    const layers = this.experiment.backbone.layers;
+    for (let li = 0; li < layers.length; li++) {
+      const now = new Uint32Array(Float32Array.from(await layers[li]!.weight.data()).buffer);
+      for (let i = 0; i < now.length; i++) {
+        if (now[i] === this.before[li]![i]) continue;
+        if (this.editable[li]![i]) inside++;
+        else outside++;
+      }
+    }
+    this.changed.push({ outside, inside });
+  }
+
+  async afterTask({ task }: { task: Task }): Promise<void> {
+    for (let j = 0; j <= task.index; j++) {
+      const t = this.experiment.stream.tasks[j]!;
+      const x = tf.tensor(t.test.x, [t.test.n, ...t.inputShape]);
+      const logits = this.experiment.logits(x, j);
+      this.logits[j]!.push(Float32Array.from(await logits.data()));
+      tf.dispose([x, logits]);
+    }
+  }
+}
+
+async function train(strategy: 'supsup' | 'exssnet', backend: 'webgpu' | 'cpu'): Promise<{ results: ExperimentResults; recorder: GuaranteeRecorder }> {
+  const registry = testRegistry();
+  const phases =
+    strategy === 'supsup'
+      ? { mask_phase: { epochs: 2, lr: 0.05, batch_size: 16 } }
+      : { mask_phase: { epochs: 2, lr: 0.05, batch_size: 16 }, weight_phase: { epochs: 2, lr: 0.01, batch_size: 16 } };
+  const config = resolveConfig(blobsConfig({ backend, strategy: { id: strategy, options: phases } }), registry);
+  const recorder = new GuaranteeRecorder();
+  const experiment = await Experiment.create({ config, registry, plugins: [recorder] });
+  recorder.experiment = experiment;
+  try {
+    return { results: await experiment.run(), recorder };
+  } finally {
+    experiment.dispose();
+    await tf.setBackend('cpu');
+  }
+}
+
+/** Earlier tasks' logits after every later task are bit for bit those right after the task. */
+function expectNoForgetting(recorder: GuaranteeRecorder, results: ExperimentResults): void {
+  for (let j = 0; j < 3; j++) {
+    expect(recorder.logits[j]).toHaveLength(3 - j);
+    for (const later of recorder.logits[j]!.slice(1)) expect(new Uint32Array(later.buffer)).toEqual(new Uint32Array(recorder.logits[j]![0]!.buffer));
+  }
+  expect(results.forgetting).toBe(0);
+}
+
+describe.skipIf(unavailable)('training on webgpu (Experiment API, reads with await data())', () => {
+  it('SupSup: earlier tasks bit for bit unchanged, the same seed gives the same accuracy matrix and logits', async () => {
+    const first = await train('supsup', 'webgpu');
+    expect(first.results.backend).toBe('webgpu');
+    expectNoForgetting(first.recorder, first.results);
+    for (let j = 0; j < 3; j++) expect(first.results.accuracy_matrix[2]![j]!).toBeGreaterThan(0.8);
+    const again = await train('supsup', 'webgpu');
+    expect(again.results.accuracy_matrix).toEqual(first.results.accuracy_matrix);
+    expect(again.recorder.logits).toEqual(first.recorder.logits);
+  });
+
+  it('ExSSNeT: protected weights unchanged bit for bit, earlier logits unchanged, accuracies within one test example of cpu', async () => {
+    const gpu = await train('exssnet', 'webgpu');
+    expectNoForgetting(gpu.recorder, gpu.results);
+    expect(gpu.recorder.changed).toHaveLength(3);
+    for (const c of gpu.recorder.changed) {
+      expect(c.outside).toBe(0);
+      expect(c.inside).toBeGreaterThan(0);
+    }
+    const cpu = await train('exssnet', 'cpu');
+    const oneExample = 1 / 40 + 1e-9;
+    gpu.results.accuracy_matrix.forEach((row, i) => row.forEach((v, j) => {
+      if (v === null) expect(cpu.results.accuracy_matrix[i]![j]).toBeNull();
+      else expect(Math.abs(v - cpu.results.accuracy_matrix[i]![j]!), `after task ${i + 1}, task ${j + 1}`).toBeLessThanOrEqual(oneExample);
+    }));
   });
 });

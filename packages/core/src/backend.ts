@@ -31,7 +31,25 @@ export interface BackendSelection {
 /** Imports a module by name; replaced in tests to simulate installed or absent modules. */
 export type ModuleImporter = (name: string) => Promise<unknown>;
 
-const defaultImporter: ModuleImporter = (name) => import(name);
+/**
+ * Imports by name. The optional modules core loads are written out as literals so that a bundler
+ * (scripts/gpu-bundle.sh) includes them, loaded lazily all the same; any other name is imported as is.
+ */
+const defaultImporter: ModuleImporter = (name) => {
+  switch (name) {
+    case WEBGPU_BACKEND_MODULE:
+      // @ts-ignore optional dependency: absent from some installs
+      return import('@tensorflow/tfjs-backend-webgpu');
+    case DAWN_MODULE:
+      // @ts-ignore optional dependency: absent from some installs
+      return import('webgpu');
+    case FAST_CPU_MODULE:
+      // @ts-ignore optional peer dependency (it depends on core: not a build reference)
+      return import('@supermask/kernels-ort');
+    default:
+      return import(name);
+  }
+};
 
 /** Native TensorFlow bindings, in order of preference (optional peer dependencies). */
 export const NATIVE_MODULES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;

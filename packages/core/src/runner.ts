@@ -316,6 +316,7 @@ export class Experiment {
     }
     const recalibrationSeconds = this.recalibrateBatchNorm(task);
     const layers = this.backbone.layers;
+    for (const l of layers) await l.readMaskValues(t, this.scorer);
     const ownership = this.ownership.recordTask(
       t,
       layers.map((l) => l.maskValues(t, this.scorer)),
@@ -332,7 +333,7 @@ export class Experiment {
     await this.emit('beforeEval', { afterTask: t });
     const evalStart = performance.now();
     const row: (number | null)[] = this.stream.tasks.map(() => null);
-    for (let j = 0; j <= t; j++) row[j] = this.evaluate(this.stream.tasks[j]!);
+    for (let j = 0; j <= t; j++) row[j] = await this.evaluate(this.stream.tasks[j]!);
     const evaluationSeconds = (performance.now() - evalStart) / 1000;
     this.accuracyMatrix.push(row);
     await this.emit('afterEval', { afterTask: t, accuracies: row.slice(0, t + 1) as number[] });
@@ -380,12 +381,15 @@ export class Experiment {
   }
 
   /** Accuracy on a task's test split with the true task id (the accuracy matrix uses this). */
-  evaluate(task: Task): number {
+  async evaluate(task: Task): Promise<number> {
     const batchSize = this.config.evaluation.batch_size;
     let correct = 0;
     for (let start = 0; start < task.test.n; start += batchSize) {
       const end = Math.min(task.test.n, start + batchSize);
-      correct += tf.tidy(() => countCorrectRows(this.logits(testBatch(task, start, end), task.index), task.test.y, start));
+      const predicted = tf.tidy(() => this.logits(testBatch(task, start, end), task.index).argMax(1));
+      const values = (await predicted.data()) as Int32Array;
+      predicted.dispose();
+      for (let i = 0; i < values.length; i++) if (values[i] === task.test.y[start + i]) correct++;
     }
     return correct / task.test.n;
   }
@@ -480,6 +484,7 @@ export class Experiment {
       if (!this.ownership.allowsWeightTraining) {
         throw new Error(`strategy "${this.strategy.id}" asked for a weight phase but ownership policy "${this.ownership.id}" freezes every weight`);
       }
+      for (const l of layers) await l.readMaskValues(t, this.scorer);
       editable = layers.map((l, i) => {
         const allowed = this.ownership.editable(i, t, l.maskValues(t, this.scorer));
         return allowed ? tf.keep(tf.tensor(allowed, l.shape)) : null;
@@ -513,13 +518,13 @@ export class Experiment {
           const end = Math.min(n, start + phase.batch_size);
           const count = end - start;
           this.emitSync('beforeBatch', { ...info, epoch, batch: b });
-          const { loss, ok } = tf.tidy(() => {
+          const step = tf.tidy(() => {
             const { x, y } = gatherBatch(task.train, order, start, end, size, task.inputShape, augment);
             const ctx = isMask ? this.scoresContext(t) : this.fixedContext(t, true);
-            let okCount = 0;
+            let okCount: tf.Tensor | undefined;
             const { value, grads } = tf.variableGrads(() => {
               const logits = this.backbone.forward(x, ctx);
-              okCount = countCorrect(classLogits(logits, this.stream.numClasses), y);
+              okCount = tf.keep(countCorrect(classLogits(logits, this.stream.numClasses), y));
               // Over every output: superfluous outputs are pushed down like wrong classes.
               return tf.losses.softmaxCrossEntropy(tf.oneHot(y, logits.shape[1]), logits) as tf.Scalar;
             }, variables);
@@ -530,8 +535,10 @@ export class Experiment {
               });
             }
             optimizer.applyGradients(grads);
-            return { loss: value.dataSync()[0]!, ok: okCount };
+            return [value, okCount!];
           });
+          const [loss, ok] = (await Promise.all(step.map((v) => v.data()))).map((v) => v[0]!) as [number, number];
+          tf.dispose(step);
           guard?.check(epoch, b);
           if (isMask) for (const l of layers) l.invalidateMask(t);
           steps++;
@@ -545,7 +552,7 @@ export class Experiment {
         const epochSeconds = (performance.now() - epochStart) / 1000;
         seconds += epochSeconds;
         lastAccuracy = seen > 0 ? correct / seen : null;
-        const testAccuracy = this.config.evaluation.each_epoch ? this.evaluate(task) : undefined;
+        const testAccuracy = this.config.evaluation.each_epoch ? await this.evaluate(task) : undefined;
         if (testAccuracy !== undefined) epochAccuracy.push(testAccuracy);
         await this.emit('afterEpoch', {
           ...(testAccuracy !== undefined ? { testAccuracy } : {}),
@@ -809,6 +816,6 @@ function countCorrectRows(logits: tf.Tensor2D, labels: Int32Array, offset: numbe
   return ok;
 }
 
-function countCorrect(logits: tf.Tensor2D, y: tf.Tensor1D): number {
-  return tf.tidy(() => logits.argMax(1).equal(y).sum().dataSync()[0]!);
+function countCorrect(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor {
+  return tf.tidy(() => logits.argMax(1).equal(y).sum());
 }

@@ -76,7 +76,8 @@ export function describeAdapter(adapter: GpuAdapterLike): AdapterDescription {
 /** One line naming the adapter, for logs and benchmark tables. */
 export function adapterLabel(a: AdapterDescription): string {
   const name = a.description || a.device || 'unknown device';
-  return `${name} (vendor ${a.vendor || '?'}, ${a.architecture || '?'}${a.software ? ', software' : ''})`;
+  const kind = [a.architecture || '?', ...(a.software && a.architecture !== 'software' ? ['software'] : [])];
+  return `${name} (vendor ${a.vendor || '?'}, ${kind.join(', ')})`;
 }
 
 /** One Dawn instance per importer (the real one, or a test's), made on first use. */
