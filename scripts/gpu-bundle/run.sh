@@ -22,7 +22,8 @@ chmod +x "$HERE/bin/node"
 NODE="$HERE/bin/node"
 
 # The Vulkan loader: the system's when there is one, else the bundled copy.
-if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 '; then
+LDCONFIG="$(command -v ldconfig || echo /sbin/ldconfig)"
+if ! "$LDCONFIG" -p 2>/dev/null | grep -q 'libvulkan\.so\.1 '; then
   LD_LIBRARY_PATH="$HERE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 # NVIDIA containers keep the driver's libraries (which the ICD names) here.
@@ -49,6 +50,6 @@ echo "Node $("$NODE" --version) ($NODE)"
   echo
   echo "== bench:gpu =="
   BENCH_OUT="$OUT" "$NODE" "$HERE/app/gpu.mjs" && echo 0 > "$OUT/bench.status" || echo $? > "$OUT/bench.status"
-} 2>&1 | grep -v 'artificially reduced from' | tee "$OUT/run.log"
+} 2>&1 | grep --line-buffered -v 'artificially reduced from' | tee "$OUT/run.log"
 echo "results in $OUT: checks.json, gpu.json, run.log (exit status: checks $(cat "$OUT/checks.status"), bench $(cat "$OUT/bench.status"))"
 [ "$(cat "$OUT/checks.status")" = 0 ] && [ "$(cat "$OUT/bench.status")" = 0 ]

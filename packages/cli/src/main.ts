@@ -99,7 +99,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('--data-dir <dir>', 'directory holding the dataset files (else $SUPERMASK_DATA, else the system location)')
     .option('-o, --out <dir>', 'run directory for results.json, accuracy_matrix.csv and checkpoints (default runs/<name>-<time>)')
     .option('--seed <n>', 'override the config seed', parseSeed)
-    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
+    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), webgpu (GPU through Dawn), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
     .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (oneshot, binary, exhaustive)')
     .option('--inference-batch-size <n>', 'test batch size of the task inference', parsePositiveInt)
     .addOption(new Option('--log-format <format>', 'text: progress bars on a terminal, plain lines otherwise; json: one JSON object per line on stdout').choices(['text', 'json']).default('text'))
@@ -167,7 +167,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .requiredOption('--task-inference <id>', 'task_inference component: oneshot, binary, exhaustive or oracle')
     .option('--batch-size <n>', 'test batch size (each batch gets one inferred task id)', parsePositiveInt)
     .option('--data-dir <dir>', 'directory holding the dataset files')
-    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
+    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), webgpu (GPU through Dawn), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
     .action(async (runDir: string, opts: { taskInference: string; batchSize?: number; dataDir?: string; backend?: BackendChoice }) => {
       const registry = createRegistry();
       const dir = resolve(runDir);
