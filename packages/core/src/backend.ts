@@ -97,10 +97,8 @@ async function tryWebGpu(
   const probe = await probeWebGpu(importer, isModuleMissing);
   if (!probe.ok) {
     if (requested === 'webgpu') {
-      throw new Error(
-        `backend "webgpu" needs the optional dependencies ${DAWN_MODULE} and ${WEBGPU_BACKEND_MODULE} and a GPU driver Dawn accepts: ${probe.reason}. ` +
-          `Install them (npm install ${DAWN_MODULE} ${WEBGPU_BACKEND_MODULE}) or use --backend cpu.`,
-      );
+      const remedy = probe.why === 'no-adapter' ? '' : `Install the optional dependencies (npm install ${DAWN_MODULE} ${WEBGPU_BACKEND_MODULE}) or use`;
+      throw new Error(`backend "webgpu": ${probe.reason}. ${remedy || 'Use'} --backend cpu${remedy ? '' : ' on this machine'}.`);
     }
     if (probe.why === 'failed') notes.push(`WebGPU not used: ${probe.reason}`);
     return {};
