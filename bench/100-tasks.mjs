@@ -59,7 +59,7 @@ for (const strategy of ['supsup', 'exssnet']) {
       }
     },
   };
-  const experiment = await Experiment.create({ config, registry, outDir: runDir, runOptions: { dataDir }, plugins: [probe] });
+  const experiment = await Experiment.create({ config, registry, outDir: runDir, runOptions: { dataDir }, observers: [probe] });
   try {
     last = performance.now();
     const results = await experiment.run();

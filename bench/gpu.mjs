@@ -50,7 +50,7 @@ function buildNet(entry, registry) {
   const densities = scorer.densities(backbone.layers);
   backbone.addTask(0);
   backbone.layers.forEach((l, i) => {
-    l.density = densities[i];
+    l.masks.bind(scorer, densities[i]);
     l.addTask(0, scorer.initScores(l, rng.child(`scores/${l.name}`)));
   });
   const phase = config.strategy.options.mask_phase;
@@ -65,11 +65,11 @@ function buildNet(entry, registry) {
 function stepGrads(net, phase, x, y) {
   const { backbone, scorer } = net;
   const layers = backbone.layers;
-  const masks = phase === 'weight' ? layers.map((l) => l.maskTensor(0, scorer)) : [];
+  const masks = phase === 'weight' ? layers.map((l) => l.masks.tensor(0)) : [];
   const ctx =
     phase === 'mask'
-      ? { task: 0, training: true, weight: (l) => l.weight.mul(scorer.maskWithGradient(l.scores(0), l.density)) }
-      : { task: 0, training: true, weight: (l) => l.weight.mul(l.maskTensor(0, scorer)) };
+      ? { task: 0, training: true, weight: (l) => l.weight.mul(l.masks.withGradient(0)) }
+      : { task: 0, training: true, weight: (l) => l.weight.mul(l.masks.tensor(0)) };
   if (phase === 'weight') for (const l of layers) l.weight.trainable = true;
   const variables = phase === 'mask' ? layers.map((l) => l.scores(0)) : layers.map((l) => l.weight);
   const { value, grads } = tf.variableGrads(() => {
@@ -89,7 +89,7 @@ async function firstStep(net, phase) {
   const x = tf.tensor(net.x, [net.batch, ...net.backbone.spec.inputShape]);
   const y = tf.tensor1d(net.y, 'int32');
   const { value, grads } = tf.tidy(() => stepGrads(net, phase, x, y));
-  const mask = tf.tidy(() => tf.concat(net.backbone.layers.map((l) => l.maskTensor(0, net.scorer).reshape([-1]))));
+  const mask = tf.tidy(() => tf.concat(net.backbone.layers.map((l) => l.masks.tensor(0).reshape([-1]))));
   const names = Object.keys(grads);
   const out = { loss: await read(value), names, grads: await Promise.all(names.map((k) => read(grads[k]))), mask: await read(mask) };
   tf.dispose([x, y, value, mask, ...Object.values(grads)]);
@@ -110,7 +110,7 @@ async function timeSteps(net, phase, count) {
       optimizer.applyGradients(grads);
       return value;
     });
-    if (phase === 'mask') for (const l of layers) l.invalidateMask(0);
+    if (phase === 'mask') for (const l of layers) l.masks.invalidate(0);
   };
   for (let i = 0; i < warmup; i++) run();
   await loss?.data();

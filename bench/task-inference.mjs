@@ -35,11 +35,8 @@ for (const { strategy, superfluous } of variants) {
     // overlapping masks apart poorly.
     training.push({ strategy, superfluous_outputs: superfluous, average_accuracy: results.average_accuracy, mask_overlap: results.tasks.map((t) => Number((t.ownership?.total.overlap ?? 0).toFixed(3))) });
     for (const id of ['oracle', 'oneshot', 'binary', 'exhaustive']) {
-      const def = registry.get('task_inference', id);
-      const options = registry.resolveOptions('task_inference', { id, options: id === 'oracle' ? {} : { batch_size: batchSize } }, 'task_inference');
-      const inference = def.create(options, experiment.container);
       const t0 = performance.now();
-      const summary = experiment.evaluateAllInference(id === 'oracle' ? { ...inference, batchSize } : inference);
+      const summary = await experiment.evaluateTaskInference({ id, options: id === 'oracle' ? {} : { batch_size: batchSize } }, id === 'oracle' ? batchSize : undefined);
       rows.push({
         strategy,
         superfluous_outputs: superfluous,

@@ -114,7 +114,7 @@ describe('checkpoints', () => {
     try {
       for (const task of [0, 2]) {
         const modelDir = join(dir, `model-${task}`);
-        exportTaskModel(dir, task, modelDir, registry);
+        await exportTaskModel(dir, task, modelDir, registry);
         const model = ExportedModel.load(modelDir, registry);
         const t = resumed.stream.tasks[task]!;
         const x = tf.tensor(t.test.x, [t.test.n, ...t.inputShape]);
@@ -132,7 +132,7 @@ describe('checkpoints', () => {
         x.dispose();
         model.dispose();
       }
-      expect(() => exportTaskModel(dir, 5, join(dir, 'nope'), registry)).toThrow(/task 6 cannot be exported: the checkpoint holds tasks 1\.\.3/);
+      await expect(exportTaskModel(dir, 5, join(dir, 'nope'), registry)).rejects.toThrow(/task 6 cannot be exported: the checkpoint holds tasks 1\.\.3/);
     } finally {
       resumed.dispose();
     }

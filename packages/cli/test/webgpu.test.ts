@@ -20,7 +20,7 @@ import {
   topKAbsMaskTensor,
   unpackBits,
   unpackBitsTensor,
-  type ExperimentPlugin,
+  type Observer,
   type ExperimentResults,
   type ForwardContext,
   type MaskedLayer,
@@ -211,12 +211,12 @@ describe.skipIf(unavailable)('webgpu against cpu', () => {
     const cpuMask = topKAbsMask(scores, 150);
     await on('webgpu', async () => {
       const layer = new MaskedDense('fc', 30, 20, weight);
-      layer.density = 0.25;
+      layer.masks.bind(scorer, 0.25);
       layer.addTask(0, scores);
-      expect(await layer.readMaskValues(0, scorer)).toEqual(cpuMask);
-      // readMaskValues cached the values: the synchronous path works on the GPU backend too.
-      layer.finishTask(0, scorer);
-      const unpacked = tf.tidy(() => layer.maskTensor(0, scorer));
+      expect(await layer.masks.readValues(0)).toEqual(cpuMask);
+      // readValues cached the values: the synchronous path (finish packs them) works on the GPU backend too.
+      layer.masks.finish(0);
+      const unpacked = tf.tidy(() => layer.masks.tensor(0));
       expect((await unpacked.data()) as Float32Array).toEqual(cpuMask);
       unpacked.dispose();
       layer.dispose();
@@ -228,7 +228,7 @@ describe.skipIf(unavailable)('webgpu against cpu', () => {
  * Reads, with `await data()` only, each earlier task's test logits after every task and each
  * weight phase's weights outside the task's editable set E_t (mask minus earlier masks).
  */
-class GuaranteeRecorder implements ExperimentPlugin {
+class GuaranteeRecorder implements Observer {
   readonly id = 'guarantee-recorder';
   experiment!: Experiment;
   /** logits[j] = task j's test logits after each task from j on. */
@@ -245,9 +245,9 @@ class GuaranteeRecorder implements ExperimentPlugin {
     this.before = await Promise.all(layers.map(async (l) => new Uint32Array(Float32Array.from(await l.weight.data()).buffer)));
     this.editable = await Promise.all(
       layers.map(async (l) => {
-        const out = Float32Array.from(await l.readMaskValues(t, this.experiment.scorer));
+        const out = Float32Array.from(await l.masks.readValues(t));
         for (let j = 0; j < t; j++) {
-          const earlier = await l.readMaskValues(j, this.experiment.scorer);
+          const earlier = await l.masks.readValues(j);
           for (let i = 0; i < out.length; i++) if (earlier[i]) out[i] = 0;
         }
         return out;
@@ -290,7 +290,7 @@ async function train(strategy: 'supsup' | 'exssnet', backend: 'webgpu' | 'cpu'):
       : { mask_phase: { epochs: 2, lr: 0.05, batch_size: 16 }, weight_phase: { epochs: 2, lr: 0.01, batch_size: 16 } };
   const config = resolveConfig(blobsConfig({ backend, strategy: { id: strategy, options: phases } }), registry);
   const recorder = new GuaranteeRecorder();
-  const experiment = await Experiment.create({ config, registry, plugins: [recorder] });
+  const experiment = await Experiment.create({ config, registry, observers: [recorder] });
   recorder.experiment = experiment;
   try {
     return { results: await experiment.run(), recorder };

@@ -26,6 +26,8 @@ export interface TensorEntry {
 export interface CheckpointManifest {
   format: typeof CHECKPOINT_FORMAT;
   format_version: number;
+  /** The run this checkpoint belongs to (results.json carries the same id). */
+  run_id?: string;
   created_at: string;
   /** The resolved config of the run (resume rebuilds everything from it). */
   config: Record<string, unknown> & { seed: number };
@@ -51,6 +53,7 @@ const MANIFEST_SCHEMA: JsonSchema = {
   properties: {
     format: { const: CHECKPOINT_FORMAT },
     format_version: { type: 'integer' },
+    run_id: { type: 'string', minLength: 1 },
     config: { type: 'object', required: ['seed', 'backbone', 'dataset', 'stream', 'strategy'] },
     seed: { type: 'integer', minimum: 0 },
     rng_state: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 4, maxItems: 4 },

@@ -148,11 +148,12 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   const ranges: { name: string; begin: number; end: number }[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = (value ?? {}) as Record<string, string>;
+      if (!value || typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((m) => typeof m === 'string')) fail('__metadata__ is not an object of strings');
+      metadata = value as Record<string, string>;
       continue;
     }
     const v = value as { dtype?: string; shape?: unknown; data_offsets?: unknown };
-    if (!v || typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(v?.dtype)}`);
+    if (!v || typeof v !== 'object' || typeof v.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, v.dtype)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(v?.dtype)}`);
     if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor "${name}" has an invalid shape ${JSON.stringify(v.shape)}`);
     const offsets = v.data_offsets as number[];
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0) || offsets[1]! < offsets[0]!) {
@@ -184,13 +185,19 @@ export function readSafetensors(file: string): SafetensorsFile {
     throw new DataError(`${file}: cannot open (${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message})`, file);
   }
   try {
-    const size = fstatSync(fd).size;
-    const bytes = new Uint8Array(size);
+    let bytes: Uint8Array;
     let read = 0;
-    while (read < size) {
-      const n = readSync(fd, bytes, read, size - read, read);
-      if (n === 0) break;
-      read += n;
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new Error('not a regular file');
+      bytes = new Uint8Array(stat.size);
+      while (read < stat.size) {
+        const n = readSync(fd, bytes, read, stat.size - read, read);
+        if (n === 0) break;
+        read += n;
+      }
+    } catch (error) {
+      throw new DataError(`${file}: cannot read (${(error as Error).message})`, file);
     }
     return parseSafetensors(bytes.subarray(0, read), file);
   } finally {

@@ -53,6 +53,7 @@ export {
 } from './cifar.js';
 export {
   decodeJpegRgb,
+  jpegFrameSize,
   findTinyImageNetFiles,
   loadTinyImageNet,
   locateTinyImageNet,

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DataError, type ExperimentResults } from '@supermask/core';
+import { assertSameRun, DataError, type ExperimentResults } from '@supermask/core';
 
 /** One run loaded for a report: its directory, its results.json and a label unique in the report. */
 export interface RunData {
@@ -49,6 +49,8 @@ export function readRun(path: string): { dir: string; file: string; results: Exp
   if (problems.length > 0) {
     throw new DataError(`${file}: not a supermask results.json:\n${problems.map((p) => `  - ${p}`).join('\n')}`, file);
   }
+  // A results.json next to another run's checkpoint.json (a directory holding two runs) is refused.
+  assertSameRun(dir);
   return { dir, file, results: value as ExperimentResults };
 }
 

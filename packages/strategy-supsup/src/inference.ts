@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ForwardContext, InferenceContext, TaskInference } from '@supermask/core';
+import type { InferenceContext, TaskInference } from '@supermask/core';
 
 export interface InferenceOptions {
   /** Test batch size: each batch gets one inferred task id. */
@@ -15,25 +15,12 @@ export const INFERENCE_SCHEMA = {
 };
 
 /**
- * Mean output entropy of a batch under the superposition W * sum_i alpha_i M_{candidates[i]}.
- * Per-task batch norm cannot apply to a mix of tasks, so it normalises with the batch's own
- * statistics (`batchStatistics`); backbones without batch norm (LeNet) are unaffected.
+ * Mean output entropy of a batch under the superposition W * sum_i alpha_i M_{candidates[i]}
+ * (core's superposition context: per-task batch norm cannot apply to a mix of tasks, so it
+ * normalises with the batch's own statistics).
  */
 export function superpositionEntropy(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Scalar {
-  const fctx: ForwardContext = {
-    task: candidates[0]!,
-    training: false,
-    batchStatistics: true,
-    weight: (layer) => {
-      let mix: tf.Tensor | undefined;
-      candidates.forEach((task, i) => {
-        const term = ctx.mask(layer, task).mul(alpha.slice(i, 1).reshape([]));
-        mix = mix ? mix.add(term) : term;
-      });
-      return layer.weight.mul(mix!);
-    },
-  };
-  return meanEntropy(ctx.backbone.forward(x, fctx));
+  return meanEntropy(ctx.backbone.forward(x, ctx.superposition(candidates, alpha)));
 }
 
 /** Mean over the batch of the entropy of softmax(logits), every output included. */
@@ -43,11 +30,11 @@ export function meanEntropy(logits: tf.Tensor2D): tf.Scalar {
 }
 
 /** Gradient of the mean output entropy w.r.t. the mixing coefficients alpha. */
-export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext): Float32Array {
-  return tf.tidy(() => {
-    const g = tf.grad((a: tf.Tensor) => superpositionEntropy(x, a as tf.Tensor1D, candidates, ctx))(tf.tensor1d(alpha));
-    return Float32Array.from(g.dataSync() as Float32Array);
-  });
+export async function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext): Promise<Float32Array> {
+  const g = tf.tidy(() => tf.grad((a: tf.Tensor) => superpositionEntropy(x, a as tf.Tensor1D, candidates, ctx))(tf.tensor1d(alpha)));
+  const values = Float32Array.from((await g.data()) as Float32Array);
+  g.dispose();
+  return values;
 }
 
 /**
@@ -63,11 +50,11 @@ abstract class EntropyInference implements TaskInference {
     this.batchSize = options.batch_size;
   }
 
-  infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
+  async infer(x: tf.Tensor, _given: number, ctx: InferenceContext): Promise<number> {
     return ctx.learned <= 1 ? 0 : this.choose(x, ctx, Array.from({ length: ctx.learned }, (_, i) => i));
   }
 
-  protected abstract choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number;
+  protected abstract choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number>;
 }
 
 /** The gradient methods: they need superfluous outputs to be reliable. */
@@ -76,7 +63,7 @@ abstract class GradientInference extends EntropyInference {
 }
 
 /** Entropy gradient at the uniform mix of `candidates` (alpha_i = 1 / candidates.length). */
-function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], ctx: InferenceContext): Float32Array {
+function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], ctx: InferenceContext): Promise<Float32Array> {
   return entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx);
 }
 
@@ -93,8 +80,8 @@ function argmin(values: Float32Array): number {
 export class OneShotInference extends GradientInference {
   readonly id = 'oneshot';
 
-  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
-    return tasks[argmin(uniformMixGradient(x, tasks, ctx))]!;
+  protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
+    return tasks[argmin(await uniformMixGradient(x, tasks, ctx))]!;
   }
 }
 
@@ -106,11 +93,11 @@ export class OneShotInference extends GradientInference {
 export class BinaryInference extends GradientInference {
   readonly id = 'binary';
 
-  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
+  protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
     let candidates = tasks;
     const rounds = Math.floor(Math.log2(tasks.length)) + 1;
     for (let round = 0; round < rounds && candidates.length > 1; round++) {
-      const g = uniformMixGradient(x, candidates, ctx);
+      const g = await uniformMixGradient(x, candidates, ctx);
       const order = candidates.map((task, i) => ({ task, g: g[i]! })).sort((a, b) => a.g - b.g || a.task - b.task);
       candidates = order.slice(0, Math.ceil(order.length / 2)).map((o) => o.task);
     }
@@ -128,8 +115,13 @@ export class BinaryInference extends GradientInference {
 export class ExhaustiveInference extends EntropyInference {
   readonly id = 'exhaustive';
 
-  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
-    const entropies = Float32Array.from(tasks, (task) => tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))).dataSync()[0]!));
+  protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
+    const entropies = new Float32Array(tasks.length);
+    for (const [i, task] of tasks.entries()) {
+      const h = tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))));
+      entropies[i] = (await h.data())[0]!;
+      h.dispose();
+    }
     return tasks[argmin(entropies)]!;
   }
 }
