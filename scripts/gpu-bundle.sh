@@ -26,8 +26,8 @@ npx tsc -b tsconfig.build.json
 rm -rf "$OUT"
 mkdir -p "$OUT/app" "$OUT/bin" "$OUT/lib" "$OUT/configs"
 
-# Everything but the native modules in one file per entry; the optional modules core imports by
-# literal name (backend.ts) are bundled and still loaded lazily.
+# Everything but the native modules in one file per entry; the optional modules selectBackend
+# imports by name are bundled through scripts/gpu-bundle/importer.mjs, still loaded lazily.
 bundle() {
   node_modules/.bin/esbuild "$1" --bundle --platform=node --format=esm --target=node20 --log-level=warning \
     --outfile="$2" --alias:vitest=./scripts/gpu-bundle/vitest-shim.mjs \
@@ -35,7 +35,7 @@ bundle() {
     --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:@resvg/resvg-js \
     --banner:js="import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
 }
-bundle bench/gpu.mjs "$OUT/app/gpu.mjs"
+bundle scripts/gpu-bundle/bench.mjs "$OUT/app/gpu.mjs"
 bundle scripts/gpu-bundle/checks.mjs "$OUT/app/checks.mjs"
 cp configs/split-fmnist-supsup.json configs/split-fmnist-resnet18-supsup.json "$OUT/configs/"
 cp -r packages/backbone-bert/models "$OUT/models"

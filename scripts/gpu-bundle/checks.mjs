@@ -3,6 +3,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTests } from './vitest-shim.mjs';
+import './importer.mjs';
 
 const out = process.argv[2] ?? '.';
 await import('../../packages/cli/test/webgpu.test.ts');

@@ -31,25 +31,16 @@ export interface BackendSelection {
 /** Imports a module by name; replaced in tests to simulate installed or absent modules. */
 export type ModuleImporter = (name: string) => Promise<unknown>;
 
+/** How selectBackend imports modules by name unless given an importer (see setModuleImporter). */
+let importModule: ModuleImporter = (name) => import(/* @vite-ignore */ name);
+
 /**
- * Imports by name. The optional modules core loads are written out as literals so that a bundler
- * (scripts/gpu-bundle.sh) includes them, loaded lazily all the same; any other name is imported as is.
+ * Replaces how `selectBackend` imports the optional modules by name: a bundle that includes them
+ * (scripts/gpu-bundle.sh) passes an importer with literal specifiers, so it loads its own copies.
  */
-const defaultImporter: ModuleImporter = (name) => {
-  switch (name) {
-    case WEBGPU_BACKEND_MODULE:
-      // @ts-ignore optional dependency: absent from some installs
-      return import('@tensorflow/tfjs-backend-webgpu');
-    case DAWN_MODULE:
-      // @ts-ignore optional dependency: absent from some installs
-      return import('webgpu');
-    case FAST_CPU_MODULE:
-      // @ts-ignore optional peer dependency (it depends on core: not a build reference)
-      return import('@supermask/kernels-ort');
-    default:
-      return import(name);
-  }
-};
+export function setModuleImporter(importer: ModuleImporter): void {
+  importModule = importer;
+}
 
 /** Native TensorFlow bindings, in order of preference (optional peer dependencies). */
 export const NATIVE_MODULES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -125,7 +116,7 @@ async function tryWebGpu(
  * - `cpu`: `cpu-ort` when @supermask/kernels-ort and onnxruntime-node load, else plain `cpu` with a warning.
  * - `cpu-plain`: the pure-JS cpu backend of @tensorflow/tfjs; nothing is imported.
  */
-export async function selectBackend(requested: BackendChoice, importer: ModuleImporter = defaultImporter): Promise<BackendSelection> {
+export async function selectBackend(requested: BackendChoice, importer: ModuleImporter = importModule): Promise<BackendSelection> {
   const notes: string[] = [];
   let nativeMissing = false;
   let adapter: AdapterDescription | undefined;
