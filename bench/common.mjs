@@ -23,9 +23,9 @@ export function printTable(rows, columns = Object.keys(rows[0] ?? {})) {
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
 }
 
-/** Writes bench/results/NAME.json (atomically and durably, core's writeJsonAtomic) with the figures, config, seed and machine. */
+/** Writes bench/results/NAME.json (BENCH_OUT/NAME.json when set; atomically and durably, core's writeJsonAtomic) with the figures, config, seed and machine. */
 export function writeResults(name, payload) {
-  const file = join(root, 'bench', 'results', `${name}.json`);
+  const file = join(process.env.BENCH_OUT || join(root, 'bench', 'results'), `${name}.json`);
   const body = {
     benchmark: name,
     date: new Date().toISOString(),

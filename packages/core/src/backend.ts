@@ -1,17 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
+import { firstLineOf as firstLine } from './errors.js';
+import { activateWebGpu, adapterLabel, probeWebGpu, DAWN_MODULE, WEBGPU_BACKEND_MODULE, type AdapterDescription } from './webgpu.js';
 
 /**
  * Backends a run can ask for.
- * - `auto`: the fastest available: native TensorFlow, else cpu with ONNX Runtime kernels, else plain cpu.
+ * - `auto`: the fastest available: WebGPU on a hardware GPU, else native TensorFlow, else cpu with
+ *   ONNX Runtime kernels, else plain cpu.
  * - `tensorflow`: native TensorFlow (@tensorflow/tfjs-node-gpu or -node), an error without it.
  * - `cpu`: the cpu backend with ONNX Runtime kernels (@supermask/kernels-ort) when they load, else plain cpu.
  * - `cpu-plain`: tfjs's pure-JS cpu backend, nothing else loaded.
+ * - `webgpu`: tfjs's WebGPU backend over Dawn (npm `webgpu`) on any adapter, software ones
+ *   (lavapipe, SwiftShader) included; an error without one.
  */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'cpu', 'cpu-plain'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'cpu', 'cpu-plain', 'webgpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface BackendSelection {
-  /** The tfjs backend in use (tf.getBackend()): `tensorflow`, `cpu-ort` or `cpu`. */
+  /** The tfjs backend in use (tf.getBackend()): `webgpu`, `tensorflow`, `cpu-ort` or `cpu`. */
   backend: string;
   /** What was requested. */
   requested: BackendChoice;
@@ -19,12 +24,23 @@ export interface BackendSelection {
   module?: string;
   /** Why a faster backend was not used (printed once, as warnings). */
   notes: string[];
+  /** The WebGPU adapter: the one in use on `webgpu`, or the software one `auto` passed over. */
+  adapter?: AdapterDescription;
 }
 
 /** Imports a module by name; replaced in tests to simulate installed or absent modules. */
 export type ModuleImporter = (name: string) => Promise<unknown>;
 
-const defaultImporter: ModuleImporter = (name) => import(/* @vite-ignore */ name);
+/** How selectBackend imports modules by name unless given an importer (see setModuleImporter). */
+let importModule: ModuleImporter = (name) => import(/* @vite-ignore */ name);
+
+/**
+ * Replaces how `selectBackend` imports the optional modules by name: a bundle that includes them
+ * (scripts/gpu-bundle.sh) passes an importer with literal specifiers, so it loads its own copies.
+ */
+export function setModuleImporter(importer: ModuleImporter): void {
+  importModule = importer;
+}
 
 /** Native TensorFlow bindings, in order of preference (optional peer dependencies). */
 export const NATIVE_MODULES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -42,10 +58,6 @@ function isModuleMissing(error: unknown, name: string): boolean {
   if (typeof e?.message !== 'string' || !e.message.includes(name)) return false;
   // Node's resolver sets a code; vite's (under vitest) only says it could not resolve the name.
   return e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND' || e.message.startsWith(`Could not resolve "${name}"`);
-}
-
-function firstLine(error: unknown): string {
-  return String((error as Error)?.message ?? error).split('\n')[0]!;
 }
 
 /** Loads the ORT kernels and switches to their backend; the reason it could not, otherwise. */
@@ -67,17 +79,52 @@ async function tryFastCpu(importer: ModuleImporter): Promise<{ ok: true; backend
   }
 }
 
+/** The WebGPU backend when an adapter is there (any adapter for `webgpu`, hardware only for `auto`). */
+async function tryWebGpu(
+  requested: BackendChoice,
+  importer: ModuleImporter,
+  notes: string[],
+): Promise<{ selection?: BackendSelection; adapter?: AdapterDescription }> {
+  const probe = await probeWebGpu(importer, isModuleMissing);
+  if (!probe.ok) {
+    if (requested === 'webgpu') {
+      const remedy = probe.why === 'no-adapter' ? '' : `Install the optional dependencies (npm install ${DAWN_MODULE} ${WEBGPU_BACKEND_MODULE}) or use`;
+      throw new Error(`backend "webgpu": ${probe.reason}. ${remedy || 'Use'} --backend cpu${remedy ? '' : ' on this machine'}.`);
+    }
+    if (probe.why === 'failed') notes.push(`WebGPU not used: ${probe.reason}`);
+    return {};
+  }
+  // A software adapter runs the GPU path on the CPU, slower than the cpu backends: only on request.
+  if (probe.adapter.software && requested !== 'webgpu') return { adapter: probe.adapter };
+  try {
+    await activateWebGpu(importer);
+  } catch (error) {
+    const reason = isModuleMissing(error, WEBGPU_BACKEND_MODULE) ? `${WEBGPU_BACKEND_MODULE} is not installed` : firstLine(error);
+    if (requested === 'webgpu') throw new Error(`backend "webgpu" on ${adapterLabel(probe.adapter)}: ${reason}`);
+    notes.push(`WebGPU adapter ${adapterLabel(probe.adapter)} not used: ${reason}`);
+    return { adapter: probe.adapter };
+  }
+  return { selection: { backend: tf.getBackend(), requested, module: WEBGPU_BACKEND_MODULE, notes, adapter: probe.adapter } };
+}
+
 /**
  * Selects and activates the tfjs backend.
- * - `auto`: `@tensorflow/tfjs-node-gpu` if installed, else `@tensorflow/tfjs-node`, else the cpu
+ * - `webgpu`: the tfjs WebGPU backend on whatever adapter Dawn offers; an error without one.
+ * - `auto`: `webgpu` when the adapter is a hardware GPU, else `@tensorflow/tfjs-node-gpu` if installed, else `@tensorflow/tfjs-node`, else the cpu
  *   backend with ONNX Runtime kernels (`cpu-ort`), else plain `cpu` with a one-line warning.
  * - `tensorflow`: the same native modules, but an error when neither loads.
  * - `cpu`: `cpu-ort` when @supermask/kernels-ort and onnxruntime-node load, else plain `cpu` with a warning.
  * - `cpu-plain`: the pure-JS cpu backend of @tensorflow/tfjs; nothing is imported.
  */
-export async function selectBackend(requested: BackendChoice, importer: ModuleImporter = defaultImporter): Promise<BackendSelection> {
+export async function selectBackend(requested: BackendChoice, importer: ModuleImporter = importModule): Promise<BackendSelection> {
   const notes: string[] = [];
   let nativeMissing = false;
+  let adapter: AdapterDescription | undefined;
+  if (requested === 'auto' || requested === 'webgpu') {
+    const gpu = await tryWebGpu(requested, importer, notes);
+    if (gpu.selection) return gpu.selection;
+    adapter = gpu.adapter;
+  }
   if (requested === 'auto' || requested === 'tensorflow') {
     for (const name of NATIVE_MODULES) {
       try {
@@ -89,7 +136,7 @@ export async function selectBackend(requested: BackendChoice, importer: ModuleIm
       }
       if (tf.findBackend('tensorflow') && (await tf.setBackend('tensorflow'))) {
         await tf.ready();
-        return { backend: tf.getBackend(), requested, module: name, notes };
+        return { backend: tf.getBackend(), requested, module: name, notes, ...(adapter ? { adapter } : {}) };
       }
       notes.push(`${name} loaded but registered no "tensorflow" backend with this copy of @tensorflow/tfjs (versions must match)`);
     }
@@ -103,7 +150,7 @@ export async function selectBackend(requested: BackendChoice, importer: ModuleIm
   }
   if (requested === 'auto' || requested === 'cpu') {
     const fast = await tryFastCpu(importer);
-    if (fast.ok) return { backend: fast.backend, requested, module: FAST_CPU_MODULE, notes };
+    if (fast.ok) return { backend: fast.backend, requested, module: FAST_CPU_MODULE, notes, ...(adapter ? { adapter } : {}) };
     notes.push(
       nativeMissing
         ? `neither native TensorFlow (@tensorflow/tfjs-node) nor fast cpu kernels are available (${fast.reason}): using the plain cpu backend (slow)`
@@ -115,5 +162,5 @@ export async function selectBackend(requested: BackendChoice, importer: ModuleIm
   // The cpu backend prints a banner recommending tfjs-node on its first use; the selection above
   // already says which backend runs and why, so the banner is switched off.
   (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
-  return { backend: tf.getBackend(), requested, notes };
+  return { backend: tf.getBackend(), requested, notes, ...(adapter ? { adapter } : {}) };
 }

@@ -11,6 +11,8 @@ import 'reflect-metadata';
 
 export * from './augment.js';
 export * from './backend.js';
+export * from './webgpu.js';
+export * from './device-masks.js';
 export * from './bitpack.js';
 export * from './builtin-observers.js';
 export * from './builtins.js';

@@ -98,6 +98,11 @@ export interface MaskScorer {
   maskValues(scores: Float32Array, density: number): Float32Array;
   /** Binary mask of `scores` with a straight-through gradient to the scores. */
   maskWithGradient(scores: tf.Variable | tf.Tensor, density: number): tf.Tensor;
+  /**
+   * The same mask as `maskValues`, computed by tensor ops where the scores live (no read back);
+   * used on GPU backends (`onDevice()`). Scorers without it are read back once per mask.
+   */
+  maskTensor?(scores: tf.Tensor, density: number): tf.Tensor;
 }
 
 export interface LayerShape {

@@ -43,3 +43,8 @@ export function exitCodeOf(error: unknown): number {
   }
   return 1;
 }
+
+/** The first line of an error's message (for one-line warnings). */
+export function firstLineOf(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0]!;
+}

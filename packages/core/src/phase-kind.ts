@@ -99,12 +99,14 @@ export function maskWeightGradients(grads: tf.NamedTensorMap, layers: readonly M
  */
 export const weightPhase: PhaseKind = {
   id: 'weight',
-  begin({ task, backbone, ownership, strategy, checkProtectedWeights }) {
+  async begin({ task, backbone, ownership, strategy, checkProtectedWeights }) {
     const t = task.index;
     if (!ownership.allowsWeightTraining) {
       throw new Error(`strategy "${strategy}" asked for a weight phase but ownership policy "${ownership.id}" freezes every weight`);
     }
     const layers = backbone.layers;
+    // Reads the masks asynchronously (a GPU backend has no synchronous read); editableSets uses them.
+    for (const l of layers) await l.masks.readValues(t);
     const editable = editableSets(layers, ownership, t);
     const variables = layers.filter((_, i) => editable[i] !== null).map((l) => l.weight);
     for (const v of variables) v.trainable = true;

@@ -72,6 +72,8 @@ export interface ExperimentResults {
   seed: number;
   backend: string;
   backend_module?: string;
+  /** Name, vendor, architecture and limits of the WebGPU adapter, on backend webgpu. */
+  backend_adapter?: unknown;
   versions: Record<string, string>;
   dataset: { name: string; source: string };
   stream: { name: string; tasks: number; input_shape: number[]; num_classes: number };
@@ -98,6 +100,8 @@ export interface ExperimentResults {
 /** What results() needs besides the view. */
 export interface ResultsSources {
   backendModule?: string;
+  /** The WebGPU adapter in use (backend webgpu). */
+  backendAdapter?: unknown;
   dataset: { name: string; source: string };
   startedAt: Date;
   inference?: TaskInferenceSummary;
@@ -120,6 +124,7 @@ export function buildResults(run: Omit<RunView, 'results' | 'masks' | 'position'
     seed: run.config.seed,
     backend: run.backend,
     ...(src.backendModule ? { backend_module: src.backendModule } : {}),
+    ...(src.backendAdapter ? { backend_adapter: src.backendAdapter } : {}),
     versions: versions(),
     dataset: src.dataset,
     stream: { name: run.stream.name, tasks: run.stream.tasks.length, input_shape: run.stream.inputShape, num_classes: run.stream.numClasses },

@@ -195,7 +195,7 @@ export class Experiment implements RunView {
       phases.push(await trainPhase(this.phaseHost(), task, index, { ...spec, options }, this.parts.phaseKind(spec.name)));
     }
     const recalibrationSeconds = recalibrateBatchNorm(this.backbone, task, this.config.batch_norm.recalibration_examples, this.config.batch_norm.batch_size, this.rng.child(`recalibrate/${t}`));
-    const ownership = this.ownership.recordTask(t, layers.map((l) => l.masks.values(t)), layers);
+    const ownership = this.ownership.recordTask(t, await Promise.all(layers.map((l) => l.masks.readValues(t))), layers);
     // Compact task state: the final masks are stored bit-packed and the scores released
     // (a knowledge transfer that needs them keeps its own copy first).
     if (this.transfer.taskFinished) this.transfer.taskFinished(t, await Promise.all(layers.map((l) => l.masks.readScores(t))));
@@ -263,6 +263,7 @@ export class Experiment implements RunView {
   results(): ExperimentResults {
     return buildResults(this, {
       backendModule: this.backendSelection.module,
+      backendAdapter: this.backendSelection.backend === 'webgpu' ? this.backendSelection.adapter : undefined,
       dataset: { name: this.dataset.name, source: this.dataset.source },
       startedAt: this.startedAt,
       inference: this.inferenceSummary,

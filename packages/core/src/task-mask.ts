@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerShape, MaskScorer } from './contracts.js';
 import { packBits, unpackBits } from './bitpack.js';
+import { unpackBitsTensor } from './device-masks.js';
+import { onDevice } from './webgpu.js';
 import type { Rng } from './rng.js';
 
 let uid = 0;
@@ -23,8 +25,11 @@ interface TrainingMask {
   scores?: tf.Variable;
   /** A mask set directly by a phase (overrides the scores until finishTask). */
   fixed?: Float32Array;
-  /** Cached 0/1 values and tensor of the current mask (dropped when scores or the fixed mask change). */
-  cached?: { values: Float32Array; tensor: tf.Tensor };
+  /**
+   * Cached tensor and 0/1 values of the current mask (dropped when scores or the fixed mask
+   * change); when the mask was found on the device the values are read on first use.
+   */
+  cached?: { values?: Float32Array; tensor: tf.Tensor };
 }
 
 /**
@@ -35,6 +40,10 @@ interface TrainingMask {
  *
  * A training task's mask is, in order: the mask set with `setMask`, else top-`density` of its
  * scores under the scorer, else every weight (a task without scores starts dense).
+ *
+ * On a GPU backend (`onDevice()`) the mask is found there (`MaskScorer.maskTensor`) and a
+ * finished mask is unpacked there (`unpackBitsTensor`); reading a training task's mask back then
+ * needs `readValues` (async), after which `values` and `finish` use the values it cached.
  */
 export class LayerMasks {
   /** Fraction of weights each task's mask keeps (set from the mask scorer's allocation). */
@@ -134,7 +143,18 @@ export class LayerMasks {
   values(task: number): Float32Array {
     const bits = this.packed.get(task);
     if (bits) return unpackBits(bits, this.layer.size);
-    return this.cached(task).values;
+    const cached = this.cached(task);
+    cached.values ??= cached.tensor.dataSync() as Float32Array;
+    return cached.values;
+  }
+
+  /** `values` read with `await data()`, as GPU backends need; the values stay cached. */
+  async readValues(task: number): Promise<Float32Array> {
+    const bits = this.packed.get(task);
+    if (bits) return unpackBits(bits, this.layer.size);
+    const cached = this.cached(task);
+    cached.values ??= (await cached.tensor.data()) as Float32Array;
+    return cached.values;
   }
 
   /**
@@ -143,7 +163,7 @@ export class LayerMasks {
    */
   tensor(task: number): tf.Tensor {
     const bits = this.packed.get(task);
-    if (bits) return tf.tensor(unpackBits(bits, this.layer.size), this.layer.shape);
+    if (bits) return onDevice() ? unpackBitsTensor(bits, this.layer.shape) : tf.tensor(unpackBits(bits, this.layer.size), this.layer.shape);
     return this.cached(task).tensor;
   }
 
@@ -205,8 +225,11 @@ export class LayerMasks {
     return entry;
   }
 
-  private cached(task: number): { values: Float32Array; tensor: tf.Tensor } {
+  private cached(task: number): { values?: Float32Array; tensor: tf.Tensor } {
     const entry = this.entry(task);
+    if (!entry.cached && !entry.fixed && entry.scores && this.scorer?.maskTensor && onDevice()) {
+      entry.cached = { tensor: tf.keep(tf.tidy(() => this.scorer!.maskTensor!(entry.scores!, this.density))) };
+    }
     if (!entry.cached) {
       let values: Float32Array;
       if (entry.fixed) values = entry.fixed;

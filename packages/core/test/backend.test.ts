@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { FAST_CPU_MODULE, NATIVE_MODULES, selectBackend, type ModuleImporter } from '@supermask/core';
+import { DAWN_MODULE, FAST_CPU_MODULE, NATIVE_MODULES, WEBGPU_BACKEND_MODULE, selectBackend, type ModuleImporter } from '@supermask/core';
 
 function missing(name: string): Error {
   return Object.assign(new Error(`Cannot find package '${name}' imported from /x.js`), { code: 'ERR_MODULE_NOT_FOUND' });
@@ -31,7 +31,7 @@ describe('backend selection', () => {
       return onlyFastCpu(name);
     };
     const selection = await selectBackend('auto', importer);
-    expect(tried).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', FAST_CPU_MODULE]);
+    expect(tried).toEqual([DAWN_MODULE, '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', FAST_CPU_MODULE]);
     expect(selection.backend).toBe('cpu-ort');
   });
 
@@ -116,5 +116,89 @@ describe('backend selection', () => {
     const selection = await selectBackend('cpu-plain', importer);
     expect(selection.backend).toBe('cpu');
     expect(selection.notes).toEqual([]);
+  });
+
+  describe('webgpu', () => {
+    const LIMITS = { maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 27, maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupsPerDimension: 65535 };
+    const HARDWARE = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', isFallbackAdapter: false };
+    const LAVAPIPE = { vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'llvmpipe: Mesa 25.0.7', isFallbackAdapter: true };
+
+    /** A Dawn module offering one adapter (or none), and a tfjs backend module that registers `webgpu` as a cpu backend. */
+    function fakeGpu(info: object | null, tried: string[] = []): ModuleImporter {
+      return async (name) => {
+        tried.push(name);
+        if (name === DAWN_MODULE) return { globals: {}, create: () => ({ requestAdapter: async () => (info ? { info, limits: LIMITS } : null) }) };
+        if (name === WEBGPU_BACKEND_MODULE) {
+          tf.registerBackend('webgpu', tf.findBackendFactory('cpu')!, 0);
+          return {};
+        }
+        return onlyFastCpu(name);
+      };
+    }
+
+    async function reset(): Promise<void> {
+      await tf.setBackend('cpu');
+      if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
+    }
+
+    it('auto uses WebGPU on a hardware adapter and describes the adapter', async () => {
+      const tried: string[] = [];
+      try {
+        const selection = await selectBackend('auto', fakeGpu(HARDWARE, tried));
+        expect(selection.backend).toBe('webgpu');
+        expect(selection.module).toBe(WEBGPU_BACKEND_MODULE);
+        expect(selection.adapter).toMatchObject({ vendor: 'nvidia', description: 'NVIDIA H200', software: false });
+        expect(selection.adapter!.limits.maxStorageBufferBindingSize).toBe(2 ** 27);
+        expect(tried).toEqual([DAWN_MODULE, WEBGPU_BACKEND_MODULE]);
+      } finally {
+        await reset();
+      }
+    });
+
+    it('auto passes over a software adapter (lavapipe) silently and records it; --backend webgpu takes it', async () => {
+      const tried: string[] = [];
+      const auto = await selectBackend('auto', fakeGpu(LAVAPIPE, tried));
+      expect(auto.backend).toBe('cpu-ort');
+      expect(auto.notes).toEqual([]);
+      expect(auto.adapter).toMatchObject({ software: true, vendor: 'mesa' });
+      expect(tried).not.toContain(WEBGPU_BACKEND_MODULE);
+      try {
+        const asked = await selectBackend('webgpu', fakeGpu(LAVAPIPE));
+        expect(asked.backend).toBe('webgpu');
+        expect(asked.adapter!.software).toBe(true);
+      } finally {
+        await reset();
+      }
+    });
+
+    it('a software adapter is recognised by its name when it does not say it is a fallback', async () => {
+      const swiftshader = { vendor: 'google', architecture: '', device: 'SwiftShader Device (Subzero)', description: '' };
+      expect((await selectBackend('auto', fakeGpu(swiftshader))).adapter!.software).toBe(true);
+    });
+
+    it('auto without an adapter, or without the webgpu package, moves on without a warning', async () => {
+      expect((await selectBackend('auto', fakeGpu(null))).notes).toEqual([]);
+      expect((await selectBackend('auto', onlyFastCpu)).notes).toEqual([]);
+    });
+
+    it('auto warns once when the webgpu package is installed but broken', async () => {
+      const importer: ModuleImporter = async (name) => {
+        if (name === DAWN_MODULE) throw new Error('/x/dawn.node: version `GLIBC_2.34\' not found\nmore');
+        return onlyFastCpu(name);
+      };
+      const selection = await selectBackend('auto', importer);
+      expect(selection.backend).toBe('cpu-ort');
+      expect(selection.notes).toEqual([expect.stringMatching(/^WebGPU not used: webgpu failed to load: .*GLIBC_2\.34/)]);
+    });
+
+    it('--backend webgpu without an adapter or without the packages is an error that says what to do', async () => {
+      await expect(selectBackend('webgpu', fakeGpu(null))).rejects.toThrow(/no WebGPU adapter.*VK_ICD_FILENAMES.*--backend cpu/);
+      await expect(selectBackend('webgpu', async (n) => { throw missing(n); })).rejects.toThrow(/webgpu is not installed.*npm install webgpu @tensorflow\/tfjs-backend-webgpu/);
+      const noBackend: ModuleImporter = async (name) => {
+        if (name === WEBGPU_BACKEND_MODULE) throw missing(name);
+        return fakeGpu(HARDWARE)(name);
+      };
+      await expect(selectBackend('webgpu', noBackend)).rejects.toThrow(/NVIDIA H200.*@tensorflow\/tfjs-backend-webgpu is not installed/);
+    });
   });
 });

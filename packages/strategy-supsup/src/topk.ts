@@ -3,8 +3,11 @@ import {
   allocateDensities,
   kaimingUniform,
   keptCount,
+  onDevice,
   straightThroughMask,
+  straightThroughTensorMask,
   topKAbsMask,
+  topKAbsMaskTensor,
   type DensityAllocation,
   type LayerShape,
   type MaskScorer,
@@ -59,7 +62,14 @@ export class TopKScorer implements MaskScorer {
     return topKAbsMask(scores, keptCount(scores.length, density), undefined, scratch);
   }
 
+  /** The mask found on the device: `tf.topk` for the threshold, the same tie rule as `maskValues`. */
+  maskTensor(scores: tf.Tensor, density: number): tf.Tensor {
+    return topKAbsMaskTensor(scores, keptCount(scores.size, density));
+  }
+
+  /** On a GPU backend the mask is found there (no read back of the scores per step). */
   maskWithGradient(scores: tf.Tensor, density: number): tf.Tensor {
+    if (onDevice()) return straightThroughTensorMask(scores, (s) => this.maskTensor(s, density));
     return straightThroughMask(scores, (values) => this.maskValues(values, density));
   }
 }
