@@ -3,19 +3,26 @@ import { join } from 'node:path';
 import type { ComponentState } from './contracts.js';
 import { DataError } from './errors.js';
 import { writeJsonAtomic } from './files.js';
+import type { MidTaskPosition } from './mid-task.js';
 import { createAjv, formatAjvErrors, type JsonSchema } from './registry.js';
 import { readSafetensors, writeSafetensors, type SafetensorsFile, type StoredTensor } from './safetensors.js';
 
 /**
  * Checkpoints of a run directory: `checkpoint.json` (the manifest) points to one complete
- * `checkpoint-task-NNNN.safetensors`. Both are written to temporary files and renamed, the
- * tensors first, so the manifest only ever names a complete file; older tensor files are removed
- * after the manifest moved on.
+ * `checkpoint-task-NNNN.safetensors` (end of task: NNNN tasks finished) or, for a mid-task
+ * checkpoint (manifest `position`, format version 2, see mid-task.ts),
+ * `checkpoint-task-NNNN-step-SSSSSSSS.safetensors` (task NNNN+1 in progress). Both are written to
+ * temporary files and renamed, the tensors first and never onto the file the current manifest
+ * names, so the manifest only ever names a complete file; older tensor files are removed after the
+ * manifest moved on.
  */
 
 export const CHECKPOINT_MANIFEST = 'checkpoint.json';
 export const CHECKPOINT_FORMAT = 'supermask-checkpoint';
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** The newest format version this reads: 1 = end of task, 2 = mid-task (with `position`). */
+export const CHECKPOINT_FORMAT_VERSION = 2;
+/** Tensor files of checkpoints (end-of-task and mid-task). */
+export const CHECKPOINT_TENSORS_FILE = /^checkpoint-task-\d+(-step-\d+(-\d+)?)?\.safetensors$/;
 
 export interface TensorEntry {
   name: string;
@@ -45,6 +52,8 @@ export interface CheckpointManifest {
   tasks: Record<string, unknown>[];
   started_at: string;
   backend: string;
+  /** Only in a mid-task checkpoint (format version 2): the task in progress and where its training stands. */
+  position?: MidTaskPosition;
 }
 
 const MANIFEST_SCHEMA: JsonSchema = {
@@ -79,7 +88,42 @@ const MANIFEST_SCHEMA: JsonSchema = {
     components: { type: 'object' },
     accuracy_matrix: { type: 'array', items: { type: 'array', items: { type: ['number', 'null'] } } },
     tasks: { type: 'array', items: { type: 'object' } },
+    position: {
+      type: 'object',
+      required: ['task', 'phase', 'phase_name', 'epoch', 'batch', 'steps', 'rng', 'optimizer', 'epoch_totals', 'phase_progress', 'phases'],
+      properties: {
+        task: { type: 'integer', minimum: 0 },
+        phase: { type: 'integer', minimum: 0 },
+        phase_name: { type: 'string' },
+        epoch: { type: 'integer', minimum: 0 },
+        batch: { type: 'integer', minimum: 0 },
+        steps: { type: 'integer', minimum: 0 },
+        rng: {
+          type: 'object',
+          required: ['shuffle'],
+          properties: { shuffle: { $ref: '#/$defs/rngState' }, augment: { $ref: '#/$defs/rngState' } },
+        },
+        optimizer: {
+          type: 'object',
+          required: ['class', 'iterations', 'slots'],
+          properties: {
+            class: { type: 'string' },
+            iterations: { type: 'integer', minimum: 0 },
+            slots: { type: 'array', items: { type: 'object', required: ['variable', 'slot'], properties: { variable: { type: 'integer', minimum: 0 }, slot: { type: 'string' } } } },
+            acc_beta: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 },
+          },
+        },
+        epoch_totals: { type: 'object', required: ['loss', 'correct', 'seen', 'seconds'], additionalProperties: { type: 'number' } },
+        phase_progress: {
+          type: 'object',
+          required: ['seconds', 'final_loss', 'train_accuracy', 'epoch_accuracy'],
+          properties: { seconds: { type: 'number' }, final_loss: { type: ['number', 'null'] }, train_accuracy: { type: ['number', 'null'] }, epoch_accuracy: { type: 'array', items: { type: 'number' } } },
+        },
+        phases: { type: 'array', items: { type: 'object' } },
+      },
+    },
   },
+  $defs: { rngState: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 4, maxItems: 4 } },
 };
 
 let validateManifest: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
@@ -109,6 +153,9 @@ export function readCheckpoint(dir: string): LoadedCheckpoint {
   }
   if (manifest.format_version > CHECKPOINT_FORMAT_VERSION) {
     throw new DataError(`${manifestFile}: checkpoint format version ${manifest.format_version} is newer than this supermask reads (${CHECKPOINT_FORMAT_VERSION}); upgrade @supermask/core`, manifestFile);
+  }
+  if ((manifest.position !== undefined) !== (manifest.format_version >= 2)) {
+    throw new DataError(`${manifestFile}: format version ${manifest.format_version} ${manifest.position ? 'has' : 'lacks'} a position (a mid-task checkpoint is version 2 with a position, an end-of-task one version 1 without)`, manifestFile);
   }
   const file = join(dir, manifest.tensors_file);
   const { tensors } = readSafetensors(file);
@@ -147,7 +194,7 @@ export function componentState(ckpt: LoadedCheckpoint, prefix: string): Componen
  * longer names. Returns the size in bytes of the tensors file.
  */
 export function writeCheckpoint(dir: string, manifest: Omit<CheckpointManifest, 'tensors' | 'tensors_file'>, tensors: Map<string, StoredTensor>): { file: string; bytes: number } {
-  const tensorsFile = `checkpoint-task-${String(manifest.completed_tasks).padStart(4, '0')}.safetensors`;
+  const tensorsFile = tensorsFileName(dir, manifest);
   const bytes = writeSafetensors(join(dir, tensorsFile), tensors, { format: CHECKPOINT_FORMAT, completed_tasks: String(manifest.completed_tasks) });
   const full: CheckpointManifest = {
     ...manifest,
@@ -156,7 +203,21 @@ export function writeCheckpoint(dir: string, manifest: Omit<CheckpointManifest, 
   };
   writeJsonAtomic(join(dir, CHECKPOINT_MANIFEST), full);
   for (const f of readdirSync(dir)) {
-    if (/^checkpoint-task-\d+\.safetensors$/.test(f) && f !== tensorsFile) rmSync(join(dir, f), { force: true });
+    if (CHECKPOINT_TENSORS_FILE.test(f) && f !== tensorsFile) rmSync(join(dir, f), { force: true });
   }
   return { file: join(dir, tensorsFile), bytes };
+}
+
+/**
+ * `checkpoint-task-NNNN.safetensors`, or `checkpoint-task-NNNN-step-SSSSSSSS[-K].safetensors` for
+ * a mid-task checkpoint, with K chosen so that the file does not exist yet (a resumed run may
+ * checkpoint the very position it resumed from: the manifest's file is never replaced).
+ */
+function tensorsFileName(dir: string, manifest: Pick<CheckpointManifest, 'completed_tasks' | 'position'>): string {
+  const task = String(manifest.completed_tasks).padStart(4, '0');
+  if (!manifest.position) return `checkpoint-task-${task}.safetensors`;
+  const base = `checkpoint-task-${task}-step-${String(manifest.position.steps).padStart(8, '0')}`;
+  let name = `${base}.safetensors`;
+  for (let k = 1; existsSync(join(dir, name)); k++) name = `${base}-${k}.safetensors`;
+  return name;
 }

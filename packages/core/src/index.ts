@@ -27,6 +27,7 @@ export * from "./layers/masked-conv2d.js";
 export * from "./safetensors.js";
 export * from "./bitpack.js";
 export * from "./checkpoint.js";
+export * from "./mid-task.js";
 export * from "./export.js";
 export * from "./layers/masked-conv1d.js";
 export * from "./plugins.js";

@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Experiment, readCheckpoint, resolveConfig, type Observer } from '@supermask/core';
+import { blobsConfig, testRegistry } from './helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'supermask-midtask-'));
+
+/** ExSSNeT + KKT on blobs: a mask phase (adam) and a weight phase per task, 3 tasks. */
+const exssnet = (checkpoint: Record<string, unknown> = {}) =>
+  blobsConfig({
+    name: 'blobs-exssnet',
+    strategy: { id: 'exssnet', options: { mask_phase: { epochs: 2, lr: 0.05, batch_size: 16 }, weight_phase: { epochs: 2, lr: 0.01, batch_size: 32, optimizer: 'sgd', momentum: 0.9 } } },
+    knowledge_transfer: { id: 'kkt', options: { k: 5 } },
+    evaluation: { each_epoch: true },
+    checkpoint: { every_minutes: 0, ...checkpoint },
+  });
+
+async function runAll(raw: Record<string, unknown>, outDir?: string, observers: Observer[] = []): Promise<{ matrix: (number | null)[][]; experiment: Experiment; outcome: unknown }> {
+  const registry = testRegistry();
+  const experiment = await Experiment.create({ config: resolveConfig(raw, registry), registry, ...(outDir ? { outDir } : {}), observers });
+  try {
+    const results = await experiment.run();
+    return { matrix: results.accuracy_matrix, experiment, outcome: results.outcome };
+  } finally {
+    experiment.dispose();
+  }
+}
+
+/** Every tensor of a run directory's checkpoint as name -> hex bytes. */
+function tensorBytes(dir: string): Map<string, string> {
+  return new Map([...readCheckpoint(dir).tensors].map(([name, t]) => [name, Buffer.from(t.bytes).toString('hex')]));
+}
+
+/** Asks the run to stop in beforeBatch of (task, phase, epoch, batch), 0-based. */
+function stopAt(where: { task: number; phase: number; epoch: number; batch: number }, experiment: () => Experiment): Observer {
+  return {
+    id: 'stop-at',
+    beforeBatch: (info) => {
+      if (info.task.index === where.task && info.index === where.phase && info.epoch === where.epoch && info.batch === where.batch) experiment().requestStop();
+    },
+  };
+}
+
+describe('mid-task checkpoints', () => {
+  it('a stop mid-epoch writes a checkpoint at the batch boundary; resumed, the run ends with the same accuracy matrix, bit for bit', async () => {
+    const referenceDir = tmp();
+    const reference = await runAll(exssnet(), referenceDir);
+    const referenceTensors = tensorBytes(referenceDir);
+    // requestStop() in beforeBatch(b): the run stops at the next boundary, before `at` (120 examples
+    // per task: 8 mask batches, 4 weight batches per epoch). Mid-epoch in the mask and the weight
+    // phase, at an epoch boundary, and at the boundary between the phases.
+    const stops = [
+      { request: { task: 1, phase: 0, epoch: 1, batch: 3 }, at: { task: 1, phase: 0, epoch: 1, batch: 4 } },
+      { request: { task: 2, phase: 1, epoch: 0, batch: 1 }, at: { task: 2, phase: 1, epoch: 0, batch: 2 } },
+      { request: { task: 0, phase: 0, epoch: 0, batch: 7 }, at: { task: 0, phase: 0, epoch: 1, batch: 0 } },
+      { request: { task: 1, phase: 0, epoch: 1, batch: 7 }, at: { task: 1, phase: 1, epoch: 0, batch: 0 } },
+    ];
+    for (const { request, at: where } of stops) {
+      const dir = tmp();
+      const registry = testRegistry();
+      const partial: Experiment = await Experiment.create({ config: resolveConfig(exssnet(), registry), registry, outDir: dir, observers: [stopAt(request, () => partial)] });
+      const stopped = await partial.run();
+      partial.dispose();
+      // Stopped before batch `where.batch` ran: that is the next batch to train.
+      expect(stopped.outcome).toEqual({ status: 'interrupted', task: where.task + 1, phase: where.phase === 1 ? 'weight' : 'mask', epoch: where.epoch + 1, batch: where.batch + 1 });
+      const m = readCheckpoint(dir).manifest;
+      expect(m.format_version).toBe(2);
+      expect(m.completed_tasks).toBe(where.task);
+      expect(m.position).toMatchObject({ task: where.task, phase: where.phase, epoch: where.epoch, batch: where.batch });
+      const before = tf.memory().numTensors;
+      const firstStep: { epoch: number; batch: number }[] = [];
+      const resumed = await Experiment.resume(dir, { registry: testRegistry(), observers: [{ id: 'first', beforeBatch: (i) => void firstStep.push({ epoch: i.epoch, batch: i.batch }) }] });
+      expect(resumed.resumePosition).toMatchObject({ task: where.task, batch: where.batch });
+      const results = await resumed.run();
+      resumed.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(firstStep[0]).toEqual({ epoch: where.epoch, batch: where.batch });
+      expect(results.outcome).toEqual({ status: 'completed' });
+      expect(results.accuracy_matrix).toEqual(reference.matrix);
+      // Weights, masks and batch-norm statistics of the final checkpoint: the same bytes.
+      expect(tensorBytes(dir)).toEqual(referenceTensors);
+      expect(results.tasks.map((t) => t.phases.map((p) => p.steps))).toEqual(reference.experiment.taskRecords.map((t) => t.phases.map((p) => p.steps)));
+      expect(results.tasks.map((t) => t.phases.map((p) => p.epoch_accuracy))).toEqual(reference.experiment.taskRecords.map((t) => t.phases.map((p) => p.epoch_accuracy)));
+      // The end-of-task checkpoint replaced the mid-task one; one tensors file is left.
+      expect(readCheckpoint(dir).manifest).not.toHaveProperty('position');
+      expect(readdirSync(dir).filter((f) => f.endsWith('.safetensors'))).toEqual(['checkpoint-task-0003.safetensors']);
+    }
+  });
+
+  it('writes a checkpoint every N steps (checkpoint.every_steps) without changing the results', async () => {
+    const reference = await runAll(exssnet());
+    const dir = tmp();
+    const seen: { task: number; phase: number; epoch: number; batch: number; steps: number }[] = [];
+    const registry = testRegistry();
+    // An observer reads each checkpoint as it appears (they are written at batch boundaries, before beforeBatch).
+    const watcher: Observer = {
+      id: 'watch',
+      beforeBatch: () => {
+        try {
+          const p = readCheckpoint(dir).manifest.position;
+          if (p && (seen.length === 0 || seen.at(-1)!.steps !== p.steps || seen.at(-1)!.phase !== p.phase || seen.at(-1)!.task !== p.task)) seen.push({ task: p.task, phase: p.phase, epoch: p.epoch, batch: p.batch, steps: p.steps });
+        } catch {
+          // No checkpoint yet.
+        }
+      },
+    };
+    const experiment = await Experiment.create({ config: resolveConfig(exssnet({ every_steps: 5 }), registry), registry, outDir: dir, observers: [watcher] });
+    const results = await experiment.run();
+    experiment.dispose();
+    expect(results.accuracy_matrix).toEqual(reference.matrix);
+    // Every 5 steps within a run: each position's step count (of its phase) grows by 7 or restarts with a new phase / task.
+    expect(seen.length).toBeGreaterThan(10);
+    for (const [i, p] of seen.entries()) {
+      const prev = seen[i - 1];
+      if (prev && prev.task === p.task && prev.phase === p.phase) expect(p.steps - prev.steps).toBe(5);
+    }
+  });
+});
