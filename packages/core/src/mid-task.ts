@@ -102,8 +102,8 @@ export class CheckpointClock {
 
 const f32 = async (t: tf.Tensor) => Float32Array.from((await t.data()) as Float32Array);
 
-/** The optimiser's state (getWeights), slots renamed by the variable's index in `variables`. */
-async function saveOptimizer(optimizer: tf.Optimizer, variables: readonly tf.Variable[], tensors: Map<string, StoredTensor>): Promise<MidTaskPosition['optimizer']> {
+/** Saves the optimiser's state (getWeights) into `tensors`, slots named by the variable's index in `variables`; returns its JSON part. */
+export async function saveOptimizerState(optimizer: tf.Optimizer, variables: readonly tf.Variable[], tensors: Map<string, StoredTensor>): Promise<MidTaskPosition['optimizer']> {
   const index = new Map(variables.map((v, i) => [v.name, i]));
   const weights = await optimizer.getWeights();
   const [iter, ...slots] = weights;
@@ -124,7 +124,8 @@ async function saveOptimizer(optimizer: tf.Optimizer, variables: readonly tf.Var
   return out;
 }
 
-async function loadOptimizer(optimizer: tf.Optimizer, variables: readonly tf.Variable[], point: ResumePoint): Promise<void> {
+/** Restores what saveOptimizerState saved into an optimiser of the same class, bound to `variables` (same order and sizes). */
+export async function loadOptimizerState(optimizer: tf.Optimizer, variables: readonly tf.Variable[], point: Pick<ResumePoint, 'tensors' | 'file'> & { position: Pick<MidTaskPosition, 'optimizer'> }): Promise<void> {
   const o = point.position.optimizer;
   if (o.class !== optimizer.getClassName()) throw new DataError(`${point.file}: the checkpoint's optimiser is ${o.class}, this phase makes ${optimizer.getClassName()} (another backend?)`, point.file);
   const weights: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(o.iterations, 'int32') }];
@@ -160,7 +161,7 @@ export async function captureMidTask(backbone: Backbone, loop: LoopState, task: 
     if (fixed) tensors.set(names.mask(l.name), storedTensor('F32', l.shape, fixed));
   }
   for (const [name, x] of Object.entries(backbone.taskState?.(t) ?? {})) tensors.set(`${names.backbone}${name}`, x);
-  const optimizer = await saveOptimizer(loop.optimizer, loop.variables, tensors);
+  const optimizer = await saveOptimizerState(loop.optimizer, loop.variables, tensors);
   const session: ComponentState | undefined = await loop.session.saveState?.();
   for (const [name, x] of Object.entries(session?.tensors ?? {})) tensors.set(`${names.session}${name}`, x);
   const { optimizer: _o, variables: _v, session: _s, ...rest } = loop;
@@ -198,7 +199,7 @@ export function restoreMidTask(ckpt: LoadedCheckpoint, backbone: Backbone): Resu
 
 /** Restores the optimiser's and the session's state of the phase a mid-task checkpoint stopped in (after the session began). */
 export async function resumeLoop(point: ResumePoint, optimizer: tf.Optimizer, session: PhaseSession): Promise<void> {
-  await loadOptimizer(optimizer, session.variables, point);
+  await loadOptimizerState(optimizer, session.variables, point);
   if (point.position.session !== undefined) {
     if (!session.loadState) throw new DataError(`${point.file}: it holds state of the "${point.position.phase_name}" phase session, which cannot load state`, point.file);
     const tensors: Record<string, StoredTensor> = {};
