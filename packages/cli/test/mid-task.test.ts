@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Experiment, readCheckpoint, resolveConfig, type Observer } from '@supermask/core';
+import { Experiment, readCheckpoint, resolveConfig, Rng, type LabeledDataset, type Observer } from '@supermask/core';
 import { blobsConfig, testRegistry } from './helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'supermask-midtask-'));
@@ -117,5 +117,69 @@ describe('mid-task checkpoints', () => {
       const prev = seen[i - 1];
       if (prev && prev.task === p.task && prev.phase === p.phase) expect(p.steps - prev.steps).toBe(5);
     }
+  });
+});
+
+/** 8x8 grey images of 4 classes (a bright quadrant per class, noise elsewhere): a tiny stand-in for image data. */
+function tinyImages(): LabeledDataset {
+  const rng = new Rng(9);
+  const make = (perClass: number) => {
+    const n = 4 * perClass;
+    const x = new Float32Array(n * 64);
+    const y = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = i % 4;
+      y[i] = c;
+      for (let p = 0; p < 64; p++) {
+        const quadrant = (Math.floor(p / 8) >= 4 ? 2 : 0) + (p % 8 >= 4 ? 1 : 0);
+        x[i * 64 + p] = (quadrant === c ? 0.8 : 0.2) + 0.3 * rng.normal();
+      }
+    }
+    return { x, y, n };
+  };
+  return { name: 'tiny-images', inputShape: [8, 8, 1], numClasses: 4, classNames: ['a', 'b', 'c', 'd'], train: make(24), test: make(8), normalization: { mean: [0.5], std: [0.3] }, source: 'generated' };
+}
+
+describe('mid-task checkpoints of a ResNet-18', () => {
+  it('a killed ResNet-18 task resumes from its last mid-task checkpoint (not the task start) and ends with the same matrix and bytes', async () => {
+    const registry = testRegistry();
+    registry.register({ kind: 'dataset', id: 'tiny-images', description: '8x8 images (tests)', schema: { type: 'object', properties: {} }, create: () => ({ load: async () => tinyImages() }) });
+    const raw = {
+      name: 'tiny-resnet',
+      seed: 2,
+      backend: 'cpu',
+      dataset: { id: 'tiny-images' },
+      stream: { id: 'split', options: { tasks: 2, classes_per_task: 2 } },
+      backbone: { id: 'resnet18', options: { nf: 2 } },
+      strategy: { id: 'exssnet', options: { mask_phase: { epochs: 2, lr: 0.05, batch_size: 12 }, weight_phase: { epochs: 1, lr: 0.01, batch_size: 12 } } },
+      mask_scorer: { id: 'topk', options: { density: 0.3 } },
+      batch_norm: { recalibration_examples: 24, batch_size: 12 },
+      checkpoint: { every_steps: 2, every_minutes: 0 },
+    };
+    // The uninterrupted run; at a batch boundary of task 2 (epoch 2, batch 3) its run directory is
+    // copied as it stands, which is what a SIGKILL at that moment leaves (every write is complete).
+    const dir = tmp();
+    const killed = tmp();
+    const run: Experiment = await Experiment.create({
+      config: resolveConfig(raw, registry),
+      registry,
+      outDir: dir,
+      observers: [{ id: 'kill', beforeBatch: (i) => void (i.task.index === 1 && i.index === 0 && i.epoch === 1 && i.batch === 2 && cpSync(dir, killed, { recursive: true })) }],
+    });
+    const reference = await run.run();
+    run.dispose();
+    const p = readCheckpoint(killed).manifest.position!;
+    expect(p).toMatchObject({ task: 1, phase: 0, phase_name: 'mask', epoch: 1, batch: 2 });
+    const first: { task: number; epoch: number; batch: number }[] = [];
+    const resumed = await Experiment.resume(killed, { registry, observers: [{ id: 'first', beforeBatch: (i) => void first.push({ task: i.task.index, epoch: i.epoch, batch: i.batch }) }] });
+    const results = await resumed.run();
+    resumed.dispose();
+    // The first step trained after the resume is step 1 * 4 + 2 = 6 of task 2 (4 batches per epoch), not step 0.
+    expect(first[0]).toEqual({ task: 1, epoch: 1, batch: 2 });
+    expect(first[0]!.epoch * 4 + first[0]!.batch).toBeGreaterThan(0);
+    expect(results.accuracy_matrix).toEqual(reference.accuracy_matrix);
+    expect(tensorBytes(killed)).toEqual(tensorBytes(dir));
+    // Batch-norm statistics of both tasks are part of the compared bytes.
+    expect([...tensorBytes(dir).keys()].filter((k) => k.startsWith('backbone/1/')).length).toBeGreaterThan(0);
   });
 });
