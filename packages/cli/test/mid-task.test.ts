@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { cpSync, mkdtempSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +70,12 @@ describe('mid-task checkpoints', () => {
       expect(m.format_version).toBe(2);
       expect(m.completed_tasks).toBe(where.task);
       expect(m.position).toMatchObject({ task: where.task, phase: where.phase, epoch: where.epoch, batch: where.batch });
+      // A mid-task manifest labelled as an end-of-task one (version 1) is refused, naming the file.
+      const manifestFile = join(dir, 'checkpoint.json');
+      const text = readFileSync(manifestFile, 'utf8');
+      writeFileSync(manifestFile, JSON.stringify({ ...m, format_version: 1 }));
+      expect(() => readCheckpoint(dir)).toThrow(`${manifestFile}: format version 1 has a position`);
+      writeFileSync(manifestFile, text);
       const before = tf.memory().numTensors;
       const firstStep: { epoch: number; batch: number }[] = [];
       const resumed = await Experiment.resume(dir, { registry: testRegistry(), observers: [{ id: 'first', beforeBatch: (i) => void firstStep.push({ epoch: i.epoch, batch: i.batch }) }] });
