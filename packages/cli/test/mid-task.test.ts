@@ -160,6 +160,7 @@ describe('mid-task checkpoints of a ResNet-18', () => {
       strategy: { id: 'exssnet', options: { mask_phase: { epochs: 2, lr: 0.05, batch_size: 12 }, weight_phase: { epochs: 1, lr: 0.01, batch_size: 12 } } },
       mask_scorer: { id: 'topk', options: { density: 0.3 } },
       batch_norm: { recalibration_examples: 24, batch_size: 12 },
+      augmentation: { crop_padding: 1, horizontal_flip: true },
       checkpoint: { every_steps: 2, every_minutes: 0 },
     };
     // The uninterrupted run; at a batch boundary of task 2 (epoch 2, batch 3) its run directory is

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+/** tfjs's NamedTensor (what Optimizer.getWeights gives). */
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
 export type FusedOptimizerKind = 'adam' | 'sgd' | 'momentum' | 'rmsprop';
