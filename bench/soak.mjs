@@ -65,7 +65,7 @@ if (killCount > 0) {
   }
   console.log();
   printTable(Object.entries(byPlace).map(([checkpoint, kills]) => ({ checkpoint, kills })));
-  console.log(`\n${crash.kills.length} kills in ${crash.seconds.toFixed(0)} s over ${crash.runs} runs, ${new Set(crash.kills.map((k) => k.checkpoint)).size} distinct checkpoint positions, in tasks ${[...new Set(crash.kills.map((k) => k.task + 1))].sort().join(', ')}; every file parsed after every kill; each of the ${crash.runs} runs ended with the uninterrupted run's accuracy matrix ${JSON.stringify(crash.accuracy_matrix)} and checkpoint bytes; load average ${load()}`);
+  console.log(`\n${crash.kills.length} kills in ${crash.seconds.toFixed(0)} s over ${crash.runs} runs, ${new Set(crash.kills.map((k) => k.checkpoint)).size} distinct checkpoint positions, mid-task in tasks ${[...new Set(crash.kills.filter((k) => / b\d+$/.test(k.checkpoint)).map((k) => k.checkpoint.split(' ')[0].slice(1)))].sort().join(', ')}, after tasks ${[...new Set(crash.kills.filter((k) => k.checkpoint.startsWith('after')).map((k) => k.checkpoint.slice(7)))].sort().join(', ') || 'none'}; every file parsed after every kill; each of the ${crash.runs} runs ended with the uninterrupted run's accuracy matrix ${JSON.stringify(crash.accuracy_matrix)} and checkpoint bytes; load average ${load()}`);
   Object.assign(payload, { crash_soak: crash });
   if (c.status !== 0) {
     console.error(`crash soak failed (exit ${c.status}); rerun with --seed ${seed} --kills ${killCount}`);
