@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Experiment, readCheckpoint, resolveConfig, Rng, type LabeledDataset, type Observer } from '@supermask/core';
+import { Experiment, maskPhase, readCheckpoint, resolveConfig, Rng, storedTensor, type LabeledDataset, type Observer, type PhaseKind, type PhaseSetup, type RngState } from '@supermask/core';
 import { blobsConfig, testRegistry } from './helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'supermask-midtask-'));
@@ -188,5 +188,68 @@ describe('mid-task checkpoints of a ResNet-18', () => {
     expect(tensorBytes(killed)).toEqual(tensorBytes(dir));
     // Batch-norm statistics of both tasks are part of the compared bytes.
     expect([...tensorBytes(dir).keys()].filter((k) => k.startsWith('backbone/1/')).length).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * A mask phase whose session draws a gradient scale from `setup.rng` every step: its RNG state is
+ * session state, saved and loaded through PhaseSession.saveState/loadState.
+ */
+const noisyMask: PhaseKind = {
+  id: 'noisy-mask',
+  async begin(setup) {
+    const inner = await maskPhase.begin(setup);
+    const rng = setup.rng;
+    let steps = 0;
+    return {
+      ...inner,
+      transformGradients: (grads) => {
+        const scale = 0.5 + rng.next();
+        steps++;
+        return Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, g.mul(scale)]));
+      },
+      saveState: () => ({ json: { rng: rng.getState(), steps }, tensors: { steps: storedTensor('I32', [1], Int32Array.of(steps)) } }),
+      loadState: (state) => {
+        const json = state.json as { rng: RngState; steps: number };
+        rng.setState(json.rng);
+        steps = json.steps;
+        expect(Array.from(new Int32Array(state.tensors!.steps!.bytes.slice().buffer))).toEqual([steps]);
+      },
+    };
+  },
+};
+
+describe('phase session state in mid-task checkpoints', () => {
+  it('saves and loads a session\'s state (saveState/loadState); without loadState such a checkpoint is refused', async () => {
+    const registry = () => {
+      const r = testRegistry();
+      r.register({ kind: 'phase', id: 'noisy-mask', description: 'test', schema: { type: 'object', properties: {} }, create: () => noisyMask });
+      return r;
+    };
+    const raw = blobsConfig({ strategy: { id: 'recipe', options: { phases: [{ name: 'noisy-mask', epochs: 2, lr: 0.05, batch_size: 16 }] } }, ownership_policy: { id: 'frozen' }, checkpoint: { every_minutes: 0 } });
+    const referenceDir = tmp();
+    const r1 = registry();
+    const whole = await Experiment.create({ config: resolveConfig(raw, r1), registry: r1, outDir: referenceDir });
+    await whole.run();
+    whole.dispose();
+    const dir = tmp();
+    const r2 = registry();
+    const partial: Experiment = await Experiment.create({ config: resolveConfig(raw, r2), registry: r2, outDir: dir, observers: [stopAt({ task: 1, phase: 0, epoch: 0, batch: 5 }, () => partial)] });
+    await partial.run();
+    partial.dispose();
+    const m = readCheckpoint(dir).manifest;
+    expect(m.position!.session).toEqual({ rng: expect.any(Array), steps: 6 });
+    const copy = tmp();
+    cpSync(dir, copy, { recursive: true });
+    const resumed = await Experiment.resume(dir, { registry: registry() });
+    await resumed.run();
+    resumed.dispose();
+    expect(tensorBytes(dir)).toEqual(tensorBytes(referenceDir));
+    // The same checkpoint with a session that cannot load state: refused, naming the file.
+    const plain = testRegistry();
+    plain.register({ kind: 'phase', id: 'noisy-mask', description: 'test', schema: { type: 'object', properties: {} }, create: () => ({ id: 'noisy-mask', begin: (s: PhaseSetup) => maskPhase.begin(s) }) });
+    const refused = await Experiment.resume(copy, { registry: plain });
+    await expect(refused.run()).rejects.toThrow(`it holds state of the "noisy-mask" phase session, which cannot load state`);
+    refused.dispose();
   });
 });
