@@ -26,6 +26,7 @@ import { JsonLinesLogger, ProgressReporter } from './progress.js';
 import { formatAccuracyMatrix, formatTaskInference } from './format.js';
 import { configReferenceMarkdown } from './reference.js';
 import { OwnedRunDir, readResumable, UsageError, withRunLock } from './run-dir.js';
+import { registerSweepCommands } from './sweep-commands.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -275,6 +276,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         }
       }
     });
+
+  registerSweepCommands(program, io);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,9 +1,8 @@
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import type { Observer, RunView } from './observer.js';
 import type { Registry } from './registry.js';
 import { writeResults, type ExperimentResults } from './results.js';
+import { runFiles } from './run-files.js';
 import { TOKENS } from './tokens.js';
 
 /** What the results and checkpoint observers write through (the running experiment). */
@@ -11,6 +10,11 @@ export interface RunWriter {
   /** Writes the checkpoint of the finished tasks into the run directory; records its size on the last task record. */
   saveCheckpoint(dir: string): Promise<{ file: string; bytes: number }>;
 }
+
+/*
+ * The built-in observers write the run directory through RunFiles (run-files.ts), which core's
+ * Node entry installs: without an outDir they write nothing, and this module imports no Node built-in.
+ */
 
 /** Writes results.json and accuracy_matrix.csv when the run ends (built in, on in every run directory). */
 export const resultsObserver: Observer = {
@@ -45,11 +49,8 @@ export class MetricsCsvObserver implements Observer {
 
   beforeExperiment(_info: unknown, run: RunView): void {
     if (!run.outDir) return;
-    const file = join(run.outDir, METRICS_CSV);
-    if (!existsSync(file)) {
-      mkdirSync(run.outDir, { recursive: true });
-      appendFileSync(file, `${METRICS_COLUMNS.join(',')}\n`);
-    }
+    const files = runFiles();
+    if (!files.exists(run.outDir, METRICS_CSV)) files.append(run.outDir, METRICS_CSV, `${METRICS_COLUMNS.join(',')}\n`);
   }
 
   afterEpoch(info: Parameters<NonNullable<Observer['afterEpoch']>>[0], run: RunView): void {
@@ -61,7 +62,7 @@ export class MetricsCsvObserver implements Observer {
   }
 
   private row(run: RunView, cells: (number | string | undefined)[]): void {
-    if (run.outDir) appendFileSync(join(run.outDir, METRICS_CSV), `${cells.map(cell).join(',')}\n`);
+    if (run.outDir) runFiles().append(run.outDir, METRICS_CSV, `${cells.map(cell).join(',')}\n`);
   }
 }
 
@@ -110,8 +111,7 @@ export class EventsJsonlObserver implements Observer {
     if (!run.outDir) return;
     this.buffer.push(JSON.stringify({ event, time: new Date().toISOString(), ...eventFields(info) }));
     if (event === 'beforeBatch' || event === 'afterBatch') return;
-    mkdirSync(run.outDir, { recursive: true });
-    appendFileSync(join(run.outDir, EVENTS_JSONL), `${this.buffer.join('\n')}\n`);
+    runFiles().append(run.outDir, EVENTS_JSONL, `${this.buffer.join('\n')}\n`);
     this.buffer = [];
   }
 }

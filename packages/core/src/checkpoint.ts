@@ -1,11 +1,8 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ComponentState } from './contracts.js';
 import { DataError } from './errors.js';
-import { writeJsonAtomic } from './files.js';
 import type { MidTaskPosition } from './mid-task.js';
 import { createAjv, formatAjvErrors, type JsonSchema } from './registry.js';
-import { readSafetensors, writeSafetensors, type SafetensorsFile, type StoredTensor } from './safetensors.js';
+import type { SafetensorsFile, StoredTensor } from './safetensors.js';
 
 /**
  * Checkpoints of a run directory: `checkpoint.json` (the manifest) points to one complete
@@ -14,7 +11,8 @@ import { readSafetensors, writeSafetensors, type SafetensorsFile, type StoredTen
  * `checkpoint-task-NNNN-step-SSSSSSSS.safetensors` (task NNNN+1 in progress). Both are written to
  * temporary files and renamed, the tensors first and never onto the file the current manifest
  * names, so the manifest only ever names a complete file; older tensor files are removed after the
- * manifest moved on.
+ * manifest moved on. This module is the format (manifest, validation, tensor lookup);
+ * checkpoint-file.ts reads and writes it on disk (Node only).
  */
 
 export const CHECKPOINT_MANIFEST = 'checkpoint.json';
@@ -128,48 +126,27 @@ const MANIFEST_SCHEMA: JsonSchema = {
 
 let validateManifest: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 
+/** Checks a parsed checkpoint.json (`manifestFile` is named in the DataError). */
+export function assertCheckpointManifest(manifest: unknown, manifestFile: string): asserts manifest is CheckpointManifest {
+  const validate = validateManifest ?? (validateManifest = createAjv().compile(MANIFEST_SCHEMA));
+  if (!validate(manifest)) {
+    throw new DataError(`${manifestFile}: not a valid supermask checkpoint manifest:\n${formatAjvErrors(validate.errors, '').map((p) => `  - ${p}`).join('\n')}`, manifestFile);
+  }
+  const version = (manifest as CheckpointManifest).format_version;
+  if (version > CHECKPOINT_FORMAT_VERSION) {
+    throw new DataError(`${manifestFile}: checkpoint format version ${version} is newer than this supermask reads (${CHECKPOINT_FORMAT_VERSION}); upgrade @supermask/core`, manifestFile);
+  }
+  const position = (manifest as CheckpointManifest).position;
+  if ((position !== undefined) !== (version >= 2)) {
+    throw new DataError(`${manifestFile}: format version ${version} ${position ? 'has' : 'lacks'} a position (a mid-task checkpoint is version 2 with a position, an end-of-task one version 1 without)`, manifestFile);
+  }
+}
+
 export interface LoadedCheckpoint {
   dir: string;
   manifest: CheckpointManifest;
   file: string;
   tensors: SafetensorsFile['tensors'];
-}
-
-/** Reads and validates a run directory's checkpoint. Problems are DataErrors naming the file. */
-export function readCheckpoint(dir: string): LoadedCheckpoint {
-  const manifestFile = join(dir, CHECKPOINT_MANIFEST);
-  if (!existsSync(manifestFile)) {
-    throw new DataError(`${dir} holds no checkpoint: ${CHECKPOINT_MANIFEST} is missing (was the run started with an --out directory, and did it finish a task?)`, manifestFile);
-  }
-  let manifest: CheckpointManifest;
-  try {
-    manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as CheckpointManifest;
-  } catch (error) {
-    throw new DataError(`${manifestFile}: not valid JSON (${(error as Error).message})`, manifestFile);
-  }
-  const validate = validateManifest ?? (validateManifest = createAjv().compile(MANIFEST_SCHEMA));
-  if (!validate(manifest)) {
-    throw new DataError(`${manifestFile}: not a valid supermask checkpoint manifest:\n${formatAjvErrors(validate.errors, '').map((p) => `  - ${p}`).join('\n')}`, manifestFile);
-  }
-  if (manifest.format_version > CHECKPOINT_FORMAT_VERSION) {
-    throw new DataError(`${manifestFile}: checkpoint format version ${manifest.format_version} is newer than this supermask reads (${CHECKPOINT_FORMAT_VERSION}); upgrade @supermask/core`, manifestFile);
-  }
-  if ((manifest.position !== undefined) !== (manifest.format_version >= 2)) {
-    throw new DataError(`${manifestFile}: format version ${manifest.format_version} ${manifest.position ? 'has' : 'lacks'} a position (a mid-task checkpoint is version 2 with a position, an end-of-task one version 1 without)`, manifestFile);
-  }
-  const file = join(dir, manifest.tensors_file);
-  const { tensors } = readSafetensors(file);
-  for (const entry of manifest.tensors) {
-    const t = tensors.get(entry.name);
-    if (!t) throw new DataError(`${file}: tensor "${entry.name}" listed in ${CHECKPOINT_MANIFEST} is missing`, file);
-    if (t.dtype !== entry.dtype || t.shape.join(',') !== entry.shape.join(',')) {
-      throw new DataError(`${file}: tensor "${entry.name}" is ${t.dtype} [${t.shape.join(', ')}], the manifest says ${entry.dtype} [${entry.shape.join(', ')}]`, file);
-    }
-  }
-  if (tensors.size !== manifest.tensors.length) {
-    throw new DataError(`${file}: holds ${tensors.size} tensors, the manifest lists ${manifest.tensors.length}`, file);
-  }
-  return { dir, manifest, file, tensors };
 }
 
 /** Checks a tensor of a checkpoint against what the rebuilt model expects. */
@@ -187,37 +164,4 @@ export function componentState(ckpt: LoadedCheckpoint, prefix: string): Componen
   const tensors: Record<string, StoredTensor> = {};
   for (const [name, t] of ckpt.tensors) if (name.startsWith(`${prefix}/`)) tensors[name.slice(prefix.length + 1)] = t;
   return { json: ckpt.manifest.components[prefix], tensors };
-}
-
-/**
- * Writes tensors then the manifest (each atomically), then removes tensor files the manifest no
- * longer names. Returns the size in bytes of the tensors file.
- */
-export function writeCheckpoint(dir: string, manifest: Omit<CheckpointManifest, 'tensors' | 'tensors_file'>, tensors: Map<string, StoredTensor>): { file: string; bytes: number } {
-  const tensorsFile = tensorsFileName(dir, manifest);
-  const bytes = writeSafetensors(join(dir, tensorsFile), tensors, { format: CHECKPOINT_FORMAT, completed_tasks: String(manifest.completed_tasks) });
-  const full: CheckpointManifest = {
-    ...manifest,
-    tensors_file: tensorsFile,
-    tensors: [...tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })),
-  };
-  writeJsonAtomic(join(dir, CHECKPOINT_MANIFEST), full);
-  for (const f of readdirSync(dir)) {
-    if (CHECKPOINT_TENSORS_FILE.test(f) && f !== tensorsFile) rmSync(join(dir, f), { force: true });
-  }
-  return { file: join(dir, tensorsFile), bytes };
-}
-
-/**
- * `checkpoint-task-NNNN.safetensors`, or `checkpoint-task-NNNN-step-SSSSSSSS[-K].safetensors` for
- * a mid-task checkpoint, with K chosen so that the file does not exist yet (a resumed run may
- * checkpoint the very position it resumed from: the manifest's file is never replaced).
- */
-function tensorsFileName(dir: string, manifest: Pick<CheckpointManifest, 'completed_tasks' | 'position'>): string {
-  const task = String(manifest.completed_tasks).padStart(4, '0');
-  if (!manifest.position) return `checkpoint-task-${task}.safetensors`;
-  const base = `checkpoint-task-${task}-step-${String(manifest.position.steps).padStart(8, '0')}`;
-  let name = `${base}.safetensors`;
-  for (let k = 1; existsSync(join(dir, name)); k++) name = `${base}-${k}.safetensors`;
-  return name;
 }

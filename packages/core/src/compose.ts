@@ -41,11 +41,19 @@ export interface Composition {
 }
 
 /**
- * Selects the backend, loads the data, builds the stream and every component of the config's
- * slots (CONFIG_SLOTS), binds the scorer to every layer's masks, and creates the observers.
+ * Selects the backend (unless the caller already activated one: `activated`), loads the data,
+ * builds the stream and every component of the config's slots (CONFIG_SLOTS), binds the scorer
+ * to every layer's masks, and creates the observers.
  */
-export async function compose(config: ResolvedConfig, registry: Registry, logger: Logger, runOptions: RunOptions = {}, parent: DependencyContainer = rootContainer): Promise<Composition> {
-  const backend = await selectBackend(config.backend);
+export async function compose(
+  config: ResolvedConfig,
+  registry: Registry,
+  logger: Logger,
+  runOptions: RunOptions = {},
+  parent: DependencyContainer = rootContainer,
+  activated?: BackendSelection,
+): Promise<Composition> {
+  const backend = activated ?? (await selectBackend(config.backend));
   for (const note of backend.notes) logger.warn(note);
   const rng = new Rng(config.seed);
   const c = parent.createChildContainer();

@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { basename, extname } from 'node:path';
-import YAML from 'yaml';
 import { AUGMENTATION_SCHEMA, type AugmentationConfig } from './augment.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
 import { ConfigError } from './errors.js';
@@ -166,38 +163,6 @@ export const CONFIG_SCHEMA: JsonSchema = {
   },
 };
 
-/** Reads a JSON or YAML config file; syntax errors name the file and the position. */
-export function readConfigFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, [], file);
-  }
-  const ext = extname(file).toLowerCase();
-  if (ext === '.yaml' || ext === '.yml') {
-    let doc: ReturnType<typeof YAML.parseDocument>;
-    try {
-      doc = YAML.parseDocument(text);
-    } catch (error) {
-      throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, [], file);
-    }
-    // Warnings (an unknown !tag, most often a typo) are errors too: the value would be read as a plain string.
-    const problem = doc.errors[0] ?? doc.warnings[0];
-    if (problem) throw new ConfigError(`config file ${file} is not valid YAML: ${problem.message}`, [], file);
-    try {
-      return doc.toJS({ maxAliasCount: 100 });
-    } catch (error) {
-      throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, [], file);
-    }
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`, [], file);
-  }
-}
-
 export interface ResolveOptions {
   /** File the config came from (named in errors; its base name is the default run name). */
   file?: string;
@@ -245,7 +210,7 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
   };
   const slots = Object.fromEntries(COMPONENT_SLOTS.map((kind) => [kind, kind === 'strategy' ? strategy : slot(kind)])) as Record<ComponentSlot, ResolvedComponentRef>;
   return {
-    name: c.name ?? (opts.file ? basename(opts.file, extname(opts.file)) : 'experiment'),
+    name: c.name ?? (opts.file ? fileStem(opts.file) : 'experiment'),
     plugins: c.plugins,
     seed: c.seed,
     backend: c.backend,
@@ -270,7 +235,9 @@ export function outputWidth(numClasses: number, config: { outputs?: { superfluou
 
 let validateTop: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 
-/** Loads, validates and resolves a config file. */
-export function loadConfig(file: string, registry: Registry, opts: Omit<ResolveOptions, 'file'> = {}): ResolvedConfig {
-  return resolveConfig(readConfigFile(file), registry, { ...opts, file });
+/** The base name of a path without its extension (`configs/demo.json` -> `demo`), for either separator. */
+export function fileStem(file: string): string {
+  const base = file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(0, dot) : base;
 }

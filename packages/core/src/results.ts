@@ -1,8 +1,7 @@
-import { writeFileAtomic, writeJsonAtomic } from './files.js';
-import { join } from 'node:path';
 import type { ResolvedConfig } from './config.js';
 import { accuracyMatrixCsv, averageAccuracy, backwardTransfer, forgetting, type AccuracyMatrix } from './metrics.js';
 import type { RunOutcome, RunView } from './observer.js';
+import { runFiles } from './run-files.js';
 import { versions } from './versions.js';
 
 /** The records of a run and results.json. */
@@ -141,8 +140,9 @@ export function buildResults(run: Omit<RunView, 'results' | 'masks' | 'position'
   };
 }
 
-/** Writes results.json and accuracy_matrix.csv into `dir` (each atomically). */
+/** Writes results.json and accuracy_matrix.csv into `dir` (each atomically; see RunFiles). */
 export function writeResults(dir: string, results: ExperimentResults): void {
-  writeJsonAtomic(join(dir, 'results.json'), results);
-  writeFileAtomic(join(dir, 'accuracy_matrix.csv'), accuracyMatrixCsv(results.accuracy_matrix));
+  const files = runFiles();
+  files.write(dir, 'results.json', `${JSON.stringify(results, null, 2)}\n`);
+  files.write(dir, 'accuracy_matrix.csv', accuracyMatrixCsv(results.accuracy_matrix));
 }

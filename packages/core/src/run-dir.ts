@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -46,11 +45,6 @@ export interface RunInfo {
   finished_at?: string;
   /** The signal that stopped an interrupted run, or the message of a failed one. */
   reason?: string;
-}
-
-/** A fresh run id (a random UUID). */
-export function newRunId(): string {
-  return randomUUID();
 }
 
 /** Another process holds the run directory. Exit code 2 (a usage problem: wait or pick another directory). */

@@ -4,7 +4,7 @@ import type { BackendSelection } from './backend.js';
 import { checkpointObserver, resultsObserver } from './builtin-observers.js';
 import type { ResolvedConfig } from './config.js';
 import type { Backbone, KnowledgeTransfer, MaskScorer, Strategy, TaskInference, WeightOwnershipPolicy } from './contracts.js';
-import { readCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import type { LoadedCheckpoint } from './checkpoint.js';
 import { compose, silentLogger, type Composition, type Logger } from './compose.js';
 import { fixedContext } from './contexts.js';
 import type { LabeledDataset, Task, TaskStream } from './data.js';
@@ -17,7 +17,7 @@ import { buildResults, type ExperimentResults, type PhaseRecord, type TaskInfere
 import type { Rng } from './rng.js';
 import { restoreRunState, saveRunState, type StatefulEntry } from './state.js';
 import { TOKENS, type RunOptions } from './tokens.js';
-import { newRunId } from './run-dir.js';
+import { newRunId, runFiles } from './run-files.js';
 import { StopRequested, trainPhase } from './training.js';
 
 export { silentLogger, type Logger } from './compose.js';
@@ -39,6 +39,8 @@ export interface ExperimentParams {
   signal?: AbortSignal;
   /** The run id written into results.json and checkpoint.json (default: the resumed checkpoint's, else a new UUID). */
   runId?: string;
+  /** A backend the caller already activated (a web page picks webgpu, webgl, wasm or cpu itself); config.backend then selects nothing. */
+  backend?: BackendSelection;
 }
 
 /**
@@ -96,7 +98,7 @@ export class Experiment implements RunView {
   /** Selects the backend, loads the data, builds the stream and every component. */
   static async create(params: ExperimentParams): Promise<Experiment> {
     const logger = params.logger ?? silentLogger;
-    const parts = await compose(params.config, params.registry, logger, params.runOptions, params.container);
+    const parts = await compose(params.config, params.registry, logger, params.runOptions, params.container, params.backend);
     const experiment = new Experiment(parts, params);
     if (experiment.inference.wantsSuperfluousOutputs && (params.config.outputs?.superfluous ?? 0) === 0) {
       logger.warn(`task inference "${params.config.task_inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably`);
@@ -122,7 +124,7 @@ export class Experiment implements RunView {
    * state is restored, and run() goes on with the next task (writing into the same directory).
    */
   static async resume(dir: string, params: Omit<ExperimentParams, 'config' | 'resume' | 'outDir'> & { config?: ResolvedConfig }): Promise<Experiment> {
-    const checkpoint = readCheckpoint(dir);
+    const checkpoint = runFiles().readCheckpoint(dir);
     const config = (params.config ?? checkpoint.manifest.config) as unknown as ResolvedConfig;
     return Experiment.create({ ...params, config, outDir: dir, resume: checkpoint });
   }

@@ -1,6 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { DataError } from './errors.js';
-import { writeFileAtomic } from './files.js';
 import { fromHalfBits, toFloat16 } from './float16.js';
 
 /**
@@ -99,9 +97,11 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, StoredTensor> | R
   }
   let json = JSON.stringify(header);
   // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
-  const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
+  // TextEncoder, not Buffer: encoding and parsing also run in a web page.
+  const utf8 = new TextEncoder();
+  const pad = (8 - ((8 + utf8.encode(json).length) % 8)) % 8;
   json += ' '.repeat(pad);
-  const headerBytes = Buffer.from(json, 'utf8');
+  const headerBytes = utf8.encode(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
@@ -111,13 +111,6 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, StoredTensor> | R
     at += t.bytes.byteLength;
   }
   return out;
-}
-
-/** Writes a safetensors file atomically (temporary file, then rename). */
-export function writeSafetensors(file: string, tensors: ReadonlyMap<string, StoredTensor> | Record<string, StoredTensor>, metadata: Record<string, string> = {}): number {
-  const bytes = encodeSafetensors(tensors, metadata);
-  writeFileAtomic(file, bytes);
-  return bytes.byteLength;
 }
 
 /**
@@ -135,7 +128,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   if (headerLength > bytes.byteLength - 8) fail(`the header claims ${headerLength} bytes but the file has ${bytes.byteLength - 8} after the length field (truncated?)`);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
   } catch (error) {
     return fail(`header is not JSON (${(error as Error).message})`);
   }
@@ -174,33 +167,4 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   }
   if (maxEnd !== dataLength) fail(`the header describes ${maxEnd} data bytes but the file holds ${dataLength}`);
   return { tensors, metadata };
-}
-
-/** Reads and validates a safetensors file (see parseSafetensors). */
-export function readSafetensors(file: string): SafetensorsFile {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    throw new DataError(`${file}: cannot open (${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message})`, file);
-  }
-  try {
-    let bytes: Uint8Array;
-    let read = 0;
-    try {
-      const stat = fstatSync(fd);
-      if (!stat.isFile()) throw new Error('not a regular file');
-      bytes = new Uint8Array(stat.size);
-      while (read < stat.size) {
-        const n = readSync(fd, bytes, read, stat.size - read, read);
-        if (n === 0) break;
-        read += n;
-      }
-    } catch (error) {
-      throw new DataError(`${file}: cannot read (${(error as Error).message})`, file);
-    }
-    return parseSafetensors(bytes.subarray(0, read), file);
-  } finally {
-    closeSync(fd);
-  }
 }

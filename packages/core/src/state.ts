@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { ResolvedConfig } from './config.js';
 import type { Backbone, ComponentState, Stateful } from './contracts.js';
 import type { TaskStream } from './data.js';
-import { componentState, expectTensor, writeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import { componentState, expectTensor, type LoadedCheckpoint } from './checkpoint.js';
 import { DataError } from './errors.js';
 import type { AccuracyMatrix } from './metrics.js';
 import type { TaskRecord } from './results.js';
 import type { MidTaskPosition } from './mid-task.js';
 import type { Rng } from './rng.js';
+import { runFiles } from './run-files.js';
 import { storedTensor, type StoredTensor } from './safetensors.js';
 
 /**
@@ -70,7 +71,7 @@ export async function saveRunState(dir: string, run: SavedRun): Promise<{ file: 
     for (const [name, x] of Object.entries(state.tensors ?? {})) tensors.set(`${key}/${name}`, x);
   }
   for (const [name, x] of run.midTask?.tensors ?? []) tensors.set(name, x);
-  return writeCheckpoint(
+  return runFiles().writeCheckpoint(
     dir,
     {
       format: 'supermask-checkpoint',

@@ -14,6 +14,14 @@ import type { Rng } from './rng.js';
 /** How often (ms of work) the loop reads losses and yields to the event loop. */
 export const YIELD_INTERVAL_MS = 100;
 
+/**
+ * Lets the event loop run (I/O, timers, signals, a worker's messages): setImmediate in Node,
+ * setTimeout in a browser (at most a few ms per yield, once per YIELD_INTERVAL_MS of work).
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof globalThis.setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
 /** Thrown at a batch boundary when a stop was requested; the experiment turns it into an `interrupted` outcome. */
 export class StopRequested extends Error {
   constructor(readonly position: { task: number; phase: string; epoch: number; batch: number }) {
@@ -175,12 +183,12 @@ export async function trainPhase(host: PhaseHost, task: Task, index: number, pha
         await session.afterStep?.({ epoch, batch: b });
         if (performance.now() - lastRead >= YIELD_INTERVAL_MS) {
           await drain();
-          await new Promise((resolve) => setImmediate(resolve));
+          await yieldToEventLoop();
           lastRead = performance.now();
         }
       }
       await drain();
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
       const epochSeconds = (performance.now() - epochStart) / 1000;
       seconds += epochSeconds;
       lastAccuracy = totals.seen > 0 ? totals.correct / totals.seen : null;
