@@ -145,7 +145,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         owned = new runDirs.OwnedRunDir(outDir, { runId, command: commandLine, mode: 'resume', logger });
         const config = opts.backend ? { ...(checkpoint.manifest.config as unknown as ResolvedConfig), backend: opts.backend } : undefined;
         experiment = await owned.guard(() => Experiment.resume(outDir, { ...common(owned), runId, ...(config ? { config } : {}) }));
-        say(`resuming ${outDir} after task ${experiment.finishedTasks} of ${experiment.stream.tasks.length}`);
+        const at = experiment.resumePosition;
+        say(`resuming ${outDir} after task ${experiment.finishedTasks} of ${experiment.stream.tasks.length}${at ? `, in task ${at.task + 1} at phase ${at.phase_name}, epoch ${at.epoch + 1}, batch ${at.batch + 1}` : ''}`);
       } else {
         if (opts.config === undefined) throw new UsageError("run needs --config FILE (or --resume RUN_DIR)");
         const raw = applyOverrides(readConfigFile(opts.config), opts.set ?? []);
