@@ -15,11 +15,11 @@ export const INFERENCE_SCHEMA = {
 };
 
 /**
- * Mean output entropy of a batch under the superposition W * sum_i alpha_i M_{candidates[i]}.
- * Per-task batch norm cannot apply to a mix of tasks, so it normalises with the batch's own
- * statistics (`batchStatistics`); backbones without batch norm (LeNet) are unaffected.
+ * Logits of a batch under the superposition W * sum_i alpha_i M_{candidates[i]}. Per-task batch
+ * norm cannot apply to a mix of tasks, so it normalises with the batch's own statistics
+ * (`batchStatistics`); backbones without batch norm (LeNet) are unaffected.
  */
-export function superpositionEntropy(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Scalar {
+export function superpositionLogits(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Tensor2D {
   const fctx: ForwardContext = {
     task: candidates[0]!,
     training: false,
@@ -33,7 +33,12 @@ export function superpositionEntropy(x: tf.Tensor, alpha: tf.Tensor1D, candidate
       return layer.weight.mul(mix!);
     },
   };
-  return meanEntropy(ctx.backbone.forward(x, fctx));
+  return ctx.backbone.forward(x, fctx);
+}
+
+/** Mean output entropy of a batch under the superposition of `candidates` (see superpositionLogits). */
+export function superpositionEntropy(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Scalar {
+  return meanEntropy(superpositionLogits(x, alpha, candidates, ctx));
 }
 
 /** Mean over the batch of the entropy of softmax(logits), every output included. */
@@ -42,10 +47,13 @@ export function meanEntropy(logits: tf.Tensor2D): tf.Scalar {
   return logp.exp().mul(logp).sum(1).neg().mean() as tf.Scalar;
 }
 
-/** Gradient of the mean output entropy w.r.t. the mixing coefficients alpha. */
-export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext): Float32Array {
+/** What a gradient method minimises over the superposition's logits (a scalar per batch). */
+export type InferenceObjective = (logits: tf.Tensor2D) => tf.Scalar;
+
+/** Gradient of `objective` (default: the mean output entropy) w.r.t. the mixing coefficients alpha. */
+export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext, objective: InferenceObjective = meanEntropy): Float32Array {
   return tf.tidy(() => {
-    const g = tf.grad((a: tf.Tensor) => superpositionEntropy(x, a as tf.Tensor1D, candidates, ctx))(tf.tensor1d(alpha));
+    const g = tf.grad((a: tf.Tensor) => objective(superpositionLogits(x, a as tf.Tensor1D, candidates, ctx)))(tf.tensor1d(alpha));
     return Float32Array.from(g.dataSync() as Float32Array);
   });
 }
@@ -54,7 +62,7 @@ export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: r
  * Task inference from the output entropy of the learned tasks' masks (no task id needed). With
  * one learned task there is nothing to infer; otherwise `choose` picks among tasks 0..k-1.
  */
-abstract class EntropyInference implements TaskInference {
+export abstract class EntropyInference implements TaskInference {
   abstract readonly id: string;
   readonly usesTaskId = false;
   readonly batchSize: number;
@@ -75,12 +83,13 @@ abstract class GradientInference extends EntropyInference {
   readonly wantsSuperfluousOutputs = true;
 }
 
-/** Entropy gradient at the uniform mix of `candidates` (alpha_i = 1 / candidates.length). */
-function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], ctx: InferenceContext): Float32Array {
-  return entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx);
+/** Gradient of `objective` (default: entropy) at the uniform mix of `candidates` (alpha_i = 1 / candidates.length). */
+export function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], ctx: InferenceContext, objective?: InferenceObjective): Float32Array {
+  return entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx, objective);
 }
 
-function argmin(values: Float32Array): number {
+/** Index of the smallest value (the first one on ties). */
+export function argmin(values: Float32Array): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! < values[best]!) best = i;
   return best;
@@ -129,7 +138,12 @@ export class ExhaustiveInference extends EntropyInference {
   readonly id = 'exhaustive';
 
   protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
-    const entropies = Float32Array.from(tasks, (task) => tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))).dataSync()[0]!));
-    return tasks[argmin(entropies)]!;
+    return lowestEntropyAlone(x, ctx, tasks);
   }
+}
+
+/** The task among `tasks` whose mask alone (with its per-task state) gives `x` the lowest mean output entropy. */
+export function lowestEntropyAlone(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): number {
+  const entropies = Float32Array.from(tasks, (task) => tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))).dataSync()[0]!));
+  return tasks[argmin(entropies)]!;
 }

@@ -1,0 +1,148 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Experiment, inputSize, resolveConfig } from '@supermask/core';
+import { ShortlistInference, superfluousLogSumExp, superpositionLogits, uniformMixGradient, entropyGradient } from '@supermask/strategy-supsup';
+import { testRegistry } from '../../cli/test/helpers.js';
+
+const registry = testRegistry();
+let experiment: Experiment;
+
+/** ExSSNeT (mask then weight phase, exclusive ownership) on 3 permuted Fashion-MNIST tasks (embedded data), 20 superfluous outputs. */
+async function trainExSSNeT(superfluous: number): Promise<Experiment> {
+  const config = resolveConfig(
+    {
+      name: 'shortlist',
+      seed: 0,
+      backend: 'cpu',
+      dataset: { id: 'fashion-mnist' },
+      stream: { id: 'permuted', options: { tasks: 3, train_per_task: 1500, test_per_task: 192 } },
+      backbone: { id: 'lenet', options: { hidden: [100, 50] } },
+      strategy: {
+        id: 'exssnet',
+        options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 }, weight_phase: { epochs: 1, lr: 0.01, batch_size: 64 } },
+      },
+      mask_scorer: { id: 'topk', options: { density: 0.1 } },
+      outputs: { superfluous },
+    },
+    registry,
+  );
+  const e = await Experiment.create({ config, registry });
+  await e.run();
+  return e;
+}
+
+beforeAll(async () => {
+  experiment = await trainExSSNeT(20);
+});
+
+afterAll(() => experiment?.dispose());
+
+function batchOf(e: Experiment, task: number, start: number, size: number): tf.Tensor {
+  const t = e.stream.tasks[task]!;
+  const d = inputSize(t.inputShape);
+  return tf.tensor(t.test.x.subarray(start * d, (start + size) * d), [size, ...t.inputShape]);
+}
+
+/** The shortlist inference as the registry builds it for `e` (options resolved by the schema). */
+function fromRegistry(e: Experiment, options: Record<string, unknown> = {}): ShortlistInference {
+  const resolved = registry.resolveOptions('task_inference', { id: 'shortlist', options: { batch_size: 64, ...options } }, 'task_inference');
+  return registry.get('task_inference', 'shortlist').create(resolved, e.container) as ShortlistInference;
+}
+
+describe('shortlist task inference', () => {
+  it('identifies every task of a 3-task ExSSNeT model, batch by batch', () => {
+    const inference = fromRegistry(experiment);
+    expect(inference.objective).toBe('superfluous');
+    expect(inference.candidates).toBe(2);
+    const ctx = experiment.inferenceContext();
+    for (let j = 0; j < 3; j++) {
+      for (const start of [0, 64, 128]) {
+        const x = batchOf(experiment, j, start, 64);
+        expect(inference.shortlist(x, ctx, [0, 1, 2])).toContain(j);
+        expect(inference.infer(x, -1, ctx)).toBe(j);
+        x.dispose();
+      }
+    }
+    const summary = experiment.evaluateAllInference(inference);
+    expect(summary.task_id_accuracy).toBe(1);
+    expect(summary.average_accuracy).toBe(summary.average_accuracy_true);
+  });
+
+  it('costs one superposition pass plus `candidates` forward passes per batch, whatever the number of tasks', () => {
+    const ctx = experiment.inferenceContext();
+    const backbone = experiment.backbone;
+    const forward = backbone.forward.bind(backbone);
+    let calls = 0;
+    backbone.forward = (x, fctx) => {
+      calls++;
+      return forward(x, fctx);
+    };
+    try {
+      const x = batchOf(experiment, 2, 0, 32);
+      for (const candidates of [1, 2, 3]) {
+        calls = 0;
+        fromRegistry(experiment, { candidates }).infer(x, -1, ctx);
+        expect(calls).toBe(1 + (candidates === 1 ? 0 : candidates));
+      }
+      x.dispose();
+    } finally {
+      backbone.forward = forward;
+    }
+  });
+
+  it("computes G's gradient (through the superfluous logits only) as finite differences do", () => {
+    const ctx = experiment.inferenceContext();
+    const x = batchOf(experiment, 1, 0, 32);
+    const candidates = [0, 1, 2];
+    const alpha = Float32Array.from([0.3, 0.45, 0.25]);
+    const grad = entropyGradient(x, alpha, candidates, ctx, superfluousLogSumExp(10));
+    // G with the class logits frozen at alpha: logsumexp([classes(alpha), superfluous(alpha')]).
+    const frozen = tf.tidy(() => superpositionLogits(x, tf.tensor1d(alpha), candidates, ctx).slice([0, 0], [-1, 10]));
+    const gAt = (a: Float32Array) =>
+      tf.tidy(() => {
+        const extra = superpositionLogits(x, tf.tensor1d(a), candidates, ctx).slice([0, 10], [-1, -1]);
+        return tf.logSumExp(tf.concat([frozen, extra], 1), 1).mean().dataSync()[0]!;
+      });
+    const h = 1e-3;
+    for (let i = 0; i < 3; i++) {
+      const plus = Float32Array.from(alpha);
+      const minus = Float32Array.from(alpha);
+      plus[i] += h;
+      minus[i] -= h;
+      const fd = (gAt(plus) - gAt(minus)) / (2 * h);
+      expect(Math.abs(grad[i]! - fd)).toBeLessThan(2e-2 * Math.max(1, Math.abs(fd)));
+    }
+    frozen.dispose();
+    x.dispose();
+  });
+
+  it('ranks by the entropy when the run has no superfluous outputs, and refuses G there', async () => {
+    const plain = await trainExSSNeT(0);
+    try {
+      const auto = fromRegistry(plain);
+      expect(auto.objective).toBe('entropy');
+      expect(auto.wantsSuperfluousOutputs).toBe(false);
+      expect(() => fromRegistry(plain, { objective: 'superfluous' })).toThrow(/task_inference\.options\.objective: "superfluous" needs superfluous outputs/);
+      const ctx = plain.inferenceContext();
+      const x = batchOf(plain, 0, 0, 64);
+      const g = uniformMixGradient(x, [0, 1, 2], ctx);
+      expect(auto.shortlist(x, ctx, [0, 1, 2])).toEqual([0, 1, 2].sort((a, b) => g[a]! - g[b]! || a - b).slice(0, 2));
+      expect(auto.infer(x, -1, ctx)).toBe(0);
+      x.dispose();
+    } finally {
+      plain.dispose();
+    }
+  });
+
+  it('leaks no tensors while inferring', () => {
+    const ctx = experiment.inferenceContext();
+    const x = batchOf(experiment, 0, 0, 16);
+    const inference = fromRegistry(experiment, { candidates: 3 });
+    inference.infer(x, -1, ctx);
+    const before = tf.memory().numTensors;
+    inference.infer(x, -1, ctx);
+    fromRegistry(experiment, { objective: 'entropy' }).infer(x, -1, ctx);
+    x.dispose();
+    expect(tf.memory().numTensors).toBe(before - 1);
+  });
+});
