@@ -4,6 +4,8 @@
 // Prints average accuracy, forgetting, wall time per task for tasks 1-10 against 91-100, process
 // RSS, tf.memory().numTensors and checkpoint size after tasks 10, 50 and 100.
 // BENCH_TASKS (default 100), BENCH_TRAIN_PER_TASK (1000), BENCH_TEST_PER_TASK (500) resize it.
+// At the end, task inference (BENCH_INFERENCE, default contrast; none skips it) picks among all
+// learned tasks for the test batches of every BENCH_INFERENCE_STRIDE-th task (10) and the last one.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,8 @@ const tasks = Number(process.env.BENCH_TASKS ?? 100);
 const trainPerTask = Number(process.env.BENCH_TRAIN_PER_TASK ?? 1000);
 const testPerTask = Number(process.env.BENCH_TEST_PER_TASK ?? 500);
 const backend = process.env.BENCH_BACKEND ?? 'auto';
+const inferenceId = process.env.BENCH_INFERENCE ?? 'contrast';
+const inferenceStride = Number(process.env.BENCH_INFERENCE_STRIDE ?? 10);
 const dataDir = fullDataDir();
 const probes = [10, 50, 100].filter((t) => t <= tasks);
 if (!probes.includes(tasks)) probes.push(tasks);
@@ -63,6 +67,21 @@ for (const strategy of ['supsup', 'exssnet']) {
   try {
     last = performance.now();
     const results = await experiment.run();
+    // Task inference over all learned tasks, on the test sets of every BENCH_INFERENCE_STRIDE-th task.
+    let inferenceRow = {};
+    if (inferenceId !== 'none') {
+      const options = registry.resolveOptions('task_inference', { id: inferenceId, options: { batch_size: 128 } }, 'task_inference');
+      const inference = registry.get('task_inference', inferenceId).create(options, experiment.container);
+      const evaluated = experiment.stream.tasks.filter((t) => t.index % inferenceStride === 0 || t.index === tasks - 1).map((t) => experiment.evaluateInference(t, inference));
+      const batches = evaluated.reduce((s, r) => s + Math.ceil(experiment.stream.tasks[r.task].test.n / 128), 0);
+      inferenceRow = {
+        inference: inferenceId,
+        inference_tasks: evaluated.map((r) => r.task + 1),
+        task_id_accuracy: mean(evaluated.map((r) => r.task_id_accuracy)),
+        inference_seconds_per_batch: evaluated.reduce((s, r) => s + r.seconds, 0) / batches,
+      };
+      console.error(`${strategy}: ${inferenceId} task inference over ${tasks} tasks identified ${(100 * inferenceRow.task_id_accuracy).toFixed(2)}% (tasks ${inferenceRow.inference_tasks.join(' ')}), ${inferenceRow.inference_seconds_per_batch.toFixed(3)} s per batch`);
+    }
     const first = perTask.slice(0, Math.min(10, tasks));
     const lastTen = perTask.slice(-Math.min(10, tasks));
     rows.push({
@@ -75,6 +94,7 @@ for (const strategy of ['supsup', 'exssnet']) {
       train_seconds_1_10: mean(first.map((r) => r.train_seconds)),
       train_seconds_last_10: mean(lastTen.map((r) => r.train_seconds)),
       eval_seconds_last_10: mean(lastTen.map((r) => r.evaluation_seconds)),
+      ...inferenceRow,
       backend: results.backend,
     });
     configs.at(-1).per_task = perTask;

@@ -13,7 +13,8 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { readConfigFile } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { entropyGradient, meanEntropy, superpositionLogits } from '@supermask/strategy-supsup';
+import { contrastGradient, entropyGradient, meanEntropy, superfluousLogSumExp, superpositionLogits } from '@supermask/strategy-supsup';
+import { Rng } from '@supermask/core';
 import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
 
 const tasks = Number(process.env.BENCH_TASKS ?? 10);
@@ -69,6 +70,7 @@ for (const strategy of strategies) {
     const grad = [];
     const gradNorm = [];
     const numClasses = experiment.stream.numClasses;
+    const permutation = Int32Array.from(new Rng(12345).permutation(experiment.stream.tasks[0].inputShape.reduce((a, b) => a * b, 1)));
     const perBatch = {};
     const exhaustive = { batches: 0, correct: 0 };
     const meanRef = layers.map((_, li) => all.reduce((s, i) => s + norms[i][li], 0) / k);
@@ -99,7 +101,11 @@ for (const strategy of strategies) {
         gH.forEach((v, i) => (g[i] += v / batches.length));
         const gG = superfluousGradient(x, uniform, all, ctx, numClasses);
         const alone = all.map((i) => tf.tidy(() => meanEntropy(experiment.backbone.forward(x, ctx.fixedContext(i))).dataSync()[0]));
-        for (const [name, score] of [['entropy gradient (H)', gH], ['superfluous logsumexp gradient (G)', gG]]) {
+        const scores = [['entropy gradient (H)', gH], ['H minus H on the scrambled batch', contrastGradient(x, uniform, all, ctx, meanEntropy, permutation)]];
+        if (numClasses < experiment.backbone.layers.at(-1).shape[1]) {
+          scores.push(['superfluous logsumexp gradient (G)', gG], ['G minus G on the scrambled batch', contrastGradient(x, uniform, all, ctx, superfluousLogSumExp(numClasses), permutation)]);
+        }
+        for (const [name, score] of scores) {
           const order = all.slice().sort((a, b) => score[a] - score[b]);
           const rank = order.indexOf(j);
           const rec = (perBatch[name] ??= { batches: 0, recall: new Array(6).fill(0), verified: new Array(6).fill(0) });

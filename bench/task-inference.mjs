@@ -2,10 +2,10 @@
 // (density 0.1) and ExSSNeT (configs/permuted-fmnist-{supsup,exssnet}.json). Each strategy is
 // trained for every combination of task count (BENCH_TASKS, default 10,50), training images per
 // task (BENCH_TRAIN_PER_TASK, default 2000; "all" = 60,000) and superfluous outputs
-// (BENCH_SUPERFLUOUS, default: the config's value and 0); then every learned task's test set
+// (BENCH_SUPERFLUOUS, default: the config's value, 0 and 90, SupSup's choice); then every learned task's test set
 // (BENCH_TEST_PER_TASK, default 512 images) is evaluated in batches of BENCH_INFERENCE_BATCH (128)
 // with the oracle task id and with each task inference (BENCH_METHODS, default oneshot, binary,
-// exhaustive, shortlist, shortlist with 1 candidate). Seconds per test batch are measured side by
+// exhaustive, contrast, contrast with 1 candidate; also oneshot-verify, g-verify, g-contrast). Seconds per test batch are measured side by
 // side in one process; `cost_vs_oneshot` is each method's time per batch over one-shot's on the
 // same model. Writes bench/results/task-inference.json (or BENCH_RESULTS_NAME).
 import { join } from 'node:path';
@@ -25,11 +25,13 @@ const methodSpecs = {
   oneshot: { id: 'oneshot' },
   binary: { id: 'binary' },
   exhaustive: { id: 'exhaustive' },
-  shortlist: { id: 'shortlist' },
-  'shortlist-1': { id: 'shortlist', options: { candidates: 1 } },
-  'shortlist-entropy': { id: 'shortlist', options: { objective: 'entropy' } },
+  contrast: { id: 'contrast' },
+  'contrast-1': { id: 'contrast', options: { candidates: 1 } },
+  'oneshot-verify': { id: 'contrast', options: { scramble: false } },
+  'g-verify': { id: 'contrast', options: { scramble: false, objective: 'superfluous' }, superfluous: true },
+  'g-contrast': { id: 'contrast', options: { objective: 'superfluous' }, superfluous: true },
 };
-const methods = list('BENCH_METHODS', 'oneshot,binary,exhaustive,shortlist,shortlist-1');
+const methods = list('BENCH_METHODS', 'oneshot,binary,exhaustive,contrast,contrast-1');
 for (const m of methods) if (!methodSpecs[m]) throw new Error(`BENCH_METHODS: unknown method "${m}" (known: ${Object.keys(methodSpecs).join(', ')})`);
 const dataDir = fullDataDir();
 
@@ -41,7 +43,7 @@ for (const tasks of taskCounts) {
     for (const strategy of strategies) {
       const file = join(root, 'configs', `permuted-fmnist-${strategy}.json`);
       const configured = readConfigFile(file).outputs?.superfluous ?? 0;
-      const superfluousList = process.env.BENCH_SUPERFLUOUS ? list('BENCH_SUPERFLUOUS', '').map(Number) : [...new Set([configured, 0])];
+      const superfluousList = process.env.BENCH_SUPERFLUOUS ? list('BENCH_SUPERFLUOUS', '').map(Number) : [...new Set([configured, 0, 90])];
       for (const superfluous of superfluousList) {
         const raw = readConfigFile(file);
         raw.outputs = { ...raw.outputs, superfluous };
@@ -56,7 +58,7 @@ for (const tasks of taskCounts) {
           const measured = [];
           for (const name of ['oracle', ...methods]) {
             const spec = name === 'oracle' ? { id: 'oracle' } : methodSpecs[name];
-            if (name === 'shortlist-1' && superfluous === 0) continue; // the G objective needs superfluous outputs
+            if (spec.superfluous && superfluous === 0) continue; // the G objective needs superfluous outputs
             const def = registry.get('task_inference', spec.id);
             const options = registry.resolveOptions('task_inference', { id: spec.id, options: spec.id === 'oracle' ? {} : { batch_size: batchSize, ...spec.options } }, 'task_inference');
             const inference = def.create(options, experiment.container);

@@ -22,6 +22,7 @@ import {
 import { createRegistry } from './registry.js';
 import { JsonLinesLogger, ProgressReporter } from './progress.js';
 import { formatAccuracyMatrix, formatTaskInference } from './format.js';
+import { reliabilityWarning } from './reliability.js';
 import { configReferenceMarkdown } from './reference.js';
 
 export interface CliIo {
@@ -164,7 +165,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .command('eval')
     .description('evaluate a saved run without task ids (task inference), or with them (oracle)')
     .argument('<run-dir>', 'run directory holding checkpoint.json')
-    .requiredOption('--task-inference <id>', 'task_inference component: oneshot, binary, exhaustive or oracle')
+    .requiredOption('--task-inference <id>', 'task_inference component: contrast, oneshot, binary, exhaustive or oracle')
     .option('--batch-size <n>', 'test batch size (each batch gets one inferred task id)', parsePositiveInt)
     .option('--data-dir <dir>', 'directory holding the dataset files')
     .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
@@ -180,6 +181,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       try {
         const created = registry.get('task_inference', ref.id).create(options, experiment.container) as TaskInference;
         const inference: TaskInference = opts.batchSize !== undefined && created.batchSize === undefined ? Object.assign(Object.create(created), { batchSize: opts.batchSize }) : created;
+        const warning = reliabilityWarning(inference, config.strategy.id);
+        if (warning) io.stderr(`warning: ${warning}`);
         const summary = experiment.evaluateAllInference(inference);
         io.stdout(formatTaskInference(summary));
         const file = join(dir, `evaluation-${ref.id}.json`);

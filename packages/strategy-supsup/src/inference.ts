@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ForwardContext, InferenceContext, TaskInference } from '@supermask/core';
+import type { ForwardContext, InferenceContext, MaskedLayer, TaskInference } from '@supermask/core';
+import { MEASURED_RELIABILITY } from './reliability.js';
 
 export interface InferenceOptions {
   /** Test batch size: each batch gets one inferred task id. */
@@ -15,25 +16,36 @@ export const INFERENCE_SCHEMA = {
 };
 
 /**
- * Logits of a batch under the superposition W * sum_i alpha_i M_{candidates[i]}. Per-task batch
- * norm cannot apply to a mix of tasks, so it normalises with the batch's own statistics
- * (`batchStatistics`); backbones without batch norm (LeNet) are unaffected.
+ * Forward context of the superposition W * sum_i alpha_i M_{candidates[i]}: each layer's mix is
+ * computed once and reused by every forward pass through the context. Per-task batch norm cannot
+ * apply to a mix of tasks, so it normalises with the batch's own statistics (`batchStatistics`);
+ * backbones without batch norm (LeNet) are unaffected.
  */
-export function superpositionLogits(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Tensor2D {
-  const fctx: ForwardContext = {
+export function superpositionContext(alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): ForwardContext {
+  const mixed = new Map<MaskedLayer, tf.Tensor>();
+  return {
     task: candidates[0]!,
     training: false,
     batchStatistics: true,
     weight: (layer) => {
-      let mix: tf.Tensor | undefined;
-      candidates.forEach((task, i) => {
-        const term = ctx.mask(layer, task).mul(alpha.slice(i, 1).reshape([]));
-        mix = mix ? mix.add(term) : term;
-      });
-      return layer.weight.mul(mix!);
+      let weight = mixed.get(layer);
+      if (!weight) {
+        let mix: tf.Tensor | undefined;
+        candidates.forEach((task, i) => {
+          const term = ctx.mask(layer, task).mul(alpha.slice(i, 1).reshape([]));
+          mix = mix ? mix.add(term) : term;
+        });
+        weight = layer.weight.mul(mix!);
+        mixed.set(layer, weight);
+      }
+      return weight;
     },
   };
-  return ctx.backbone.forward(x, fctx);
+}
+
+/** Logits of a batch under the superposition of `candidates` (see superpositionContext). */
+export function superpositionLogits(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Tensor2D {
+  return ctx.backbone.forward(x, superpositionContext(alpha, candidates, ctx));
 }
 
 /** Mean output entropy of a batch under the superposition of `candidates` (see superpositionLogits). */
@@ -101,6 +113,7 @@ export function argmin(values: Float32Array): number {
  */
 export class OneShotInference extends GradientInference {
   readonly id = 'oneshot';
+  readonly knownReliability = MEASURED_RELIABILITY.oneshot;
 
   protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
     return tasks[argmin(uniformMixGradient(x, tasks, ctx))]!;
@@ -114,6 +127,7 @@ export class OneShotInference extends GradientInference {
  */
 export class BinaryInference extends GradientInference {
   readonly id = 'binary';
+  readonly knownReliability = MEASURED_RELIABILITY.binary;
 
   protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
     let candidates = tasks;

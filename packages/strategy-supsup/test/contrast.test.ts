@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Experiment, inputSize, resolveConfig } from '@supermask/core';
-import { ShortlistInference, superfluousLogSumExp, superpositionLogits, uniformMixGradient, entropyGradient } from '@supermask/strategy-supsup';
+import { contrastGradient, ContrastInference, entropyGradient, meanEntropy, scramble, superfluousLogSumExp, superpositionLogits, uniformMixGradient } from '@supermask/strategy-supsup';
 import { testRegistry } from '../../cli/test/helpers.js';
 
 const registry = testRegistry();
@@ -11,7 +11,7 @@ let experiment: Experiment;
 async function trainExSSNeT(superfluous: number): Promise<Experiment> {
   const config = resolveConfig(
     {
-      name: 'shortlist',
+      name: 'contrast',
       seed: 0,
       backend: 'cpu',
       dataset: { id: 'fashion-mnist' },
@@ -43,22 +43,24 @@ function batchOf(e: Experiment, task: number, start: number, size: number): tf.T
   return tf.tensor(t.test.x.subarray(start * d, (start + size) * d), [size, ...t.inputShape]);
 }
 
-/** The shortlist inference as the registry builds it for `e` (options resolved by the schema). */
-function fromRegistry(e: Experiment, options: Record<string, unknown> = {}): ShortlistInference {
-  const resolved = registry.resolveOptions('task_inference', { id: 'shortlist', options: { batch_size: 64, ...options } }, 'task_inference');
-  return registry.get('task_inference', 'shortlist').create(resolved, e.container) as ShortlistInference;
+/** The contrast inference as the registry builds it for `e` (options resolved by the schema). */
+function fromRegistry(e: Experiment, options: Record<string, unknown> = {}): ContrastInference {
+  const resolved = registry.resolveOptions('task_inference', { id: 'contrast', options: { batch_size: 64, ...options } }, 'task_inference');
+  return registry.get('task_inference', 'contrast').create(resolved, e.container) as ContrastInference;
 }
 
-describe('shortlist task inference', () => {
+describe('contrast task inference', () => {
   it('identifies every task of a 3-task ExSSNeT model, batch by batch', () => {
     const inference = fromRegistry(experiment);
-    expect(inference.objective).toBe('superfluous');
+    expect(inference.objective).toBe('entropy');
+    expect(inference.wantsSuperfluousOutputs).toBe(false);
     expect(inference.candidates).toBe(2);
+    const alone = fromRegistry(experiment, { candidates: 1 });
     const ctx = experiment.inferenceContext();
     for (let j = 0; j < 3; j++) {
       for (const start of [0, 64, 128]) {
         const x = batchOf(experiment, j, start, 64);
-        expect(inference.shortlist(x, ctx, [0, 1, 2])).toContain(j);
+        expect(alone.infer(x, -1, ctx)).toBe(j);
         expect(inference.infer(x, -1, ctx)).toBe(j);
         x.dispose();
       }
@@ -68,7 +70,7 @@ describe('shortlist task inference', () => {
     expect(summary.average_accuracy).toBe(summary.average_accuracy_true);
   });
 
-  it('costs one superposition pass plus `candidates` forward passes per batch, whatever the number of tasks', () => {
+  it('costs two forward passes through one superposition plus `candidates` forward passes per batch, whatever the number of tasks', () => {
     const ctx = experiment.inferenceContext();
     const backbone = experiment.backbone;
     const forward = backbone.forward.bind(backbone);
@@ -82,7 +84,7 @@ describe('shortlist task inference', () => {
       for (const candidates of [1, 2, 3]) {
         calls = 0;
         fromRegistry(experiment, { candidates }).infer(x, -1, ctx);
-        expect(calls).toBe(1 + (candidates === 1 ? 0 : candidates));
+        expect(calls).toBe(2 + (candidates === 1 ? 0 : candidates));
       }
       x.dispose();
     } finally {
@@ -116,19 +118,37 @@ describe('shortlist task inference', () => {
     x.dispose();
   });
 
-  it('ranks by the entropy when the run has no superfluous outputs, and refuses G there', async () => {
+  it('is the gradient on the batch minus the gradient on the scrambled batch, and scrambling only reorders features', () => {
+    const ctx = experiment.inferenceContext();
+    const x = batchOf(experiment, 2, 0, 32);
+    const permutation = Int32Array.from({ length: 784 }, (_, i) => (i * 7 + 3) % 784);
+    const scrambled = scramble(x, permutation);
+    expect(scrambled.shape).toEqual(x.shape);
+    const [xs, ss] = [x.reshape([32, 784]).arraySync() as number[][], scrambled.reshape([32, 784]).arraySync() as number[][]];
+    for (const row of [0, 31]) for (const f of [0, 5, 783]) expect(ss[row]![f]).toBe(xs[row]![permutation[f]!]);
+    const uniform = new Float32Array(3).fill(1 / 3);
+    const contrast = contrastGradient(x, uniform, [0, 1, 2], ctx, meanEntropy, permutation);
+    const onBatch = entropyGradient(x, uniform, [0, 1, 2], ctx);
+    const onScrambled = entropyGradient(scrambled, uniform, [0, 1, 2], ctx);
+    for (let i = 0; i < 3; i++) expect(contrast[i]).toBeCloseTo(onBatch[i]! - onScrambled[i]!, 4);
+    scrambled.dispose();
+    x.dispose();
+  });
+
+  it('without superfluous outputs: contrast identifies every batch, G is refused, and scramble: false is the plain gradient', async () => {
     const plain = await trainExSSNeT(0);
     try {
-      const auto = fromRegistry(plain);
-      expect(auto.objective).toBe('entropy');
-      expect(auto.wantsSuperfluousOutputs).toBe(false);
       expect(() => fromRegistry(plain, { objective: 'superfluous' })).toThrow(/task_inference\.options\.objective: "superfluous" needs superfluous outputs/);
       const ctx = plain.inferenceContext();
-      const x = batchOf(plain, 0, 0, 64);
-      const g = uniformMixGradient(x, [0, 1, 2], ctx);
-      expect(auto.shortlist(x, ctx, [0, 1, 2])).toEqual([0, 1, 2].sort((a, b) => g[a]! - g[b]! || a - b).slice(0, 2));
-      expect(auto.infer(x, -1, ctx)).toBe(0);
-      x.dispose();
+      const contrast = fromRegistry(plain, { candidates: 1 });
+      const plainGradient = fromRegistry(plain, { scramble: false });
+      for (let j = 0; j < 3; j++) {
+        const x = batchOf(plain, j, 0, 64);
+        expect(contrast.infer(x, -1, ctx)).toBe(j);
+        const g = uniformMixGradient(x, [0, 1, 2], ctx);
+        expect(plainGradient.shortlist(x, ctx, [0, 1, 2])).toEqual([0, 1, 2].sort((a, b) => g[a]! - g[b]! || a - b).slice(0, 2));
+        x.dispose();
+      }
     } finally {
       plain.dispose();
     }
@@ -141,7 +161,7 @@ describe('shortlist task inference', () => {
     inference.infer(x, -1, ctx);
     const before = tf.memory().numTensors;
     inference.infer(x, -1, ctx);
-    fromRegistry(experiment, { objective: 'entropy' }).infer(x, -1, ctx);
+    fromRegistry(experiment, { objective: 'superfluous', scramble: false }).infer(x, -1, ctx);
     x.dispose();
     expect(tf.memory().numTensors).toBe(before - 1);
   });
