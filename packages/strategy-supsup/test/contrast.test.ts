@@ -1,34 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Experiment, inputSize, resolveConfig } from '@supermask/core';
+import { inputSize, type Experiment } from '@supermask/core';
 import { contrastGradient, ContrastInference, entropyGradient, meanEntropy, scramble, superfluousLogSumExp, superpositionLogits, uniformMixGradient } from '@supermask/strategy-supsup';
 import { testRegistry } from '../../cli/test/helpers.js';
+import { trainPermuted } from './helpers.js';
 
 const registry = testRegistry();
 let experiment: Experiment;
 
-/** ExSSNeT (mask then weight phase, exclusive ownership) on 3 permuted Fashion-MNIST tasks (embedded data), 20 superfluous outputs. */
+/** ExSSNeT (mask then weight phase, exclusive ownership) on 3 permuted Fashion-MNIST tasks (embedded data). */
 async function trainExSSNeT(superfluous: number): Promise<Experiment> {
-  const config = resolveConfig(
-    {
-      name: 'contrast',
-      seed: 0,
-      backend: 'cpu',
-      dataset: { id: 'fashion-mnist' },
-      stream: { id: 'permuted', options: { tasks: 3, train_per_task: 1500, test_per_task: 192 } },
-      backbone: { id: 'lenet', options: { hidden: [100, 50] } },
-      strategy: {
-        id: 'exssnet',
-        options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 }, weight_phase: { epochs: 1, lr: 0.01, batch_size: 64 } },
-      },
-      mask_scorer: { id: 'topk', options: { density: 0.1 } },
-      outputs: { superfluous },
-    },
-    registry,
-  );
-  const e = await Experiment.create({ config, registry });
-  await e.run();
-  return e;
+  const strategy = { id: 'exssnet', options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 }, weight_phase: { epochs: 1, lr: 0.01, batch_size: 64 } } };
+  return (await trainPermuted({ name: 'contrast', strategy, outputs: { superfluous } }, registry)).experiment;
 }
 
 beforeAll(async () => {
