@@ -7,13 +7,15 @@
 //  3. the one-shot entropy gradient dH/dalpha_i at the uniform mix, averaged over each task's
 //     batches (rows: data of task j, columns: mask i) and the per-mask bias (mean over other tasks' data);
 //  4. the gradient when each mask's contribution is scaled to the same norm per layer.
+// With BENCH_RUN_DIR the trained models are checkpointed there and reused by later runs.
 // Test batches of BENCH_INFERENCE_BATCH (128) images; BENCH_SUPERFLUOUS overrides the configs' superfluous outputs. Writes bench/results/task-inference-diagnose.json.
 import { join } from 'node:path';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { readConfigFile } from '@supermask/core';
+import { existsSync } from 'node:fs';
+import { Experiment, readCheckpoint, readConfigFile, resolveConfig } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { contrastGradient, entropyGradient, meanEntropy, superfluousLogSumExp, superpositionLogits } from '@supermask/strategy-supsup';
+import { contrastGradient, entropyGradient, meanEntropy, scaleFreeEntropy, superfluousLogSumExp, superpositionLogits } from '@supermask/strategy-supsup';
 import { Rng } from '@supermask/core';
 import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
 
@@ -24,6 +26,7 @@ const batchSize = Number(process.env.BENCH_INFERENCE_BATCH ?? 128);
 const backend = process.env.BENCH_BACKEND ?? 'auto';
 const strategies = (process.env.BENCH_STRATEGIES ?? 'supsup,exssnet').split(',');
 const dataDir = fullDataDir();
+const runRoot = process.env.BENCH_RUN_DIR;
 const fmt = (v, d = 3) => Number(v.toFixed(d));
 
 function testBatches(task) {
@@ -101,7 +104,12 @@ for (const strategy of strategies) {
         gH.forEach((v, i) => (g[i] += v / batches.length));
         const gG = superfluousGradient(x, uniform, all, ctx, numClasses);
         const alone = all.map((i) => tf.tidy(() => meanEntropy(experiment.backbone.forward(x, ctx.fixedContext(i))).dataSync()[0]));
-        const scores = [['entropy gradient (H)', gH], ['H minus H on the scrambled batch', contrastGradient(x, uniform, all, ctx, meanEntropy, permutation)]];
+        const scores = [
+          ['entropy gradient (H)', gH],
+          ['H minus H on the scrambled batch', contrastGradient(x, uniform, all, ctx, meanEntropy, permutation)],
+          ['scale-free H', entropyGradient(x, uniform, all, ctx, scaleFreeEntropy)],
+          ['scale-free H minus scrambled', contrastGradient(x, uniform, all, ctx, scaleFreeEntropy, permutation)],
+        ];
         if (numClasses < experiment.backbone.layers.at(-1).shape[1]) {
           scores.push(['superfluous logsumexp gradient (G)', gG], ['G minus G on the scrambled batch', contrastGradient(x, uniform, all, ctx, superfluousLogSumExp(numClasses), permutation)]);
         }
@@ -158,6 +166,22 @@ for (const strategy of strategies) {
     printTable(recallRows);
     report[strategy] = { per_batch: recallRows, exhaustive: exhaustive.correct / exhaustive.batches, average_accuracy: results.average_accuracy, norms, entropy, logit_rms: logitRms, gradient: grad, gradient_normalised: gradNorm, bias: bias(grad), bias_normalised: bias(gradNorm) };
   };
-  await runConfig(raw, { file, backend, dataDir, createRegistry, inspect });
+  if (!runRoot) {
+    await runConfig(raw, { file, backend, dataDir, createRegistry, inspect });
+    continue;
+  }
+  // BENCH_RUN_DIR: train once with checkpoints into RUN_DIR/STRATEGY, later runs resume the finished model.
+  const dir = join(runRoot, strategy);
+  const registry = createRegistry();
+  const done = existsSync(join(dir, 'checkpoint.json')) && readCheckpoint(dir).manifest.completed_tasks === tasks;
+  const experiment = done
+    ? await Experiment.resume(dir, { registry, runOptions: { dataDir } })
+    : await Experiment.create({ config: resolveConfig(raw, registry, { backend, file }), registry, outDir: dir, runOptions: { dataDir } });
+  try {
+    const results = done ? experiment.results() : await experiment.run();
+    inspect(experiment, results, registry);
+  } finally {
+    experiment.dispose();
+  }
 }
 writeResults(process.env.BENCH_RESULTS_NAME ?? 'task-inference-diagnose', { seed: 0, tasks, train_per_task: trainPerTask, test_per_task: testPerTask, batch_size: batchSize, data: dataDir ?? 'embedded', load_average: os.loadavg(), report });

@@ -30,12 +30,9 @@ export function superpositionContext(alpha: tf.Tensor1D, candidates: readonly nu
     weight: (layer) => {
       let weight = mixed.get(layer);
       if (!weight) {
-        let mix: tf.Tensor | undefined;
-        candidates.forEach((task, i) => {
-          const term = ctx.mask(layer, task).mul(alpha.slice(i, 1).reshape([]));
-          mix = mix ? mix.add(term) : term;
-        });
-        weight = layer.weight.mul(mix!);
+        // sum_i alpha_i M_i as one [1, k] x [k, size] product: a constant number of ops whatever k.
+        const masks = tf.stack(candidates.map((task) => ctx.mask(layer, task).reshape([-1])));
+        weight = layer.weight.mul(alpha.reshape([1, -1]).matMul(masks).reshape(layer.shape));
         mixed.set(layer, weight);
       }
       return weight;
@@ -57,6 +54,15 @@ export function superpositionEntropy(x: tf.Tensor, alpha: tf.Tensor1D, candidate
 export function meanEntropy(logits: tf.Tensor2D): tf.Scalar {
   const logp = tf.logSoftmax(logits);
   return logp.exp().mul(logp).sum(1).neg().mean() as tf.Scalar;
+}
+
+/**
+ * Mean output entropy of the logits divided by their root mean square over the batch: unchanged
+ * when every logit is scaled by the same factor, so its gradient ignores how much a mask merely
+ * sharpens (or saturates) the outputs.
+ */
+export function scaleFreeEntropy(logits: tf.Tensor2D): tf.Scalar {
+  return meanEntropy(logits.div(logits.square().mean().add(1e-12).sqrt()) as tf.Tensor2D);
 }
 
 /** What a gradient method minimises over the superposition's logits (a scalar per batch). */
