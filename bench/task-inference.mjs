@@ -7,7 +7,8 @@
 // with the oracle task id and with each task inference (BENCH_METHODS, default oneshot, binary,
 // exhaustive, contrast, contrast with 1 candidate; also oneshot-verify, g-verify, g-contrast). Seconds per test batch are measured side by
 // side in one process; `cost_vs_oneshot` is each method's time per batch over one-shot's on the
-// same model. Writes bench/results/task-inference.json (or BENCH_RESULTS_NAME).
+// same model. Writes bench/results/task-inference.json (or BENCH_RESULTS_NAME). With BENCH_RUN_DIR
+// each trained model is checkpointed in a folder there and reused by later runs of the same config.
 import { join } from 'node:path';
 import os from 'node:os';
 import { readConfigFile } from '@supermask/core';
@@ -27,6 +28,7 @@ const methodSpecs = {
   exhaustive: { id: 'exhaustive' },
   contrast: { id: 'contrast' },
   'contrast-1': { id: 'contrast', options: { candidates: 1 } },
+  'contrast-scale-free': { id: 'contrast', options: { objective: 'scale-free-entropy' } },
   'oneshot-verify': { id: 'contrast', options: { scramble: false } },
   'g-verify': { id: 'contrast', options: { scramble: false, objective: 'superfluous' }, superfluous: true },
   'g-contrast': { id: 'contrast', options: { objective: 'superfluous' }, superfluous: true },
@@ -34,6 +36,7 @@ const methodSpecs = {
 const methods = list('BENCH_METHODS', 'oneshot,binary,exhaustive,contrast,contrast-1');
 for (const m of methods) if (!methodSpecs[m]) throw new Error(`BENCH_METHODS: unknown method "${m}" (known: ${Object.keys(methodSpecs).join(', ')})`);
 const dataDir = fullDataDir();
+const runRoot = process.env.BENCH_RUN_DIR;
 
 const rows = [];
 const training = [];
@@ -79,7 +82,8 @@ for (const tasks of taskCounts) {
           const oneshot = measured.find((r) => r.inference === 'oneshot');
           for (const r of measured) rows.push({ ...r, ...(oneshot ? { cost_vs_oneshot: r.seconds_per_batch / oneshot.seconds_per_batch } : {}) });
         };
-        const { config } = await runConfig(raw, { file, backend, dataDir, createRegistry, inspect });
+        const runDir = runRoot ? join(runRoot, `${strategy}-${tasks}-${trainPerTask ?? 'all'}-${superfluous}`) : undefined;
+        const { config } = await runConfig(raw, { file, backend, dataDir, createRegistry, inspect, runDir });
         configs.push({ ...variant, config });
       }
     }

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng, type BackboneSpec, type InferenceContext } from '@supermask/core';
-import { EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, superpositionContext, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';
+import { EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, scaleFreeEntropy, superpositionContext, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';
 
-export type ContrastObjective = 'entropy' | 'superfluous';
+export type ContrastObjective = 'entropy' | 'scale-free-entropy' | 'superfluous';
 
 export interface ContrastOptions extends InferenceOptions {
   /** How many tasks the gradient keeps; each then runs alone and the lowest entropy wins. */
@@ -27,9 +27,10 @@ export const CONTRAST_SCHEMA = {
       description: 'Tasks kept by the gradient; each runs alone and the lowest output entropy wins (1 = the gradient decides alone)',
     },
     objective: {
-      enum: ['entropy', 'superfluous'],
+      enum: ['entropy', 'scale-free-entropy', 'superfluous'],
       default: 'entropy',
-      description: 'entropy = SupSup H (mean output entropy); superfluous = SupSup G (logsumexp of the logits, gradient through the superfluous outputs only; needs outputs.superfluous)',
+      description:
+        'entropy = SupSup H (mean output entropy); scale-free-entropy = H of the logits divided by their RMS over the batch; superfluous = SupSup G (logsumexp of the logits, gradient through the superfluous outputs only; needs outputs.superfluous)',
     },
     scramble: {
       type: 'boolean',
@@ -118,7 +119,7 @@ export class ContrastInference extends EntropyInference {
       throw new Error(`task_inference.options.objective: "superfluous" needs superfluous outputs (outputs.superfluous > 0), the run has none; use "entropy"`);
     }
     this.wantsSuperfluousOutputs = this.objective === 'superfluous';
-    this.rank = this.objective === 'superfluous' ? superfluousLogSumExp(spec.numClasses) : meanEntropy;
+    this.rank = this.objective === 'superfluous' ? superfluousLogSumExp(spec.numClasses) : this.objective === 'scale-free-entropy' ? scaleFreeEntropy : meanEntropy;
   }
 
   /** The gradient each task is ranked by (lower is more likely), one per entry of `tasks`. */
