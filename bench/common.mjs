@@ -40,11 +40,14 @@ export function writeResults(name, payload) {
   console.log(`\nwritten ${file}`);
 }
 
-/** True when `dir` holds a checkpoint of every task of a run of `config` (backend aside). */
+/**
+ * True when `dir` holds a checkpoint of every task of a run of `config`; the backend and the number
+ * of test images (which only decides what is evaluated) may differ.
+ */
 function finishedRun(dir, config) {
   if (!existsSync(join(dir, 'checkpoint.json'))) return false;
   const { manifest } = readCheckpoint(dir);
-  const strip = (c) => JSON.stringify({ ...c, backend: undefined });
+  const strip = (c) => JSON.stringify({ ...c, backend: undefined, stream: { ...c.stream, options: { ...c.stream.options, test_per_task: undefined } } });
   return manifest.completed_tasks === manifest.stream.tasks && strip(manifest.config) === strip(config);
 }
 
@@ -61,7 +64,7 @@ export async function runConfig(raw, { file, backend, dataDir, createRegistry, i
   const config = resolveConfig(raw, registry, { backend, file });
   const finished = runDir ? finishedRun(runDir, config) : false;
   const experiment = finished
-    ? await Experiment.resume(runDir, { registry, runOptions: { dataDir } })
+    ? await Experiment.resume(runDir, { registry, config, runOptions: { dataDir } })
     : await Experiment.create({ config, registry, runOptions: { dataDir }, ...(runDir ? { outDir: runDir } : {}) });
   try {
     const started = performance.now();

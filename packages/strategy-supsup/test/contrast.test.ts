@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputSize, type Experiment } from '@supermask/core';
-import { contrastGradient, ContrastInference, entropyGradient, meanEntropy, scramble, superfluousLogSumExp, superpositionLogits, uniformMixGradient } from '@supermask/strategy-supsup';
+import { contrastGradient, ContrastInference, entropyGradient, meanEntropy, scaleFreeEntropy, scramble, superfluousLogSumExp, superpositionLogits, uniformMixGradient } from '@supermask/strategy-supsup';
 import { testRegistry } from '../../cli/test/helpers.js';
 import { trainPermuted } from './helpers.js';
 
@@ -137,6 +137,14 @@ describe('contrast task inference', () => {
     }
   });
 
+  it('scale-free entropy does not change when every logit is scaled, the entropy does', () => {
+    const z = tf.tensor2d([[2, -1, 0.5, 3], [0, 1, -2, 0.25]]);
+    const at = (f: (l: tf.Tensor2D) => tf.Scalar, c: number) => tf.tidy(() => f(z.mul(c) as tf.Tensor2D).dataSync()[0]!);
+    expect(at(scaleFreeEntropy, 3)).toBeCloseTo(at(scaleFreeEntropy, 1), 5);
+    expect(at(meanEntropy, 3)).toBeLessThan(at(meanEntropy, 1) - 0.1);
+    z.dispose();
+  });
+
   it('leaks no tensors while inferring', () => {
     const ctx = experiment.inferenceContext();
     const x = batchOf(experiment, 0, 0, 16);
@@ -145,6 +153,7 @@ describe('contrast task inference', () => {
     const before = tf.memory().numTensors;
     inference.infer(x, -1, ctx);
     fromRegistry(experiment, { objective: 'superfluous', scramble: false }).infer(x, -1, ctx);
+    fromRegistry(experiment, { objective: 'scale-free-entropy' }).infer(x, -1, ctx);
     x.dispose();
     expect(tf.memory().numTensors).toBe(before - 1);
   });
