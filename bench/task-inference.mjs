@@ -29,6 +29,8 @@ const methodSpecs = {
   contrast: { id: 'contrast' },
   'contrast-1': { id: 'contrast', options: { candidates: 1 } },
   'contrast-scale-free': { id: 'contrast', options: { objective: 'scale-free-entropy' } },
+  'contrast-scale-free-1': { id: 'contrast', options: { objective: 'scale-free-entropy', candidates: 1 } },
+  'contrast-5': { id: 'contrast', options: { candidates: 5 } },
   'oneshot-verify': { id: 'contrast', options: { scramble: false } },
   'g-verify': { id: 'contrast', options: { scramble: false, objective: 'superfluous' }, superfluous: true },
   'g-contrast': { id: 'contrast', options: { objective: 'superfluous' }, superfluous: true },

@@ -6,6 +6,8 @@ export interface MeasuredReliability {
   task_id_accuracy: number;
   /** Where the figure comes from (benchmark command and setting). */
   measured: string;
+  /** The bench/results row it comes from (optional). */
+  source?: unknown;
 }
 
 /** A task inference that declares its measured reliability per strategy id (optional). */
@@ -23,5 +25,5 @@ export const RELIABLE_TASK_ID_ACCURACY = 0.9;
 export function reliabilityWarning(inference: TaskInference & ReliabilityAware, strategy: string): string | undefined {
   const known = inference.knownReliability?.[strategy];
   if (!known || known.task_id_accuracy >= RELIABLE_TASK_ID_ACCURACY) return undefined;
-  return `task inference "${inference.id}" is known to be unreliable with strategy "${strategy}": it identified ${(100 * known.task_id_accuracy).toFixed(1)}% of test batches' tasks (${known.measured}); use "contrast" (or "exhaustive")`;
+  return `task inference "${inference.id}" is known to be unreliable with strategy "${strategy}": it identified ${(100 * known.task_id_accuracy).toFixed(1)}% of test batches' tasks (${known.measured}); "exhaustive" is exact (one forward pass per learned task)`;
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng, type BackboneSpec, type InferenceContext } from '@supermask/core';
+import { MEASURED_RELIABILITY } from './reliability.js';
 import { EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, scaleFreeEntropy, superpositionContext, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';
 
 export type ContrastObjective = 'entropy' | 'scale-free-entropy' | 'superfluous';
@@ -102,6 +103,7 @@ export function contrastGradient(x: tf.Tensor, alpha: Float32Array, candidates: 
  */
 export class ContrastInference extends EntropyInference {
   readonly id = 'contrast';
+  readonly knownReliability = MEASURED_RELIABILITY.contrast;
   readonly candidates: number;
   readonly objective: ContrastObjective;
   readonly scramble: boolean;
