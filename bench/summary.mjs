@@ -13,10 +13,10 @@ const pct = (v) => (v === null || v === undefined ? '' : `${(100 * v).toFixed(2)
 const num = (v, d = 1) => (v === null || v === undefined ? '' : Number(v).toFixed(d));
 const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const out = [];
-const section = (title, name, body) => {
+const section = (title, name, body, command = `npm run bench:${name}`) => {
   const d = load(name);
   if (!d) return;
-  out.push(`### ${title}`, '', `\`npm run bench:${name}\` (${d.date?.slice(0, 10)}, ${d.machine?.cpus} cores; \`bench/results/${name}.json\`)`, '', body(d), '');
+  out.push(`### ${title}`, '', `\`${command}\` (${d.date?.slice(0, 10)}, ${d.machine?.cpus} cores; \`bench/results/${name}.json\`)`, '', body(d), '');
 };
 
 section('Kernels: plain tfjs cpu against cpu + ONNX Runtime', 'kernels', (d) =>
@@ -65,7 +65,7 @@ section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d)
     ),
   ].join('\n');
 });
-section('Task inference (Permuted Fashion-MNIST, 10 classes per task, LeNet, test batch 128)', 'task-inference', (d) =>
+const taskInferenceTable = (d) =>
   [
     `Training images per task: ${[d.train_per_task].flat().join(', ')}; test images per task: ${d.test_per_task}; seed ${d.seed}. Seconds per test batch measured side by side in one process; cost = seconds per batch over one-shot's on the same model.`,
     '',
@@ -84,8 +84,19 @@ section('Task inference (Permuted Fashion-MNIST, 10 classes per task, LeNet, tes
         (r.per_task_id_accuracy ?? []).length <= 10 ? r.per_task_id_accuracy.map((a) => (100 * a).toFixed(1)).join(' ') : `min ${(100 * Math.min(...r.per_task_id_accuracy)).toFixed(1)}`,
       ]),
     ),
-  ].join('\n'),
-);
+  ].join('\n');
+for (const [name, env, note] of [
+  ['task-inference', 'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=2000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90,0 BENCH_METHODS=oneshot,binary,exhaustive,contrast,contrast-1,g-verify'],
+  ['task-inference-50', 'BENCH_TASKS=10,50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=128 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-50'],
+  ['task-inference-20000', 'BENCH_STRATEGIES=exssnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=20000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-20000'],
+  [
+    'task-inference-1000',
+    'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=500 BENCH_SUPERFLUOUS=0,10,30,90 BENCH_RESULTS_NAME=task-inference-1000',
+    'accuracy against superfluous outputs; run before `contrast` existed: `shortlist` was its first version (the plain G or H gradient keeps 2 tasks, verified alone; = contrast with scramble: false), `shortlist-1` the G gradient alone',
+  ],
+]) {
+  section(`Task inference (Permuted Fashion-MNIST, 10 classes per task, LeNet, test batch 128)${note ? `: ${note}` : ''}`, name, taskInferenceTable, `${env} npm run bench:task-inference`);
+}
 section('100 tasks on one network (Permuted Fashion-MNIST, 1,000 / 500 images per task, LeNet)', '100-tasks', (d) =>
   [
     table(
