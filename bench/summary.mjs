@@ -90,6 +90,16 @@ for (const [name, env, note] of [
   ['task-inference-50', 'BENCH_TASKS=10,50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=128 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-50'],
   ['task-inference-20000', 'BENCH_STRATEGIES=exssnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=20000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-20000'],
   [
+    'task-inference-20000-b',
+    'BENCH_STRATEGIES=exssnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=20000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90 BENCH_METHODS=oneshot,contrast-scale-free,contrast-scale-free-1,contrast-5 BENCH_RESULTS_NAME=task-inference-20000-b',
+    'contrast variants on the same ExSSNeT model',
+  ],
+  [
+    'task-inference-50-b',
+    'BENCH_STRATEGIES=exssnet BENCH_TASKS=50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=128 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,contrast-scale-free,contrast-scale-free-1,contrast-5 BENCH_RESULTS_NAME=task-inference-50-b',
+    'contrast variants on the same ExSSNeT model',
+  ],
+  [
     'task-inference-1000',
     'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=500 BENCH_SUPERFLUOUS=0,10,30,90 BENCH_RESULTS_NAME=task-inference-1000',
     'accuracy against superfluous outputs; run before `contrast` existed: `shortlist` was its first version (the plain G or H gradient keeps 2 tasks, verified alone; = contrast with scramble: false), `shortlist-1` the G gradient alone',

@@ -1,11 +1,12 @@
 // npm run bench:task-inference — Permuted Fashion-MNIST (10 classes per task), LeNet, SupSup
 // (density 0.1) and ExSSNeT (configs/permuted-fmnist-{supsup,exssnet}.json). Each strategy is
 // trained for every combination of task count (BENCH_TASKS, default 10,50), training images per
-// task (BENCH_TRAIN_PER_TASK, default 2000; "all" = 60,000) and superfluous outputs
+// task (BENCH_TRAIN_PER_TASK, default 1000; "all" = 60,000) and superfluous outputs
 // (BENCH_SUPERFLUOUS, default: the config's value, 0 and 90, SupSup's choice); then every learned task's test set
-// (BENCH_TEST_PER_TASK, default 512 images) is evaluated in batches of BENCH_INFERENCE_BATCH (128)
+// (BENCH_TEST_PER_TASK, default 256 images) is evaluated in batches of BENCH_INFERENCE_BATCH (128)
 // with the oracle task id and with each task inference (BENCH_METHODS, default oneshot, binary,
-// exhaustive, contrast, contrast with 1 candidate; also oneshot-verify, g-verify, g-contrast). Seconds per test batch are measured side by
+// exhaustive, contrast, contrast-1; also oneshot-verify, g-verify, g-contrast, contrast-scale-free,
+// contrast-scale-free-1, contrast-5). Seconds per test batch are measured side by
 // side in one process; `cost_vs_oneshot` is each method's time per batch over one-shot's on the
 // same model. Writes bench/results/task-inference.json (or BENCH_RESULTS_NAME). With BENCH_RUN_DIR
 // each trained model is checkpointed in a folder there and reused by later runs of the same config.
@@ -17,8 +18,8 @@ import { fullDataDir, printTable, root, runConfig, writeResults } from './common
 
 const list = (name, fallback) => (process.env[name] ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
 const taskCounts = list('BENCH_TASKS', '10,50').map(Number);
-const trainSizes = list('BENCH_TRAIN_PER_TASK', '2000').map((s) => (s === 'all' ? undefined : Number(s)));
-const testPerTask = process.env.BENCH_TEST_PER_TASK === 'all' ? undefined : Number(process.env.BENCH_TEST_PER_TASK ?? 512);
+const trainSizes = list('BENCH_TRAIN_PER_TASK', '1000').map((s) => (s === 'all' ? undefined : Number(s)));
+const testPerTask = process.env.BENCH_TEST_PER_TASK === 'all' ? undefined : Number(process.env.BENCH_TEST_PER_TASK ?? 256);
 const batchSize = Number(process.env.BENCH_INFERENCE_BATCH ?? 128);
 const backend = process.env.BENCH_BACKEND ?? 'auto';
 const strategies = list('BENCH_STRATEGIES', 'supsup,exssnet');
