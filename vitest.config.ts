@@ -4,11 +4,12 @@ import { defineConfig } from 'vitest/config';
 
 // Tests import workspace packages from their TypeScript sources, so they never run stale builds.
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
-const alias = Object.fromEntries(
-  readdirSync(packagesDir)
-    .filter((name) => existsSync(`${packagesDir}${name}/src/index.ts`))
-    .map((name) => [`@supermask/${name}`, `${packagesDir}${name}/src/index.ts`]),
-);
+// Browser entries (`@supermask/x/browser`, src/browser.ts) come first: an alias also matches the names below it.
+const names = readdirSync(packagesDir).filter((name) => existsSync(`${packagesDir}${name}/src/index.ts`));
+const alias = [
+  ...names.filter((name) => existsSync(`${packagesDir}${name}/src/browser.ts`)).map((name) => ({ find: `@supermask/${name}/browser`, replacement: `${packagesDir}${name}/src/browser.ts` })),
+  ...names.map((name) => ({ find: `@supermask/${name}`, replacement: `${packagesDir}${name}/src/index.ts` })),
+];
 
 export default defineConfig({
   resolve: { alias },

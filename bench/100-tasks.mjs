@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Experiment, readConfigFile, resolveConfig } from '@supermask/core';
+import { evaluateInference, Experiment, outputWidth, readConfigFile, resolveConfig } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
 import { fullDataDir, printTable, root, writeResults } from './common.mjs';
 
@@ -63,7 +63,7 @@ for (const strategy of ['supsup', 'exssnet']) {
       }
     },
   };
-  const experiment = await Experiment.create({ config, registry, outDir: runDir, runOptions: { dataDir }, plugins: [probe] });
+  const experiment = await Experiment.create({ config, registry, outDir: runDir, runOptions: { dataDir }, observers: [probe] });
   try {
     last = performance.now();
     const results = await experiment.run();
@@ -71,8 +71,13 @@ for (const strategy of ['supsup', 'exssnet']) {
     let inferenceRow = {};
     if (inferenceId !== 'none') {
       const options = registry.resolveOptions('task_inference', { id: inferenceId, options: { batch_size: 128 } }, 'task_inference');
-      const inference = registry.get('task_inference', inferenceId).create(options, experiment.container);
-      const evaluated = experiment.stream.tasks.filter((t) => t.index % inferenceStride === 0 || t.index === tasks - 1).map((t) => experiment.evaluateInference(t, inference));
+      // Built outside the run: the only collaborator a task inference asks for is the backbone spec (contrast).
+      const spec = { inputShape: experiment.stream.tasks[0].inputShape, numClasses: experiment.stream.numClasses, numOutputs: outputWidth(experiment.stream.numClasses, config) };
+      const inference = registry.get('task_inference', inferenceId).create(options, { resolve: () => spec });
+      const evaluated = [];
+      for (const t of experiment.stream.tasks.filter((t) => t.index % inferenceStride === 0 || t.index === tasks - 1)) {
+        evaluated.push(await evaluateInference(experiment.backbone, t, inference, experiment.finishedTasks, experiment.stream.numClasses, 128));
+      }
       const batches = evaluated.reduce((s, r) => s + Math.ceil(experiment.stream.tasks[r.task].test.n / 128), 0);
       inferenceRow = {
         inference: inferenceId,

@@ -1,9 +1,9 @@
 // Shared helpers of the benchmarks: data location, a printed table, and bench/results/NAME.json.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { Experiment, readCheckpoint, readConfigFile, resolveConfig, versions } from '@supermask/core';
+import { Experiment, readCheckpoint, readConfigFile, resolveConfig, versions, writeJsonAtomic } from '@supermask/core';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -23,10 +23,9 @@ export function printTable(rows, columns = Object.keys(rows[0] ?? {})) {
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
 }
 
-/** Writes bench/results/NAME.json atomically with the figures, config, seed and machine. */
+/** Writes bench/results/NAME.json (atomically and durably, core's writeJsonAtomic) with the figures, config, seed and machine. */
 export function writeResults(name, payload) {
   const file = join(root, 'bench', 'results', `${name}.json`);
-  mkdirSync(dirname(file), { recursive: true });
   const body = {
     benchmark: name,
     date: new Date().toISOString(),
@@ -34,9 +33,7 @@ export function writeResults(name, payload) {
     versions: versions(),
     ...payload,
   };
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
-  renameSync(tmp, file);
+  writeJsonAtomic(file, body);
   console.log(`\nwritten ${file}`);
 }
 
@@ -109,7 +106,7 @@ export async function benchPhases({ createRegistry, backends, phases, samples, r
             ort = { ort_version: reg.ortVersion, intra_op_threads: reg.intraOpThreads, parallel_flops: reg.parallelFlops, spinning: reg.spinning, max_sessions: reg.maxSessions };
           }
           const load = os.loadavg()[0];
-          const record = await experiment.runTask(experiment.stream.tasks[0]);
+          const record = (await experiment.run()).tasks[0];
           const p = record.phases.find((x) => x.name === phase);
           const row = {
             backend: experiment.backendSelection.backend,

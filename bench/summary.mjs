@@ -1,7 +1,8 @@
 // npm run bench:summary — the README's benchmark section, generated from bench/results/*.json
 // (nothing typed by hand). With --write, replaces the text between the README's
 // <!-- bench:start --> and <!-- bench:end --> markers.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '@supermask/core';
 import { join } from 'node:path';
 import { root } from './common.mjs';
 
@@ -150,6 +151,6 @@ if (process.argv.includes('--write')) {
   const start = s.indexOf('<!-- bench:start -->');
   const end = s.indexOf('<!-- bench:end -->');
   if (start < 0 || end < 0) throw new Error('README.md lacks the <!-- bench:start --> / <!-- bench:end --> markers');
-  writeFileSync(readme, `${s.slice(0, start + '<!-- bench:start -->'.length)}\n${text}\n${s.slice(end)}`);
+  writeFileAtomic(readme, `${s.slice(0, start + '<!-- bench:start -->'.length)}\n${text}\n${s.slice(end)}`);
   console.log(`README.md benchmark section rewritten from bench/results`);
 } else console.log(text);

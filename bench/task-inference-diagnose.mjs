@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
-import { Experiment, readCheckpoint, readConfigFile, resolveConfig } from '@supermask/core';
+import { effectiveWeight, Experiment, inferenceContext, readCheckpoint, readConfigFile, resolveConfig, superpositionContext } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
 import { contrastGradient, entropyGradient, meanEntropy, scaleFreeEntropy, superfluousLogSumExp, superpositionLogits } from '@supermask/strategy-supsup';
 import { Rng } from '@supermask/core';
@@ -36,20 +36,6 @@ function testBatches(task) {
   return out.map(({ start, end, size: s }) => () => tf.tensor(task.test.x.subarray(start * s, end * s), [end - start, ...task.inputShape]));
 }
 
-/** Gradient of SupSup's G objective: mean logsumexp of the logits with the gradient through the superfluous ones only. */
-function superfluousGradient(x, alpha, candidates, ctx, numClasses) {
-  const stop = tf.customGrad((t) => ({ value: t.clone(), gradFunc: (dy) => tf.zerosLike(dy) }));
-  return tf.tidy(() => {
-    const f = (a) => {
-      const logits = superpositionLogits(x, a, candidates, ctx);
-      const real = stop(logits.slice([0, 0], [-1, numClasses]));
-      const extra = logits.slice([0, numClasses], [-1, -1]);
-      return tf.logSumExp(tf.concat([real, extra], 1), 1).mean();
-    };
-    return Float32Array.from(tf.grad(f)(tf.tensor1d(alpha)).dataSync());
-  });
-}
-
 const report = {};
 for (const strategy of strategies) {
   const file = join(root, 'configs', `permuted-fmnist-${strategy}.json`);
@@ -58,14 +44,14 @@ for (const strategy of strategies) {
   if (!dataDir) raw.dataset.options = { source: 'embedded' };
   if (process.env.BENCH_SUPERFLUOUS !== undefined) raw.outputs = { ...raw.outputs, superfluous: Number(process.env.BENCH_SUPERFLUOUS) };
   raw.task_inference = { id: 'oracle' };
-  const inspect = (experiment, results, registry) => {
+  const inspect = async (experiment, results) => {
     console.error(`${strategy}: ${results.tasks.length} tasks, average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, backend ${results.backend}, load ${os.loadavg()[0].toFixed(2)}`);
-    const ctx = experiment.inferenceContext();
+    const ctx = inferenceContext(experiment.backbone, experiment.finishedTasks);
     const layers = experiment.backbone.layers;
     const k = ctx.learned;
     const all = Array.from({ length: k }, (_, i) => i);
     // 1. effective weight norms
-    const norms = all.map((i) => layers.map((l) => tf.tidy(() => l.weight.mul(ctx.mask(l, i)).norm().dataSync()[0])));
+    const norms = all.map((i) => layers.map((l) => tf.tidy(() => effectiveWeight(l.weight, l.masks.tensor(i)).norm().dataSync()[0])));
     const normRows = all.map((i) => ({ mask: i + 1, ...Object.fromEntries(layers.map((l, li) => [l.name, fmt(norms[i][li])])) }));
     // 2/3/4 per task's data
     const entropy = [];
@@ -77,12 +63,16 @@ for (const strategy of strategies) {
     const perBatch = {};
     const exhaustive = { batches: 0, correct: 0 };
     const meanRef = layers.map((_, li) => all.reduce((s, i) => s + norms[i][li], 0) / k);
+    // Each mask's term of a layer scaled to the layer's mean effective-weight norm: the layer's coefficients times the scales.
     const normalisedCtx = {
       ...ctx,
-      mask: (layer, i) => {
-        const li = layers.indexOf(layer);
-        return tf.tidy(() => ctx.mask(layer, i).mul(meanRef[li] / norms[i][li]));
-      },
+      superposition: (candidates, alpha) => ({
+        ...superpositionContext(candidates, alpha),
+        weight: (layer) => {
+          const li = layers.indexOf(layer);
+          return superpositionContext(candidates, alpha.mul(tf.tensor1d(candidates.map((i) => meanRef[li] / norms[i][li])))).weight(layer);
+        },
+      }),
     };
     for (let j = 0; j < k; j++) {
       const batches = testBatches(experiment.stream.tasks[j]);
@@ -100,18 +90,17 @@ for (const strategy of strategies) {
           });
         }
         const uniform = new Float32Array(k).fill(1 / k);
-        const gH = entropyGradient(x, uniform, all, ctx);
+        const gH = await entropyGradient(x, uniform, all, ctx);
         gH.forEach((v, i) => (g[i] += v / batches.length));
-        const gG = superfluousGradient(x, uniform, all, ctx, numClasses);
         const alone = all.map((i) => tf.tidy(() => meanEntropy(experiment.backbone.forward(x, ctx.fixedContext(i))).dataSync()[0]));
         const scores = [
           ['entropy gradient (H)', gH],
-          ['H minus H on the scrambled batch', contrastGradient(x, uniform, all, ctx, meanEntropy, permutation)],
-          ['scale-free H', entropyGradient(x, uniform, all, ctx, scaleFreeEntropy)],
-          ['scale-free H minus scrambled', contrastGradient(x, uniform, all, ctx, scaleFreeEntropy, permutation)],
+          ['H minus H on the scrambled batch', await contrastGradient(x, uniform, all, ctx, meanEntropy, permutation)],
+          ['scale-free H', await entropyGradient(x, uniform, all, ctx, scaleFreeEntropy)],
+          ['scale-free H minus scrambled', await contrastGradient(x, uniform, all, ctx, scaleFreeEntropy, permutation)],
         ];
         if (numClasses < experiment.backbone.layers.at(-1).shape[1]) {
-          scores.push(['superfluous logsumexp gradient (G)', gG], ['G minus G on the scrambled batch', contrastGradient(x, uniform, all, ctx, superfluousLogSumExp(numClasses), permutation)]);
+          scores.push(['superfluous logsumexp gradient (G)', await entropyGradient(x, uniform, all, ctx, superfluousLogSumExp(numClasses))], ['G minus G on the scrambled batch', await contrastGradient(x, uniform, all, ctx, superfluousLogSumExp(numClasses), permutation)]);
         }
         for (const [name, score] of scores) {
           const order = all.slice().sort((a, b) => score[a] - score[b]);
@@ -127,7 +116,7 @@ for (const strategy of strategies) {
         }
         exhaustive.batches++;
         if (alone.indexOf(Math.min(...alone)) === j) exhaustive.correct++;
-        entropyGradient(x, uniform, all, normalisedCtx).forEach((v, i) => (gn[i] += v / batches.length));
+        (await entropyGradient(x, uniform, all, normalisedCtx)).forEach((v, i) => (gn[i] += v / batches.length));
         x.dispose();
       }
       entropy.push(Array.from(e));
@@ -179,7 +168,7 @@ for (const strategy of strategies) {
     : await Experiment.create({ config: resolveConfig(raw, registry, { backend, file }), registry, outDir: dir, runOptions: { dataDir } });
   try {
     const results = done ? experiment.results() : await experiment.run();
-    inspect(experiment, results, registry);
+    await inspect(experiment, results);
   } finally {
     experiment.dispose();
   }

@@ -57,7 +57,7 @@ for (const tasks of taskCounts) {
         if (!dataDir) raw.dataset.options = { source: 'embedded' };
         raw.task_inference = { id: 'oracle' };
         const variant = { strategy, tasks, train_per_task: trainPerTask ?? 'all', superfluous_outputs: superfluous };
-        const inspect = (experiment, results, registry) => {
+        const inspect = async (experiment, results) => {
           console.error(`${strategy}, ${tasks} tasks, ${trainPerTask ?? 'all'} images per task, ${superfluous} superfluous outputs: average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, backend ${results.backend}, load ${os.loadavg()[0].toFixed(2)}`);
           training.push({ ...variant, average_accuracy: results.average_accuracy, load_average: os.loadavg()[0], mask_overlap: results.tasks.map((t) => Number((t.ownership?.total.overlap ?? 0).toFixed(3))) });
           const batches = experiment.stream.tasks.reduce((s, t) => s + Math.ceil(t.test.n / batchSize), 0);
@@ -65,10 +65,8 @@ for (const tasks of taskCounts) {
           for (const name of ['oracle', ...methods]) {
             const spec = name === 'oracle' ? { id: 'oracle' } : methodSpecs[name];
             if (spec.superfluous && superfluous === 0) continue; // the G objective needs superfluous outputs
-            const def = registry.get('task_inference', spec.id);
-            const options = registry.resolveOptions('task_inference', { id: spec.id, options: spec.id === 'oracle' ? {} : { batch_size: batchSize, ...spec.options } }, 'task_inference');
-            const inference = def.create(options, experiment.container);
-            const summary = experiment.evaluateAllInference(spec.id === 'oracle' ? { ...inference, batchSize } : inference);
+            const ref = { id: spec.id, options: spec.id === 'oracle' ? {} : { batch_size: batchSize, ...spec.options } };
+            const summary = await experiment.evaluateTaskInference(ref, spec.id === 'oracle' ? batchSize : undefined);
             const seconds = summary.tasks.reduce((s, t) => s + t.seconds, 0);
             measured.push({
               ...variant,

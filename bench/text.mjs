@@ -65,7 +65,7 @@ async function runConfig(raw, label) {
   const config = resolveConfig(raw, registry, { backend });
   const timer = epochTimer();
   const created = performance.now();
-  const experiment = await Experiment.create({ config, registry, runOptions: { dataDir }, plugins: [timer.plugin] });
+  const experiment = await Experiment.create({ config, registry, runOptions: { dataDir }, observers: [timer.plugin] });
   const buildSeconds = (performance.now() - created) / 1000;
   try {
     const started = performance.now();

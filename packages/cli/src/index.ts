@@ -3,4 +3,3 @@ export { createRegistry } from './registry.js';
 export { JsonLinesLogger, ProgressReporter } from './progress.js';
 export { formatAccuracyMatrix, formatTaskInference } from './format.js';
 export { configReferenceMarkdown } from './reference.js';
-export { reliabilityWarning, RELIABLE_TASK_ID_ACCURACY, type MeasuredReliability, type ReliabilityAware } from './reliability.js';

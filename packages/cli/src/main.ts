@@ -10,6 +10,8 @@ import {
   loadPlugins,
   pluginNames,
   readCheckpoint,
+  assertSameRun,
+  newRunId,
   readConfigFile,
   resolveConfig,
   writeJsonAtomic,
@@ -22,8 +24,9 @@ import {
 import { createRegistry } from './registry.js';
 import { JsonLinesLogger, ProgressReporter } from './progress.js';
 import { formatAccuracyMatrix, formatTaskInference } from './format.js';
-import { reliabilityWarning } from './reliability.js';
 import { configReferenceMarkdown } from './reference.js';
+import { OwnedRunDir, readResumable, UsageError, withRunLock } from './run-dir.js';
+import { registerSweepCommands } from './sweep-commands.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -51,11 +54,6 @@ function parsePositiveInt(value: string): number {
   return n;
 }
 
-/** A command-line mistake: exit code 2. */
-class UsageError extends Error {
-  readonly exitCode = 2;
-}
-
 interface RunFlags {
   config?: string;
   resume?: string;
@@ -66,6 +64,7 @@ interface RunFlags {
   taskInference?: string;
   inferenceBatchSize?: number;
   logFormat?: 'text' | 'json';
+  overwrite?: boolean;
 }
 
 /** Applies --task-inference and --inference-batch-size to a raw config (validated afterwards). */
@@ -86,6 +85,7 @@ function timestamp(): string {
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   let exitCode = 0;
+  const commandLine = ['supermask', ...argv].join(' ');
   const program = new Command()
     .name('supermask')
     .description('Continual learning with supermask subnetworks')
@@ -99,6 +99,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('--resume <dir>', 'continue the run saved in this run directory (its checkpoint holds the config)')
     .option('--data-dir <dir>', 'directory holding the dataset files (else $SUPERMASK_DATA, else the system location)')
     .option('-o, --out <dir>', 'run directory for results.json, accuracy_matrix.csv and checkpoints (default runs/<name>-<time>)')
+    .option('--overwrite', 'delete the run already held in the --out directory (results, checkpoints, evaluations, report) and start a new one there')
     .option('--seed <n>', 'override the config seed', parseSeed)
     .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
     .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (oneshot, binary, exhaustive)')
@@ -111,23 +112,28 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       const logger: Logger = json
         ? { info: (m) => json.emit('info', { message: m }), warn: (m) => json.emit('warning', { message: m }) }
         : { info: (m) => io.stderr(m), warn: (m) => io.stderr(`warning: ${m}`) };
-      const common = {
+      const common = (dir: OwnedRunDir) => ({
         registry,
         runOptions: { dataDir: opts.dataDir, env: io.env },
         logger,
-        plugins: [json ?? new ProgressReporter((line) => io.stderr(line), io.isTTY)],
-      };
+        observers: [json ?? new ProgressReporter((line) => io.stderr(line), io.isTTY)],
+      });
       let experiment: Experiment;
       let outDir: string;
+      let owned: OwnedRunDir;
+      // Everything is checked (flags, config, checkpoint) before the run directory is touched;
+      // then the directory is locked and run.json written before the data loads.
       if (opts.resume !== undefined) {
-        for (const flag of ['config', 'out', 'seed', 'taskInference', 'inferenceBatchSize'] as const) {
+        for (const flag of ['config', 'out', 'seed', 'taskInference', 'inferenceBatchSize', 'overwrite'] as const) {
           if (opts[flag] !== undefined) throw new UsageError(`--resume continues a run with the config saved in its checkpoint; it cannot be combined with --${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
         }
         outDir = resolve(opts.resume);
-        const checkpoint = readCheckpoint(outDir);
+        const checkpoint = readResumable(outDir);
         await loadPlugins(pluginNames(checkpoint.manifest.config), registry, [outDir, process.cwd()]);
+        const runId = checkpoint.manifest.run_id ?? newRunId();
+        owned = new OwnedRunDir(outDir, { runId, command: commandLine, mode: 'resume', logger });
         const config = opts.backend ? { ...(checkpoint.manifest.config as unknown as ResolvedConfig), backend: opts.backend } : undefined;
-        experiment = await Experiment.resume(outDir, { ...common, ...(config ? { config } : {}) });
+        experiment = await owned.guard(() => Experiment.resume(outDir, { ...common(owned), runId, ...(config ? { config } : {}) }));
         say(`resuming ${outDir} after task ${experiment.finishedTasks} of ${experiment.stream.tasks.length}`);
       } else {
         if (opts.config === undefined) throw new UsageError("run needs --config FILE (or --resume RUN_DIR)");
@@ -136,11 +142,24 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         if (opts.taskInference !== undefined || opts.inferenceBatchSize !== undefined) overrideTaskInference(raw, opts);
         const config = resolveConfig(raw, registry, { file: opts.config, seed: opts.seed, backend: opts.backend });
         outDir = resolve(opts.out ?? join('runs', `${config.name}-${timestamp()}`));
-        experiment = await Experiment.create({ ...common, config, outDir });
+        const runId = newRunId();
+        owned = new OwnedRunDir(outDir, { runId, command: commandLine, mode: opts.overwrite ? 'overwrite' : 'new', logger });
+        experiment = await owned.guard(() => Experiment.create({ ...common(owned), config, outDir, runId }));
       }
       try {
         say(`backend: ${experiment.backendSelection.backend}${experiment.backendSelection.module ? ` (${experiment.backendSelection.module})` : ''}`);
-        const results = await experiment.run();
+        owned.stopWith(() => experiment.requestStop());
+        const results = await owned.guard(() => experiment.run());
+        if (results.outcome?.status === 'interrupted') {
+          const signal = owned.signal ?? 'SIGINT';
+          owned.end('interrupted', signal);
+          const where = results.outcome.task ? `during task ${results.outcome.task}` : `after task ${experiment.finishedTasks}`;
+          if (json) json.emit('interrupted', { signal, task: results.outcome.task, resume: `supermask run --resume ${outDir}` });
+          else io.stderr(`interrupted ${where}; continue with: supermask run --resume ${outDir}`);
+          exitCode = OwnedRunDir.exitCodeOf(signal);
+          return;
+        }
+        owned.end('finished');
         if (json) {
           json.emit('results', {
             file: join(outDir, 'results.json'),
@@ -172,25 +191,25 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .action(async (runDir: string, opts: { taskInference: string; batchSize?: number; dataDir?: string; backend?: BackendChoice }) => {
       const registry = createRegistry();
       const dir = resolve(runDir);
+      assertSameRun(dir);
       const checkpoint = readCheckpoint(dir);
-      await loadPlugins(pluginNames(checkpoint.manifest.config), registry, [dir, process.cwd()]);
-      const config = { ...(checkpoint.manifest.config as unknown as ResolvedConfig), ...(opts.backend ? { backend: opts.backend } : {}) };
-      const ref = { id: opts.taskInference, options: opts.batchSize !== undefined && opts.taskInference !== 'oracle' ? { batch_size: opts.batchSize } : {} };
-      const options = registry.resolveOptions('task_inference', ref, 'task_inference');
-      const experiment = await Experiment.resume(dir, { registry, config, runOptions: { dataDir: opts.dataDir, env: io.env } });
-      try {
-        const created = registry.get('task_inference', ref.id).create(options, experiment.container) as TaskInference;
-        const inference: TaskInference = opts.batchSize !== undefined && created.batchSize === undefined ? Object.assign(Object.create(created), { batchSize: opts.batchSize }) : created;
-        const warning = reliabilityWarning(inference, config.strategy.id);
-        if (warning) io.stderr(`warning: ${warning}`);
-        const summary = experiment.evaluateAllInference(inference);
-        io.stdout(formatTaskInference(summary));
-        const file = join(dir, `evaluation-${ref.id}.json`);
-        writeJsonAtomic(file, { run: dir, backend: experiment.backendSelection.backend, completed_tasks: experiment.finishedTasks, ...summary });
-        io.stdout(`written ${file}`);
-      } finally {
-        experiment.dispose();
-      }
+      // eval writes evaluation-<id>.json into the run directory: it owns the directory meanwhile.
+      await withRunLock(dir, { runId: checkpoint.manifest.run_id ?? '', command: commandLine }, async () => {
+        await loadPlugins(pluginNames(checkpoint.manifest.config), registry, [dir, process.cwd()]);
+        const config = { ...(checkpoint.manifest.config as unknown as ResolvedConfig), ...(opts.backend ? { backend: opts.backend } : {}) };
+        const ref = { id: opts.taskInference, options: opts.batchSize !== undefined && opts.taskInference !== 'oracle' ? { batch_size: opts.batchSize } : {} };
+        registry.resolveOptions('task_inference', ref, 'task_inference');
+        const experiment = await Experiment.resume(dir, { registry, config, runOptions: { dataDir: opts.dataDir, env: io.env } });
+        try {
+          const summary = await experiment.evaluateTaskInference(ref, ref.id === 'oracle' ? opts.batchSize : undefined, { info: () => {}, warn: (m) => io.stderr(`warning: ${m}`) });
+          io.stdout(formatTaskInference(summary));
+          const file = join(dir, `evaluation-${ref.id}.json`);
+          writeJsonAtomic(file, { run: dir, backend: experiment.backendSelection.backend, completed_tasks: experiment.finishedTasks, ...summary });
+          io.stdout(`written ${file}`);
+        } finally {
+          experiment.dispose();
+        }
+      });
     });
 
   program
@@ -203,7 +222,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       const registry = createRegistry();
       const dir = resolve(runDir);
       await loadPlugins(pluginNames(readCheckpoint(dir).manifest.config), registry, [dir, process.cwd()]);
-      const files = exportTaskModel(dir, opts.task - 1, resolve(opts.out), registry);
+      const files = await exportTaskModel(dir, opts.task - 1, resolve(opts.out), registry);
       io.stdout(`written ${files.manifest} and ${files.tensors}`);
     });
 
@@ -256,6 +275,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         }
       }
     });
+
+  registerSweepCommands(program, io);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

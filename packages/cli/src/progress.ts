@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { BatchInfo, EpochInfo, EvalInfo, ExperimentPlugin, PhaseInfo, Task, TaskRecord, TaskStream } from '@supermask/core';
+import type { BatchInfo, EpochInfo, EvalInfo, Observer, PhaseInfo, Task, TaskRecord, TaskStream } from '@supermask/core';
 
 export type Write = (line: string) => void;
 export type LogFormat = 'text' | 'json';
@@ -11,7 +11,7 @@ const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
  * (epoch, batch, loss, accuracy, samples/s), with a log line per epoch and evaluation above them.
  * Not on a terminal: the same log lines only, nothing else.
  */
-export class ProgressReporter implements ExperimentPlugin {
+export class ProgressReporter implements Observer {
   readonly id = 'progress';
   private multibar: cliProgress.MultiBar | undefined;
   private taskBar: cliProgress.SingleBar | undefined;
@@ -93,7 +93,7 @@ export class ProgressReporter implements ExperimentPlugin {
  * Structured logs for machines: one JSON object per line for every event (batch progress at most
  * every `batchEvery` batches), with `event` in snake case and a timestamp.
  */
-export class JsonLinesLogger implements ExperimentPlugin {
+export class JsonLinesLogger implements Observer {
   readonly id = 'json-log';
 
   constructor(

@@ -114,7 +114,7 @@ describe('checkpoints', () => {
     try {
       for (const task of [0, 2]) {
         const modelDir = join(dir, `model-${task}`);
-        exportTaskModel(dir, task, modelDir, registry);
+        await exportTaskModel(dir, task, modelDir, registry);
         const model = ExportedModel.load(modelDir, registry);
         const t = resumed.stream.tasks[task]!;
         const x = tf.tensor(t.test.x, [t.test.n, ...t.inputShape]);
@@ -132,13 +132,16 @@ describe('checkpoints', () => {
         x.dispose();
         model.dispose();
       }
-      expect(() => exportTaskModel(dir, 5, join(dir, 'nope'), registry)).toThrow(/task 6 cannot be exported: the checkpoint holds tasks 1\.\.3/);
+      await expect(exportTaskModel(dir, 5, join(dir, 'nope'), registry)).rejects.toThrow(/task 6 cannot be exported: the checkpoint holds tasks 1\.\.3/);
     } finally {
       resumed.dispose();
     }
     const cli = run(['eval', dir, '--task-inference', 'oneshot', '--batch-size', '50']);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/task inference oneshot \(batch 50\)/);
+    // An ExSSNeT run with superfluous outputs: the measured-reliability warning only.
+    expect(cli.stderr).toMatch(/^warning: task inference "oneshot" is known to be unreliable with strategy "exssnet": it identified 0\.4% .*"exhaustive" is exact/m);
+    expect(cli.stderr).not.toMatch(/without superfluous outputs/);
     const evaluation = JSON.parse(readFileSync(join(dir, 'evaluation-oneshot.json'), 'utf8'));
     expect(evaluation.tasks).toHaveLength(3);
     expect(evaluation.average_accuracy_true).toBeCloseTo(results.average_accuracy, 12);

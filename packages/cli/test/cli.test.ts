@@ -164,7 +164,7 @@ describe('supermask CLI', () => {
     expect(r.stdout).toMatch(/density: number = 0\.1/);
     const json = await cliInProcess(['list', '--json', '--kind', 'strategy']);
     const parsed = JSON.parse(json.stdout);
-    expect(parsed.map((d: { id: string }) => d.id)).toEqual(['exssnet', 'ssnet', 'supsup']);
+    expect(parsed.map((d: { id: string }) => d.id)).toEqual(['exssnet', 'recipe', 'ssnet', 'supsup']);
     expect(parsed[2].schema.properties.mask_phase).toBeDefined();
   });
 

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { TaskInference } from '@supermask/core';
-import { createRegistry, reliabilityWarning } from '@supermask/cli';
+import { taskInferenceWarnings, type TaskInference } from '@supermask/core';
+import { createRegistry } from '@supermask/cli';
 import { MEASURED_RELIABILITY } from '@supermask/strategy-supsup';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -32,6 +32,10 @@ function inference(id: string): TaskInference {
   return registry.get('task_inference', id).create(options, container) as TaskInference;
 }
 
+/** The warning about `inference`'s measured reliability in a run of `strategy` with superfluous outputs. */
+const reliabilityWarning = (inference: TaskInference, strategy: string): string | undefined =>
+  taskInferenceWarnings(inference, { strategy: { id: strategy }, outputs: { superfluous: 90 } })[0];
+
 describe('known reliability of task inference', () => {
   it('warns on eval when a method declares a measured task-id accuracy below 90% for the strategy', () => {
     const warning = reliabilityWarning(inference('oneshot'), 'exssnet');
@@ -41,6 +45,16 @@ describe('known reliability of task inference', () => {
     expect(reliabilityWarning(inference('contrast'), 'exssnet')).toMatch(/"contrast" .* 65\.0% .*20,000 training images per task.*"exhaustive" is exact/);
     expect(reliabilityWarning(inference('contrast'), 'supsup')).toBeUndefined();
     for (const id of ['exhaustive', 'oracle']) expect(reliabilityWarning(inference(id), 'exssnet')).toBeUndefined();
+  });
+
+  it('warns about gradient methods without superfluous outputs, naming the methods that need none', () => {
+    const none = { strategy: { id: 'supsup' }, outputs: { superfluous: 0 } };
+    for (const id of ['oneshot', 'binary']) {
+      expect(taskInferenceWarnings(inference(id), none)).toEqual([expect.stringMatching(new RegExp(`task inference "${id}" without superfluous outputs: .*"contrast" needs none and "exhaustive" is exact`))]);
+    }
+    for (const id of ['contrast', 'exhaustive', 'oracle']) expect(taskInferenceWarnings(inference(id), none)).toEqual([]);
+    // Both warnings at once: oneshot on ExSSNeT without superfluous outputs.
+    expect(taskInferenceWarnings(inference('oneshot'), { strategy: { id: 'exssnet' } })).toHaveLength(2);
   });
 
   // Figures whose setting the committed bench/results do not hold (issue 21's full-data run) are skipped.

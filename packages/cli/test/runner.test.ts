@@ -3,13 +3,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Experiment, resolveConfig, type ExperimentPlugin } from '@supermask/core';
+import { Experiment, resolveConfig, type Observer } from '@supermask/core';
 import { blobsConfig, testRegistry } from './helpers.js';
 
-async function runBlobs(seed = 0, plugins: ExperimentPlugin[] = [], outDir?: string) {
+async function runBlobs(seed = 0, observers: Observer[] = [], outDir?: string) {
   const registry = testRegistry();
   const config = resolveConfig(blobsConfig({ seed }), registry);
-  const experiment = await Experiment.create({ config, registry, plugins, outDir });
+  const experiment = await Experiment.create({ config, registry, observers, outDir });
   try {
     return { results: await experiment.run(), experiment };
   } finally {
@@ -56,7 +56,7 @@ describe('experiment runner with SupSup', () => {
 
   it('does not grow tf.memory().numTensors across tasks beyond the per-task state', async () => {
     const counts: number[] = [];
-    const probe: ExperimentPlugin = { id: 'probe', afterTask: () => void counts.push(tf.memory().numTensors) };
+    const probe: Observer = { id: 'probe', afterTask: () => void counts.push(tf.memory().numTensors) };
     const before = tf.memory().numTensors;
     await runBlobs(1, [probe]);
     // A finished task keeps only its bit-packed mask (outside tfjs): no tensor per task for LeNet.
@@ -69,7 +69,7 @@ describe('experiment runner with SupSup', () => {
   it('emits plugin events in order', async () => {
     const events: string[] = [];
     const names = ['beforeExperiment', 'beforeTask', 'beforePhase', 'beforeEpoch', 'afterEpoch', 'afterPhase', 'beforeEval', 'afterEval', 'afterTask', 'afterExperiment'] as const;
-    const plugin: ExperimentPlugin = Object.fromEntries([['id', 'events'], ...names.map((n) => [n, () => void events.push(n)])]) as unknown as ExperimentPlugin;
+    const plugin: Observer = Object.fromEntries([['id', 'events'], ...names.map((n) => [n, () => void events.push(n)])]) as unknown as Observer;
     let batches = 0;
     (plugin as { afterBatch?: () => void }).afterBatch = () => void batches++;
     await runBlobs(2, [plugin]);

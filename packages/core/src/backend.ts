@@ -24,7 +24,7 @@ export interface BackendSelection {
 /** Imports a module by name; replaced in tests to simulate installed or absent modules. */
 export type ModuleImporter = (name: string) => Promise<unknown>;
 
-const defaultImporter: ModuleImporter = (name) => import(name);
+const defaultImporter: ModuleImporter = (name) => import(/* @vite-ignore */ name);
 
 /** Native TensorFlow bindings, in order of preference (optional peer dependencies). */
 export const NATIVE_MODULES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;

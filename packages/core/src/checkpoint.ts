@@ -1,16 +1,14 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ComponentState } from './contracts.js';
 import { DataError } from './errors.js';
-import { writeJsonAtomic } from './files.js';
 import { createAjv, formatAjvErrors, type JsonSchema } from './registry.js';
-import { readSafetensors, writeSafetensors, type SafetensorsFile, type StoredTensor } from './safetensors.js';
+import type { SafetensorsFile, StoredTensor } from './safetensors.js';
 
 /**
  * Checkpoints of a run directory: `checkpoint.json` (the manifest) points to one complete
  * `checkpoint-task-NNNN.safetensors`. Both are written to temporary files and renamed, the
  * tensors first, so the manifest only ever names a complete file; older tensor files are removed
- * after the manifest moved on.
+ * after the manifest moved on. This module is the format (manifest, validation, tensor lookup);
+ * checkpoint-file.ts reads and writes it on disk (Node only).
  */
 
 export const CHECKPOINT_MANIFEST = 'checkpoint.json';
@@ -26,6 +24,8 @@ export interface TensorEntry {
 export interface CheckpointManifest {
   format: typeof CHECKPOINT_FORMAT;
   format_version: number;
+  /** The run this checkpoint belongs to (results.json carries the same id). */
+  run_id?: string;
   created_at: string;
   /** The resolved config of the run (resume rebuilds everything from it). */
   config: Record<string, unknown> & { seed: number };
@@ -51,6 +51,7 @@ const MANIFEST_SCHEMA: JsonSchema = {
   properties: {
     format: { const: CHECKPOINT_FORMAT },
     format_version: { type: 'integer' },
+    run_id: { type: 'string', minLength: 1 },
     config: { type: 'object', required: ['seed', 'backbone', 'dataset', 'stream', 'strategy'] },
     seed: { type: 'integer', minimum: 0 },
     rng_state: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 4, maxItems: 4 },
@@ -81,45 +82,23 @@ const MANIFEST_SCHEMA: JsonSchema = {
 
 let validateManifest: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 
+/** Checks a parsed checkpoint.json (`manifestFile` is named in the DataError). */
+export function assertCheckpointManifest(manifest: unknown, manifestFile: string): asserts manifest is CheckpointManifest {
+  const validate = validateManifest ?? (validateManifest = createAjv().compile(MANIFEST_SCHEMA));
+  if (!validate(manifest)) {
+    throw new DataError(`${manifestFile}: not a valid supermask checkpoint manifest:\n${formatAjvErrors(validate.errors, '').map((p) => `  - ${p}`).join('\n')}`, manifestFile);
+  }
+  const version = (manifest as CheckpointManifest).format_version;
+  if (version > CHECKPOINT_FORMAT_VERSION) {
+    throw new DataError(`${manifestFile}: checkpoint format version ${version} is newer than this supermask reads (${CHECKPOINT_FORMAT_VERSION}); upgrade @supermask/core`, manifestFile);
+  }
+}
+
 export interface LoadedCheckpoint {
   dir: string;
   manifest: CheckpointManifest;
   file: string;
   tensors: SafetensorsFile['tensors'];
-}
-
-/** Reads and validates a run directory's checkpoint. Problems are DataErrors naming the file. */
-export function readCheckpoint(dir: string): LoadedCheckpoint {
-  const manifestFile = join(dir, CHECKPOINT_MANIFEST);
-  if (!existsSync(manifestFile)) {
-    throw new DataError(`${dir} holds no checkpoint: ${CHECKPOINT_MANIFEST} is missing (was the run started with an --out directory, and did it finish a task?)`, manifestFile);
-  }
-  let manifest: CheckpointManifest;
-  try {
-    manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as CheckpointManifest;
-  } catch (error) {
-    throw new DataError(`${manifestFile}: not valid JSON (${(error as Error).message})`, manifestFile);
-  }
-  const validate = validateManifest ?? (validateManifest = createAjv().compile(MANIFEST_SCHEMA));
-  if (!validate(manifest)) {
-    throw new DataError(`${manifestFile}: not a valid supermask checkpoint manifest:\n${formatAjvErrors(validate.errors, '').map((p) => `  - ${p}`).join('\n')}`, manifestFile);
-  }
-  if (manifest.format_version > CHECKPOINT_FORMAT_VERSION) {
-    throw new DataError(`${manifestFile}: checkpoint format version ${manifest.format_version} is newer than this supermask reads (${CHECKPOINT_FORMAT_VERSION}); upgrade @supermask/core`, manifestFile);
-  }
-  const file = join(dir, manifest.tensors_file);
-  const { tensors } = readSafetensors(file);
-  for (const entry of manifest.tensors) {
-    const t = tensors.get(entry.name);
-    if (!t) throw new DataError(`${file}: tensor "${entry.name}" listed in ${CHECKPOINT_MANIFEST} is missing`, file);
-    if (t.dtype !== entry.dtype || t.shape.join(',') !== entry.shape.join(',')) {
-      throw new DataError(`${file}: tensor "${entry.name}" is ${t.dtype} [${t.shape.join(', ')}], the manifest says ${entry.dtype} [${entry.shape.join(', ')}]`, file);
-    }
-  }
-  if (tensors.size !== manifest.tensors.length) {
-    throw new DataError(`${file}: holds ${tensors.size} tensors, the manifest lists ${manifest.tensors.length}`, file);
-  }
-  return { dir, manifest, file, tensors };
 }
 
 /** Checks a tensor of a checkpoint against what the rebuilt model expects. */
@@ -137,23 +116,4 @@ export function componentState(ckpt: LoadedCheckpoint, prefix: string): Componen
   const tensors: Record<string, StoredTensor> = {};
   for (const [name, t] of ckpt.tensors) if (name.startsWith(`${prefix}/`)) tensors[name.slice(prefix.length + 1)] = t;
   return { json: ckpt.manifest.components[prefix], tensors };
-}
-
-/**
- * Writes tensors then the manifest (each atomically), then removes tensor files the manifest no
- * longer names. Returns the size in bytes of the tensors file.
- */
-export function writeCheckpoint(dir: string, manifest: Omit<CheckpointManifest, 'tensors' | 'tensors_file'>, tensors: Map<string, StoredTensor>): { file: string; bytes: number } {
-  const tensorsFile = `checkpoint-task-${String(manifest.completed_tasks).padStart(4, '0')}.safetensors`;
-  const bytes = writeSafetensors(join(dir, tensorsFile), tensors, { format: CHECKPOINT_FORMAT, completed_tasks: String(manifest.completed_tasks) });
-  const full: CheckpointManifest = {
-    ...manifest,
-    tensors_file: tensorsFile,
-    tensors: [...tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })),
-  };
-  writeJsonAtomic(join(dir, CHECKPOINT_MANIFEST), full);
-  for (const f of readdirSync(dir)) {
-    if (/^checkpoint-task-\d+\.safetensors$/.test(f) && f !== tensorsFile) rmSync(join(dir, f), { force: true });
-  }
-  return { file: join(dir, tensorsFile), bytes };
 }

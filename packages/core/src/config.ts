@@ -1,23 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { basename, extname } from 'node:path';
-import YAML from 'yaml';
 import { AUGMENTATION_SCHEMA, type AugmentationConfig } from './augment.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
 import { ConfigError } from './errors.js';
-import { createAjv, formatAjvErrors, type ComponentKind, type ComponentRef, type JsonSchema, type Registry } from './registry.js';
+import { createAjv, formatAjvErrors, type ComponentRef, type JsonSchema, type Registry } from './registry.js';
 
-/** The component slots of a config, named exactly as their kinds. */
-export const COMPONENT_SLOTS = [
-  'dataset',
-  'stream',
-  'backbone',
-  'strategy',
-  'mask_scorer',
-  'ownership_policy',
-  'knowledge_transfer',
-  'task_inference',
-] as const satisfies readonly ComponentKind[];
-export type ComponentSlot = (typeof COMPONENT_SLOTS)[number];
+import { COMPONENT_SLOTS, CONFIG_SLOTS, OBSERVERS_SLOT, type ComponentSlot } from './slots.js';
+
+export { COMPONENT_SLOTS, CONFIG_SLOTS, OBSERVERS_SLOT, type ComponentSlot } from './slots.js';
 
 /** A config as written by a user (JSON or YAML). */
 export interface ExperimentConfig {
@@ -33,6 +21,7 @@ export interface ExperimentConfig {
   ownership_policy?: ComponentRef;
   knowledge_transfer?: ComponentRef;
   task_inference?: ComponentRef;
+  observers?: ComponentRef[];
   evaluation?: { batch_size?: number; each_epoch?: boolean };
   debug?: { check_protected_weights?: boolean };
   checkpoint?: { enabled?: boolean };
@@ -47,26 +36,20 @@ export interface ResolvedComponentRef {
 }
 
 /** A config with every default applied and every component's options validated. */
-export interface ResolvedConfig {
+export type ResolvedConfig = Record<ComponentSlot, ResolvedComponentRef> & {
   name: string;
   plugins: string[];
   seed: number;
   backend: BackendChoice;
-  dataset: ResolvedComponentRef;
-  stream: ResolvedComponentRef;
-  backbone: ResolvedComponentRef;
-  strategy: ResolvedComponentRef;
-  mask_scorer: ResolvedComponentRef;
-  ownership_policy: ResolvedComponentRef;
-  knowledge_transfer: ResolvedComponentRef;
-  task_inference: ResolvedComponentRef;
+  /** Absent in configs saved before observers existed (read as the default list). */
+  observers: ResolvedComponentRef[];
   evaluation: { batch_size: number; each_epoch: boolean };
   debug: { check_protected_weights: boolean };
   checkpoint: { enabled: boolean };
   augmentation: AugmentationConfig;
   batch_norm: { recalibration_examples: number; batch_size: number };
   outputs: { superfluous: number };
-}
+};
 
 const componentRefSchema = (description: string): JsonSchema => ({
   type: 'object',
@@ -83,7 +66,7 @@ const componentRefSchema = (description: string): JsonSchema => ({
 export const CONFIG_SCHEMA: JsonSchema = {
   $id: 'https://supermask.dev/schemas/config.json',
   type: 'object',
-  required: ['dataset', 'stream', 'backbone', 'strategy'],
+  required: COMPONENT_SLOTS.filter((slot) => 'required' in CONFIG_SLOTS[slot]),
   additionalProperties: false,
   properties: {
     $schema: { type: 'string' },
@@ -96,14 +79,8 @@ export const CONFIG_SCHEMA: JsonSchema = {
     name: { type: 'string', minLength: 1, description: 'Run name (default: the config file name)' },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295, default: 0, description: 'Seed of every random choice' },
     backend: { enum: [...BACKEND_CHOICES], default: 'auto', description: 'tfjs backend' },
-    dataset: componentRefSchema('Where the examples come from (kind dataset)'),
-    stream: componentRefSchema('How the dataset becomes a sequence of tasks (kind stream)'),
-    backbone: componentRefSchema('The masked network (kind backbone)'),
-    strategy: componentRefSchema('The continual-learning recipe (kind strategy); brings defaults for the four slots below'),
-    mask_scorer: componentRefSchema('Scores -> binary mask (kind mask_scorer); default from the strategy'),
-    ownership_policy: componentRefSchema('Which weights a task may change (kind ownership_policy); default from the strategy'),
-    knowledge_transfer: componentRefSchema('Initialises a new task from earlier ones (kind knowledge_transfer); default from the strategy, else none'),
-    task_inference: componentRefSchema('Which task a test batch belongs to (kind task_inference); default from the strategy, else oracle'),
+    ...Object.fromEntries(COMPONENT_SLOTS.map((slot) => [slot, componentRefSchema(CONFIG_SLOTS[slot].description)])),
+    observers: { type: 'array', items: componentRefSchema('An observer (kind observer)'), default: OBSERVERS_SLOT.fallback, description: OBSERVERS_SLOT.description },
     evaluation: {
       type: 'object',
       additionalProperties: false,
@@ -173,29 +150,6 @@ export const CONFIG_SCHEMA: JsonSchema = {
   },
 };
 
-/** Reads a JSON or YAML config file; syntax errors name the file and the position. */
-export function readConfigFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, [], file);
-  }
-  const ext = extname(file).toLowerCase();
-  if (ext === '.yaml' || ext === '.yml') {
-    try {
-      return YAML.parse(text);
-    } catch (error) {
-      throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, [], file);
-    }
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`, [], file);
-  }
-}
-
 export interface ResolveOptions {
   /** File the config came from (named in errors; its base name is the default run name). */
   file?: string;
@@ -222,10 +176,10 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
   }
   // The schema's defaults have filled every top-level section.
   const c = config as unknown as ExperimentConfig &
-    Pick<ResolvedConfig, 'seed' | 'backend' | 'evaluation' | 'debug' | 'checkpoint' | 'augmentation' | 'batch_norm' | 'outputs' | 'plugins'>;
-  const resolve = (kind: ComponentSlot, ref: ComponentRef): ResolvedComponentRef => {
+    Pick<ResolvedConfig, 'seed' | 'backend' | 'evaluation' | 'debug' | 'checkpoint' | 'augmentation' | 'batch_norm' | 'outputs' | 'plugins'> & { observers: ComponentRef[] };
+  const resolve = (slot: ComponentSlot | 'observer', ref: ComponentRef, path: string = slot): ResolvedComponentRef => {
     try {
-      return { id: ref.id, options: registry.resolveOptions(kind, ref, kind) };
+      return { id: ref.id, options: registry.resolveOptions(slot === 'observer' ? 'observer' : CONFIG_SLOTS[slot].kind, ref, path) };
     } catch (error) {
       if (error instanceof ConfigError) throw new ConfigError(`${error.message.split('\n')[0]}${where}`, error.problems, opts.file);
       throw error;
@@ -233,30 +187,22 @@ export function resolveConfig(raw: unknown, registry: Registry, opts: ResolveOpt
   };
   const strategy = resolve('strategy', c.strategy);
   const defaults = registry.get('strategy', strategy.id).defaults ?? {};
-  const fallback: Partial<Record<ComponentSlot, ComponentRef>> = {
-    knowledge_transfer: { id: 'none' },
-    task_inference: { id: 'oracle' },
-  };
   const slot = (kind: ComponentSlot): ResolvedComponentRef => {
-    const ref = (c[kind as keyof ExperimentConfig] as ComponentRef | undefined) ?? defaults[kind] ?? fallback[kind];
+    const def = CONFIG_SLOTS[kind];
+    const ref = (c[kind as keyof ExperimentConfig] as ComponentRef | undefined) ?? defaults[kind] ?? ('fallback' in def ? def.fallback : undefined);
     if (!ref) {
       throw new ConfigError(`invalid config${where}`, [`${kind}: required field is missing (strategy "${strategy.id}" gives no default)`], opts.file);
     }
     return resolve(kind, ref);
   };
+  const slots = Object.fromEntries(COMPONENT_SLOTS.map((kind) => [kind, kind === 'strategy' ? strategy : slot(kind)])) as Record<ComponentSlot, ResolvedComponentRef>;
   return {
-    name: c.name ?? (opts.file ? basename(opts.file, extname(opts.file)) : 'experiment'),
+    name: c.name ?? (opts.file ? fileStem(opts.file) : 'experiment'),
     plugins: c.plugins,
     seed: c.seed,
     backend: c.backend,
-    dataset: slot('dataset'),
-    stream: slot('stream'),
-    backbone: slot('backbone'),
-    strategy,
-    mask_scorer: slot('mask_scorer'),
-    ownership_policy: slot('ownership_policy'),
-    knowledge_transfer: slot('knowledge_transfer'),
-    task_inference: slot('task_inference'),
+    ...slots,
+    observers: (c.observers ?? []).map((ref, i) => resolve('observer', ref, `observers[${i}]`)),
     evaluation: c.evaluation,
     debug: c.debug,
     checkpoint: c.checkpoint,
@@ -276,7 +222,9 @@ export function outputWidth(numClasses: number, config: { outputs?: { superfluou
 
 let validateTop: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 
-/** Loads, validates and resolves a config file. */
-export function loadConfig(file: string, registry: Registry, opts: Omit<ResolveOptions, 'file'> = {}): ResolvedConfig {
-  return resolveConfig(readConfigFile(file), registry, { ...opts, file });
+/** The base name of a path without its extension (`configs/demo.json` -> `demo`), for either separator. */
+export function fileStem(file: string): string {
+  const base = file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(0, dot) : base;
 }

@@ -92,8 +92,8 @@ export interface MaskScorer {
   readonly id: string;
   /** Fraction of each layer's weights kept, one entry per layer (uniform or ER allocation). */
   densities(layers: readonly LayerShape[]): number[];
-  /** Initial scores of a new task for one layer. */
-  initScores(layer: LayerShape, rng: Rng): Float32Array;
+  /** Initial scores of a new task for one layer; a scorer without it gives tasks no scores (masks set by phases). */
+  initScores?(layer: LayerShape, rng: Rng): Float32Array;
   /** Binary mask of `scores` (no gradient), as 0/1 floats. */
   maskValues(scores: Float32Array, density: number): Float32Array;
   /** Binary mask of `scores` with a straight-through gradient to the scores. */
@@ -174,8 +174,18 @@ export interface InferenceContext {
   learned: number;
   backbone: Backbone;
   fixedContext(task: number): ForwardContext;
-  /** The fixed binary mask of a learned task for one layer (cached; do not dispose). */
-  mask(layer: MaskedLayer, task: number): tf.Tensor;
+  /** Context of the superposition W * sum_i alpha_i M_{candidates[i]} (see contexts.ts). */
+  superposition(candidates: readonly number[], alpha: tf.Tensor1D): ForwardContext;
+}
+
+/** How well a task inference identified tasks for one strategy, in a named benchmark setting. */
+export interface MeasuredReliability {
+  /** Fraction of test examples whose batch got the right task id. */
+  task_id_accuracy: number;
+  /** Where the figure comes from (benchmark command and setting). */
+  measured: string;
+  /** The benchmark result it comes from (e.g. a row of bench/results), optional. */
+  source?: unknown;
 }
 
 /** Kind `task_inference`: which task a test batch belongs to. */
@@ -187,8 +197,10 @@ export interface TaskInference {
   readonly batchSize?: number;
   /** True when the method is only reliable with superfluous outputs; the runner warns when a run has none. */
   readonly wantsSuperfluousOutputs?: boolean;
+  /** Measured task-id accuracy per strategy id where it is known; runs and `supermask eval` warn below RELIABLE_TASK_ID_ACCURACY. */
+  readonly knownReliability?: Readonly<Record<string, MeasuredReliability>>;
   /** Task index for a batch; `given` is the true task id, used only by the oracle. */
-  infer(x: tf.Tensor, given: number, ctx: InferenceContext): number;
+  infer(x: tf.Tensor, given: number, ctx: InferenceContext): number | Promise<number>;
 }
 
 /* ---------------------------------------------------------- strategy */
@@ -206,10 +218,12 @@ export interface PhaseOptions {
   batch_size: number;
 }
 
-/** A phase of a task: what trains, and how. */
+/** One phase of a task's recipe: which phase kind runs, with the loop's options and the kind's own. */
 export interface PhaseSpec extends PhaseOptions {
-  /** `mask` (the task's scores train, weights fixed) or `weight` (weights train, mask fixed). */
-  name: 'mask' | 'weight';
+  /** Id of a registered component of kind `phase` (built in: `mask`, `weight`). */
+  name: string;
+  /** Options of the phase kind (validated against its schema when the phase starts). */
+  options?: Record<string, unknown>;
 }
 
 /** Default component references that a strategy (a recipe) brings. */
@@ -223,60 +237,9 @@ export interface StrategyDefaults {
 /** Kind `strategy`: the recipe that composes scorer, ownership, transfer and inference. */
 export interface Strategy {
   readonly id: string;
-  /** Phases of task `task`, in order. */
+  /** Phases of task `task`, in order (phase kinds by id, with options). */
   phases(task: Task): PhaseSpec[];
 }
 
-/* ----------------------------------------------------------- plugins */
-
-export interface PhaseInfo {
-  task: Task;
-  phase: PhaseSpec;
-  batchesPerEpoch: number;
-}
-
-export interface BatchInfo extends PhaseInfo {
-  epoch: number;
-  batch: number;
-  loss: number;
-  /** Training accuracy over this epoch so far. */
-  trainAccuracy: number;
-  /** Examples per second over this epoch so far. */
-  samplesPerSecond: number;
-}
-
-export interface EpochInfo extends PhaseInfo {
-  epoch: number;
-  loss: number;
-  trainAccuracy: number;
-  /** Test accuracy of the task after this epoch, when `evaluation.each_epoch` is on. */
-  testAccuracy?: number;
-  samplesPerSecond: number;
-}
-
-export interface EvalInfo {
-  /** Task just trained. */
-  afterTask: number;
-  /** Accuracy on each task seen so far. */
-  accuracies: number[];
-}
-
-/**
- * Kind `plugin`: observes the run. Events follow Avalanche's vocabulary: before/after
- * experiment, task, phase, epoch, batch, evaluation. Metrics, loggers and progress bars are plugins.
- */
-export interface ExperimentPlugin {
-  readonly id: string;
-  beforeExperiment?(info: { stream: TaskStream; backend: string }): void | Promise<void>;
-  afterExperiment?(info: { results: unknown }): void | Promise<void>;
-  beforeTask?(info: { task: Task }): void | Promise<void>;
-  afterTask?(info: { task: Task; record: unknown }): void | Promise<void>;
-  beforePhase?(info: PhaseInfo): void | Promise<void>;
-  afterPhase?(info: PhaseInfo & { seconds: number; samplesPerSecond: number }): void | Promise<void>;
-  beforeEpoch?(info: PhaseInfo & { epoch: number }): void | Promise<void>;
-  afterEpoch?(info: EpochInfo): void | Promise<void>;
-  beforeBatch?(info: PhaseInfo & { epoch: number; batch: number }): void;
-  afterBatch?(info: BatchInfo): void;
-  beforeEval?(info: { afterTask: number }): void | Promise<void>;
-  afterEval?(info: EvalInfo): void | Promise<void>;
-}
+export type { PhaseKind, PhaseSession, PhaseSetup } from './phase-kind.js';
+export type { Observer, RunView, PhaseInfo, BatchInfo, EpochInfo, EvalInfo, TrainingPosition } from './observer.js';

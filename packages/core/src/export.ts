@@ -2,16 +2,20 @@ import * as tf from '@tensorflow/tfjs';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expectTensor, readCheckpoint } from './checkpoint.js';
-import type { Backbone, BackboneSpec, ForwardContext } from './contracts.js';
+import { expectTensor } from './checkpoint.js';
+import { readCheckpoint } from './checkpoint-file.js';
+import type { Backbone, BackboneSpec } from './contracts.js';
+import { effectiveWeight, plainContext } from './contexts.js';
+import { stateNames, taskStateTensors } from './state.js';
 import { DataError } from './errors.js';
 import { writeJsonAtomic } from './files.js';
 import { unpackBits } from './bitpack.js';
 import type { Registry } from './registry.js';
 import { Rng } from './rng.js';
-import { asFloat32, readSafetensors, storedTensor, writeSafetensors, type StoredTensor } from './safetensors.js';
+import { asFloat32, storedTensor, type StoredTensor } from './safetensors.js';
+import { readSafetensors, writeSafetensors } from './safetensors-file.js';
 import { TOKENS } from './tokens.js';
-import { classLogits } from './runner.js';
+import { classLogits } from './evaluation.js';
 import { outputWidth } from './config.js';
 
 export const MODEL_MANIFEST = 'model.json';
@@ -53,7 +57,7 @@ export function buildBackbone(registry: Registry, ref: { id: string; options: Re
  * W * M_task of every masked layer, the task's per-task state (batch-norm statistics), and an
  * architecture description. Returns the files written.
  */
-export function exportTaskModel(runDir: string, task: number, outDir: string, registry: Registry): { manifest: string; tensors: string } {
+export async function exportTaskModel(runDir: string, task: number, outDir: string, registry: Registry): Promise<{ manifest: string; tensors: string }> {
   const ckpt = readCheckpoint(runDir);
   const m = ckpt.manifest;
   if (!Number.isInteger(task) || task < 0 || task >= m.completed_tasks) {
@@ -65,14 +69,15 @@ export function exportTaskModel(runDir: string, task: number, outDir: string, re
   try {
     const tensors = new Map<string, StoredTensor>();
     for (const l of backbone.layers) {
-      const w = asFloat32(expectTensor(ckpt, `layer/${l.name}/weight`, 'F32', l.shape));
-      const mask = unpackBits(expectTensor(ckpt, `layer/${l.name}/mask/${task}`, 'U8', [Math.ceil(l.size / 8)]).bytes, l.size);
-      // The same float32 product the runner computes (tf.mul of W and the 0/1 mask).
-      const effective = tf.tidy(() => tf.tensor(w, l.shape).mul(tf.tensor(mask, l.shape)).dataSync() as Float32Array);
-      tensors.set(`layer/${l.name}/weight`, storedTensor('F32', l.shape, Float32Array.from(effective)));
+      const w = asFloat32(expectTensor(ckpt, stateNames.weight(l.name), 'F32', l.shape));
+      const mask = unpackBits(expectTensor(ckpt, stateNames.mask(l.name, task), 'U8', [Math.ceil(l.size / 8)]).bytes, l.size);
+      // The same float32 product the runner computes (contexts.ts: W * M).
+      const effective = tf.tidy(() => effectiveWeight(tf.tensor(w, l.shape), tf.tensor(mask, l.shape)));
+      const values = Float32Array.from((await effective.data()) as Float32Array);
+      effective.dispose();
+      tensors.set(stateNames.weight(l.name), storedTensor('F32', l.shape, values));
     }
-    const prefix = `backbone/${task}/`;
-    for (const [name, x] of ckpt.tensors) if (name.startsWith(prefix)) tensors.set(`state/${name.slice(prefix.length)}`, x);
+    for (const [name, x] of Object.entries(taskStateTensors(ckpt.tensors, stateNames.backbonePrefix(task)))) tensors.set(`state/${name}`, x);
     const record = m.tasks[task] as { name?: string; classes?: number[] };
     const manifest: ModelManifest = {
       format: MODEL_FORMAT,
@@ -130,9 +135,7 @@ export class ExportedModel {
       }
       backbone.addTask(0);
       if (backbone.loadTaskState) {
-        const state: Record<string, StoredTensor> = {};
-        for (const [name, x] of tensors) if (name.startsWith('state/')) state[name.slice('state/'.length)] = x;
-        backbone.loadTaskState(0, state);
+        backbone.loadTaskState(0, taskStateTensors(tensors, 'state/'));
       }
       backbone.finishTask?.(0);
     } catch (error) {
@@ -144,8 +147,7 @@ export class ExportedModel {
 
   /** Logits of the classes for a batch (shape [batch, ...input_shape]); the caller disposes the result. */
   predict(x: tf.Tensor): tf.Tensor2D {
-    const ctx: ForwardContext = { task: 0, training: false, weight: (layer) => layer.weight };
-    return tf.tidy(() => classLogits(this.backbone.forward(x, ctx), this.manifest.num_classes));
+    return tf.tidy(() => classLogits(this.backbone.forward(x, plainContext()), this.manifest.num_classes));
   }
 
   dispose(): void {

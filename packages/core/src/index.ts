@@ -1,33 +1,16 @@
-import 'reflect-metadata';
-
-export * from './backend.js';
-export * from './builtins.js';
-export * from './config.js';
-export * from './contracts.js';
-export * from './data.js';
-export * from './density.js';
-export * from './errors.js';
+/**
+ * Node entry of @supermask/core: everything of the browser entry, plus the Node-only modules
+ * (config files, atomic file writes, checkpoints and safetensors files on disk, model export,
+ * plugin loading from node_modules, run-directory locks, the Node version record) and the
+ * run-directory file access they install (run-files-node.ts).
+ */
+export * from './browser.js';
+import './versions-node.js';
+import './run-files-node.js';
+export * from './checkpoint-file.js';
+export * from './config-file.js';
+export * from './export.js';
 export * from './files.js';
-export * from './init.js';
-export * from './layers/batch-norm.js';
-export * from './layers/masked-dense.js';
-export * from './layers/masked-layer.js';
-export * from './layers/straight-through.js';
-export * from './metrics.js';
-export * from './phases.js';
-export * from './registry.js';
-export * from './rng.js';
-export * from './runner.js';
-export * from './select.js';
-export * from './tokens.js';
-export * from './versions.js';
-export * from "./ownership.js";
-export * from "./float16.js";
-export * from "./layers/masked-conv2d.js";
-export * from "./safetensors.js";
-export * from "./bitpack.js";
-export * from "./checkpoint.js";
-export * from "./export.js";
-export * from "./layers/masked-conv1d.js";
-export * from "./plugins.js";
-export * from "./augment.js";
+export * from './plugins.js';
+export * from './run-dir.js';
+export * from './safetensors-file.js';

@@ -96,23 +96,7 @@ export async function loadPlugins(names: readonly string[], registry: Registry, 
     if (mod.manifest === undefined || typeof mod.register !== 'function') {
       throw new ConfigError(`"${name}" is not a supermask plugin`, [`${field}: the package must export \`manifest\` and a \`register(registry)\` function`]);
     }
-    const manifests = Array.isArray(mod.manifest) ? mod.manifest : [mod.manifest];
-    const validate = validateManifest ?? (validateManifest = createAjv().compile(PLUGIN_MANIFEST_SCHEMA));
-    for (const [j, manifest] of manifests.entries()) {
-      const where = `${field} (${name}) manifest${manifests.length > 1 ? `[${j}]` : ''}`;
-      if (!validate(manifest)) throw new ConfigError(`invalid plugin manifest in ${name}`, formatAjvErrors(validate.errors, where));
-      if (!semver.validRange(manifest.core)) throw new ConfigError(`invalid plugin manifest in ${name}`, [`${where}.core: "${manifest.core}" is not a semver range`]);
-      if (!semver.satisfies(version, manifest.core, { includePrerelease: true })) {
-        throw new ConfigError(`plugin ${name} does not support this @supermask/core`, [
-          `${where}.core: ${manifest.kind} "${manifest.id}" supports @supermask/core ${manifest.core}, but the installed version is ${version}`,
-        ]);
-      }
-      try {
-        createAjv().compile(manifest.schema);
-      } catch (error) {
-        throw new ConfigError(`invalid plugin manifest in ${name}`, [`${where}.schema: not a valid JSON Schema: ${(error as Error).message}`]);
-      }
-    }
+    const manifests = checkPluginManifests(mod.manifest, name, field, version);
     try {
       mod.register(registry);
     } catch (error) {
@@ -130,6 +114,34 @@ export async function loadPlugins(names: readonly string[], registry: Registry, 
     loaded.push({ name, version: pkgVersion, manifests });
   }
   return loaded;
+}
+
+/**
+ * Validates what a plugin package exports as `manifest` (one manifest or a list): each against
+ * the manifest schema, its `core` range against `coreVer`, its options schema compiled. Problems
+ * are ConfigErrors naming the package and the config field (`field`, e.g. `plugins[0]`).
+ */
+export function checkPluginManifests(exported: unknown, name: string, field: string, coreVer: string = coreVersion()): PluginManifest[] {
+  const manifests: unknown[] = Array.isArray(exported) ? exported : [exported];
+  if (manifests.length === 0) throw new ConfigError(`invalid plugin manifest in ${name}`, [`${field} (${name}) manifest: an empty list declares no component`]);
+  const validate = validateManifest ?? (validateManifest = createAjv().compile(PLUGIN_MANIFEST_SCHEMA));
+  for (const [j, m] of manifests.entries()) {
+    const where = `${field} (${name}) manifest${manifests.length > 1 ? `[${j}]` : ''}`;
+    if (!validate(m)) throw new ConfigError(`invalid plugin manifest in ${name}`, formatAjvErrors(validate.errors, where));
+    const manifest = m as PluginManifest;
+    if (!semver.validRange(manifest.core)) throw new ConfigError(`invalid plugin manifest in ${name}`, [`${where}.core: "${manifest.core}" is not a semver range`]);
+    if (!semver.satisfies(coreVer, manifest.core, { includePrerelease: true })) {
+      throw new ConfigError(`plugin ${name} does not support this @supermask/core`, [
+        `${where}.core: ${manifest.kind} "${manifest.id}" supports @supermask/core ${manifest.core}, but the installed version is ${coreVer}`,
+      ]);
+    }
+    try {
+      createAjv().compile(manifest.schema);
+    } catch (error) {
+      throw new ConfigError(`invalid plugin manifest in ${name}`, [`${where}.schema: not a valid JSON Schema: ${(error as Error).message}`]);
+    }
+  }
+  return manifests as PluginManifest[];
 }
 
 function findPackageJson(file: string): string | undefined {

@@ -2,19 +2,9 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { DependencyContainer } from 'tsyringe';
 import { ConfigError, RegistryError } from './errors.js';
 
-/** What a registered component is. One name per concept, used in configs and `supermask list`. */
-export const COMPONENT_KINDS = [
-  'dataset',
-  'stream',
-  'backbone',
-  'mask_scorer',
-  'ownership_policy',
-  'knowledge_transfer',
-  'task_inference',
-  'strategy',
-  'plugin',
-] as const;
-export type ComponentKind = (typeof COMPONENT_KINDS)[number];
+import { COMPONENT_KINDS, type ComponentKind } from './slots.js';
+
+export { COMPONENT_KINDS, type ComponentKind } from './slots.js';
 
 /** A JSON Schema (draft-07 as understood by ajv). */
 export type JsonSchema = Record<string, unknown>;

@@ -1,6 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { DataError } from './errors.js';
-import { writeFileAtomic } from './files.js';
 import { fromHalfBits, toFloat16 } from './float16.js';
 
 /**
@@ -99,9 +97,11 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, StoredTensor> | R
   }
   let json = JSON.stringify(header);
   // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
-  const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
+  // TextEncoder, not Buffer: encoding and parsing also run in a web page.
+  const utf8 = new TextEncoder();
+  const pad = (8 - ((8 + utf8.encode(json).length) % 8)) % 8;
   json += ' '.repeat(pad);
-  const headerBytes = Buffer.from(json, 'utf8');
+  const headerBytes = utf8.encode(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
@@ -111,13 +111,6 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, StoredTensor> | R
     at += t.bytes.byteLength;
   }
   return out;
-}
-
-/** Writes a safetensors file atomically (temporary file, then rename). */
-export function writeSafetensors(file: string, tensors: ReadonlyMap<string, StoredTensor> | Record<string, StoredTensor>, metadata: Record<string, string> = {}): number {
-  const bytes = encodeSafetensors(tensors, metadata);
-  writeFileAtomic(file, bytes);
-  return bytes.byteLength;
 }
 
 /**
@@ -135,7 +128,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   if (headerLength > bytes.byteLength - 8) fail(`the header claims ${headerLength} bytes but the file has ${bytes.byteLength - 8} after the length field (truncated?)`);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
   } catch (error) {
     return fail(`header is not JSON (${(error as Error).message})`);
   }
@@ -148,11 +141,12 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   const ranges: { name: string; begin: number; end: number }[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = (value ?? {}) as Record<string, string>;
+      if (!value || typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((m) => typeof m === 'string')) fail('__metadata__ is not an object of strings');
+      metadata = value as Record<string, string>;
       continue;
     }
     const v = value as { dtype?: string; shape?: unknown; data_offsets?: unknown };
-    if (!v || typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(v?.dtype)}`);
+    if (!v || typeof v !== 'object' || typeof v.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, v.dtype)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(v?.dtype)}`);
     if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor "${name}" has an invalid shape ${JSON.stringify(v.shape)}`);
     const offsets = v.data_offsets as number[];
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0) || offsets[1]! < offsets[0]!) {
@@ -173,27 +167,4 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   }
   if (maxEnd !== dataLength) fail(`the header describes ${maxEnd} data bytes but the file holds ${dataLength}`);
   return { tensors, metadata };
-}
-
-/** Reads and validates a safetensors file (see parseSafetensors). */
-export function readSafetensors(file: string): SafetensorsFile {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    throw new DataError(`${file}: cannot open (${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message})`, file);
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const bytes = new Uint8Array(size);
-    let read = 0;
-    while (read < size) {
-      const n = readSync(fd, bytes, read, size - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return parseSafetensors(bytes.subarray(0, read), file);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -1,20 +1,17 @@
 /**
  * Injection tokens of the run container. Components are registered as factories under these
  * tokens (never through emitted `design:paramtypes` metadata, which esbuild/vitest do not emit),
- * so a component resolves its collaborators explicitly: `container.resolve(TOKENS.MaskScorer)`.
+ * so a component resolves its collaborators explicitly. Each config slot's component is registered
+ * under its slot's token (`CONFIG_SLOTS.mask_scorer.token`, see slots.ts).
  */
 export const TOKENS = {
   Registry: Symbol.for('supermask.Registry'),
   Rng: Symbol.for('supermask.Rng'),
   RunOptions: Symbol.for('supermask.RunOptions'),
   BackboneSpec: Symbol.for('supermask.BackboneSpec'),
-  Backbone: Symbol.for('supermask.Backbone'),
-  MaskScorer: Symbol.for('supermask.MaskScorer'),
-  OwnershipPolicy: Symbol.for('supermask.OwnershipPolicy'),
-  KnowledgeTransfer: Symbol.for('supermask.KnowledgeTransfer'),
-  TaskInference: Symbol.for('supermask.TaskInference'),
-  Strategy: Symbol.for('supermask.Strategy'),
   Logger: Symbol.for('supermask.Logger'),
+  /** The running Experiment (built-in observers write results and checkpoints through it). */
+  Run: Symbol.for('supermask.Run'),
 } as const;
 
 /** Options of a run that are not part of the experiment config (they come from the CLI). */

@@ -1,28 +1,23 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
 
-let cached: Record<string, string> | undefined;
+/**
+ * Versions recorded in results.json. The runtime part (node and @supermask/core from its
+ * package.json under Node, the browser's user agent in a page) is set by the entry point that
+ * loads core: index.ts through versions-node.ts, the browser entry by its host page.
+ */
+const runtime: Record<string, string> = {};
 
-/** The version of @supermask/core (from its package.json). */
+/** Sets (or adds to) the runtime versions, e.g. `{ node: process.version, '@supermask/core': '0.1.0' }`. */
+export function setRuntimeVersions(values: Record<string, string>): void {
+  Object.assign(runtime, values);
+}
+
+/** The version of @supermask/core (from its package.json), 'unknown' when the entry point did not set it. */
 export function coreVersion(): string {
-  return ownVersion();
+  return runtime['@supermask/core'] ?? 'unknown';
 }
 
-function ownVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** Versions recorded in results.json: node, @supermask/core, tfjs. */
+/** Versions recorded in results.json: the runtime (node or browser), @supermask/core, tfjs. */
 export function versions(): Record<string, string> {
-  cached ??= {
-    node: process.version,
-    '@supermask/core': ownVersion(),
-    '@tensorflow/tfjs': tf.version.tfjs,
-  };
-  return { ...cached };
+  return { ...runtime, '@supermask/core': coreVersion(), '@tensorflow/tfjs': tf.version.tfjs };
 }

@@ -29,7 +29,7 @@ const scorer: MaskScorer = {
 function makeLayer(seed: number, inputs = 6, outputs = 4): MaskedDense {
   const rng = new Rng(seed);
   const layer = new MaskedDense('fc', inputs, outputs, signedConstant(inputs * outputs, inputs, rng.child('w')));
-  layer.density = 0.5;
+  layer.masks.bind(scorer, 0.5);
   layer.addTask(0, scorer.initScores(layer, rng.child('s0')));
   layer.addTask(1, scorer.initScores(layer, rng.child('s1')));
   return layer;
@@ -55,8 +55,8 @@ describe('MaskedDense', () => {
     const layer = makeLayer(1, 50, 30);
     for (const density of [0.02, 0.1, 0.37, 1]) {
       layer.density = density;
-      layer.invalidateMask(0);
-      const kept = layer.maskValues(0, scorer).reduce((a, b) => a + b, 0);
+      layer.masks.invalidate(0);
+      const kept = layer.masks.values(0).reduce((a, b) => a + b, 0);
       expect(kept).toBe(Math.round(density * 1500));
     }
     layer.dispose();
@@ -75,7 +75,7 @@ describe('MaskedDense', () => {
     const gS = tf.grad((s: tf.Tensor) => lossOfMask(scorer.maskWithGradient(s, 0.5)))(S);
 
     // dL/dM by central differences at the current mask, then chain through |S|: sign(S) * dL/dM.
-    const mask = layer.maskValues(0, scorer);
+    const mask = layer.masks.values(0);
     const sValues = S.dataSync();
     const h = 1e-2;
     const expected = new Float32Array(mask.length);
@@ -99,18 +99,18 @@ describe('MaskedDense', () => {
 
   it('keeps masks of different tasks independent', () => {
     const layer = makeLayer(3);
-    const before0 = Float32Array.from(layer.maskValues(0, scorer));
-    const before1 = Float32Array.from(layer.maskValues(1, scorer));
+    const before0 = Float32Array.from(layer.masks.values(0));
+    const before1 = Float32Array.from(layer.masks.values(1));
     expect(before0).not.toEqual(before1);
     const x = tf.ones([2, 6]);
     const ctx: ForwardContext = { task: 1, training: true, weight: (l) => l.weight.mul(scorer.maskWithGradient(l.scores(1), l.density)) };
     const opt = tf.train.sgd(10);
     for (let step = 0; step < 5; step++) {
       opt.minimize(() => layer.apply(x as tf.Tensor2D, ctx).sum() as tf.Scalar, false, [layer.scores(1)]);
-      layer.invalidateMask(1);
+      layer.masks.invalidate(1);
     }
-    expect(layer.maskValues(1, scorer)).not.toEqual(before1);
-    expect(layer.maskValues(0, scorer)).toEqual(before0);
+    expect(layer.masks.values(1)).not.toEqual(before1);
+    expect(layer.masks.values(0)).toEqual(before0);
     opt.dispose();
     x.dispose();
     layer.dispose();

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -111,5 +111,14 @@ describe('safetensors validation', () => {
       expect(Math.abs(b[i]! - v)).toBeLessThanOrEqual(Math.abs(v) * 4e-3);
     }
     expect(Array.from(asFloat32(floatTensor('BF16', [4], Float32Array.from([1, -2, 0.5, 3]))))).toEqual([1, -2, 0.5, 3]);
+  });
+});
+
+describe('safetensors files that are not files', () => {
+  it('a directory in place of the tensors file is a DataError naming it', () => {
+    const file = join(dir(), 'checkpoint-task-0001.safetensors');
+    mkdirSync(file);
+    expect(() => readSafetensors(file)).toThrow(DataError);
+    expect(() => readSafetensors(file)).toThrow(`${file}: cannot read (not a regular file)`);
   });
 });

@@ -4,14 +4,16 @@
 import { TOKENS, type ComponentDefinition, type DatasetLoader, type JsonSchema, type RunOptions, type StreamBuilder } from '@supermask/core';
 import { CIFAR10, CIFAR100, CifarDatasetLoader, type CifarDatasetOptions } from './cifar.js';
 import type { DataLookup } from './lookup.js';
-import { FASHION_MNIST, IdxDatasetLoader, MNIST, type IdxDatasetOptions, type IdxDatasetSpec } from './mnist-family.js';
+import { FASHION_MNIST_DESCRIPTION, FASHION_MNIST_SCHEMA, MNIST, MNIST_SCHEMA, type IdxDatasetOptions, type IdxDatasetSpec } from './idx-dataset.js';
+import { FASHION_MNIST, IdxDatasetLoader } from './mnist-family.js';
 import { TINY_IMAGENET, TinyImageNetLoader, type TinyImageNetOptions } from './tinyimagenet.js';
-import { PERMUTED_STREAM_SCHEMA, PermutedStream, type PermutedStreamOptions } from './streams/permuted.js';
-import { ROTATED_STREAM_SCHEMA, RotatedStream, type RotatedStreamOptions } from './streams/rotated.js';
-import { SPLIT_STREAM_SCHEMA, SplitStream, type SplitStreamOptions } from './streams/split.js';
-import { CLASS_GROUPS_STREAM_SCHEMA, ClassGroupsStream, type ClassGroupsStreamOptions } from './streams/class-groups.js';
 
-export const PACKAGE_NAME = '@supermask/datasets';
+import { PACKAGE_NAME } from './package-name.js';
+import { classGroupsStreamDefinition, permutedStreamDefinition, rotatedStreamDefinition, splitStreamDefinition } from './streams/components.js';
+
+export { PACKAGE_NAME } from './package-name.js';
+export { FASHION_MNIST_SCHEMA, MNIST_SCHEMA } from './idx-dataset.js';
+export { classGroupsStreamDefinition, permutedStreamDefinition, rotatedStreamDefinition, splitStreamDefinition, streamDefinitions } from './streams/components.js';
 
 /** The DI container a component's `create` receives. */
 export type ComponentContainer = Parameters<ComponentDefinition['create']>[1];
@@ -22,26 +24,6 @@ export function dataLookupFrom(container: ComponentContainer | undefined): DataL
   const run = container.resolve<RunOptions>(TOKENS.RunOptions);
   return { dataDir: run.dataDir, env: run.env };
 }
-
-function sourceSchema(spec: IdxDatasetSpec): JsonSchema {
-  const sources = spec.embeddedDir ? ['embedded', 'full'] : ['full'];
-  return {
-    type: 'object',
-    properties: {
-      source: {
-        enum: sources,
-        default: sources[0],
-        description: spec.embeddedDir
-          ? `"embedded": the ${spec.title} subset shipped in this package (1,000 train / 200 test images per class); "full": the four IDX files found in --data-dir, $SUPERMASK_DATA or ${spec.defaultDir}`
-          : `"full": the four IDX files found in --data-dir, $SUPERMASK_DATA or ${spec.defaultDir} (${spec.title} has no embedded copy)`,
-      },
-    },
-    additionalProperties: false,
-  };
-}
-
-export const FASHION_MNIST_SCHEMA: JsonSchema = sourceSchema(FASHION_MNIST);
-export const MNIST_SCHEMA: JsonSchema = sourceSchema(MNIST);
 
 function datasetDefinition(spec: IdxDatasetSpec, schema: JsonSchema, description: string): ComponentDefinition<DatasetLoader, IdxDatasetOptions> {
   return {
@@ -57,7 +39,7 @@ function datasetDefinition(spec: IdxDatasetSpec, schema: JsonSchema, description
 export const fashionMnistDefinition = datasetDefinition(
   FASHION_MNIST,
   FASHION_MNIST_SCHEMA,
-  'Fashion-MNIST (28x28 grey, 10 clothing classes): embedded 10,000/2,000 subset by default, or the full 60,000/10,000 IDX files',
+  FASHION_MNIST_DESCRIPTION,
 );
 
 export const mnistDefinition = datasetDefinition(
@@ -130,42 +112,6 @@ export const tinyImageNetDefinition: ComponentDefinition<DatasetLoader, TinyImag
   schema: TINY_IMAGENET_SCHEMA,
   package: PACKAGE_NAME,
   create: (options, container) => new TinyImageNetLoader(options, dataLookupFrom(container)),
-};
-
-export const splitStreamDefinition: ComponentDefinition<StreamBuilder, SplitStreamOptions> = {
-  kind: 'stream',
-  id: 'split',
-  description: 'Class-incremental split: each task takes classes_per_task classes in class_order, labels remapped to 0..k-1',
-  schema: SPLIT_STREAM_SCHEMA,
-  package: PACKAGE_NAME,
-  create: (options) => new SplitStream(options),
-};
-
-export const permutedStreamDefinition: ComponentDefinition<StreamBuilder, PermutedStreamOptions> = {
-  kind: 'stream',
-  id: 'permuted',
-  description: 'Permuted pixels: every task holds all classes, each task with its own seeded pixel permutation',
-  schema: PERMUTED_STREAM_SCHEMA,
-  package: PACKAGE_NAME,
-  create: (options) => new PermutedStream(options),
-};
-
-export const rotatedStreamDefinition: ComponentDefinition<StreamBuilder, RotatedStreamOptions> = {
-  kind: 'stream',
-  id: 'rotated',
-  description: 'Rotated images: every task holds all classes, each task rotated by its angle (bilinear, zero fill)',
-  schema: ROTATED_STREAM_SCHEMA,
-  package: PACKAGE_NAME,
-  create: (options) => new RotatedStream(options),
-};
-
-export const classGroupsStreamDefinition: ComponentDefinition<StreamBuilder, ClassGroupsStreamOptions> = {
-  kind: 'stream',
-  id: 'class-groups',
-  description: 'Tasks given as explicit lists of class ids (a class may recur in several tasks), labels remapped per task',
-  schema: CLASS_GROUPS_STREAM_SCHEMA,
-  package: PACKAGE_NAME,
-  create: (options) => new ClassGroupsStream(options),
 };
 
 /** Every component of this package. */

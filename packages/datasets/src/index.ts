@@ -19,21 +19,18 @@ export {
   type DataLocation,
   type ProbeResult,
 } from './lookup.js';
+export { FASHION_MNIST, findIdxFiles, IdxDatasetLoader, loadIdxDataset, locateDataset, type DataLookup, type SearchPlace } from './mnist-family.js';
 export {
-  FASHION_MNIST,
-  findIdxFiles,
+  FASHION_MNIST_DESCRIPTION,
+  FASHION_MNIST_INFO,
   IDX_FILE_NAMES,
-  IdxDatasetLoader,
-  loadIdxDataset,
-  locateDataset,
+  idxDatasetFromArrays,
   MNIST,
-  type DataLookup,
   type IdxDatasetOptions,
   type IdxDatasetSpec,
   type IdxFileRole,
   type IdxFileSet,
-  type SearchPlace,
-} from './mnist-family.js';
+} from './idx-dataset.js';
 export {
   CIFAR_IMAGE_SHAPE,
   CIFAR_PIXEL_BYTES,
@@ -53,6 +50,7 @@ export {
 } from './cifar.js';
 export {
   decodeJpegRgb,
+  jpegFrameSize,
   findTinyImageNetFiles,
   loadTinyImageNet,
   locateTinyImageNet,

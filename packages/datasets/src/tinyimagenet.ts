@@ -89,6 +89,12 @@ export function locateTinyImageNet(lookup: DataLookup = {}, spec: TinyImageNetSp
  * a decodable JPEG, or when `expected` is given and the image has another size.
  */
 export function decodeJpegRgb(buffer: Uint8Array, file: string, expected?: { width: number; height: number }): { width: number; height: number; data: Uint8Array } {
+  // The size the frame header declares is checked before decoding, so a small file claiming a
+  // huge image never makes the decoder allocate for it.
+  const declared = jpegFrameSize(buffer);
+  if (expected && declared && (declared.width !== expected.width || declared.height !== expected.height)) {
+    throw new DataError(`${file}: JPEG image is ${declared.width}x${declared.height}; expected ${expected.width}x${expected.height} (size read from its frame header, not decoded)`, file);
+  }
   let image: { width: number; height: number; data: Uint8Array };
   try {
     image = decode(buffer, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 16, maxMemoryUsageInMB: 256 });
@@ -103,6 +109,35 @@ export function decodeJpegRgb(buffer: Uint8Array, file: string, expected?: { wid
     throw new DataError(`${file}: JPEG decoded to ${image.data.length} bytes; expected ${image.width}x${image.height}x3 RGB values`, file);
   }
   return image;
+}
+
+/**
+ * The image size in a JPEG's frame header (the first SOFn marker), or undefined when the bytes
+ * end before one (the decoder then reports what is wrong).
+ */
+export function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
+  let at = 2;
+  while (at + 3 < bytes.length) {
+    if (bytes[at] !== 0xff) return undefined;
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2; // markers without a segment
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) return undefined; // scan data or end before a frame header
+    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isFrame) {
+      if (at + 9 > bytes.length) return undefined;
+      return { height: (bytes[at + 5]! << 8) | bytes[at + 6]!, width: (bytes[at + 7]! << 8) | bytes[at + 8]! };
+    }
+    at += 2 + ((bytes[at + 2]! << 8) | bytes[at + 3]!);
+  }
+  return undefined;
 }
 
 /** Compares file names with digit runs as numbers ("x_2" < "x_10"), else by code points. */

@@ -128,7 +128,7 @@ export class KnnKnowledgeTransfer implements KnowledgeTransfer {
     for (const earlier of ctx.earlier) {
       const features = this.features(ctx, sample.x, sample.n, task, earlier.index);
       try {
-        accuracies.push(knnAccuracy(features, sample.y, fitCount, this.options.k, classes));
+        accuracies.push(await knnAccuracy(features, sample.y, fitCount, this.options.k, classes));
       } finally {
         features.dispose();
       }

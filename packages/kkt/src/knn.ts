@@ -8,14 +8,14 @@ import * as tf from '@tensorflow/tfjs';
  * (@tensorflow-models/knn-classifier was considered: it ranks by cosine similarity, not L2
  * distance, and keeps its own per-class example store, so it does not fit.)
  */
-export function knnPredict(
+export async function knnPredict(
   reference: tf.Tensor2D,
   referenceLabels: Int32Array,
   queries: tf.Tensor2D,
   k: number,
   numClasses: number,
   batchSize = 512,
-): Int32Array {
+): Promise<Int32Array> {
   const n = reference.shape[0];
   const kk = Math.max(1, Math.min(k, n));
   const out = new Int32Array(queries.shape[0]);
@@ -28,7 +28,7 @@ export function knnPredict(
         const d = q.square().sum(1, true).add(refNorm).sub(tf.matMul(q, reference, false, true).mul(2));
         return tf.topk(d.neg(), kk, true).indices;
       });
-      const idx = indices.dataSync() as Int32Array;
+      const idx = (await indices.data()) as Int32Array;
       indices.dispose();
       const votes = new Int32Array(numClasses);
       const firstRank = new Int32Array(numClasses);
@@ -54,12 +54,12 @@ export function knnPredict(
 }
 
 /** Accuracy of k-NN fit on the first `fitCount` rows and scored on the rest. */
-export function knnAccuracy(features: tf.Tensor2D, labels: Int32Array, fitCount: number, k: number, numClasses: number): number {
+export async function knnAccuracy(features: tf.Tensor2D, labels: Int32Array, fitCount: number, k: number, numClasses: number): Promise<number> {
   const n = features.shape[0];
   if (fitCount < 1 || fitCount >= n) throw new RangeError(`k-NN needs 1 <= fit count < ${n}, got ${fitCount}`);
   const [fit, held] = tf.split(features, [fitCount, n - fitCount]) as [tf.Tensor2D, tf.Tensor2D];
   try {
-    const predicted = knnPredict(fit, labels.subarray(0, fitCount), held, k, numClasses);
+    const predicted = await knnPredict(fit, labels.subarray(0, fitCount), held, k, numClasses);
     let correct = 0;
     for (let i = 0; i < predicted.length; i++) if (predicted[i] === labels[fitCount + i]) correct++;
     return correct / predicted.length;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Experiment, fromFloat16, resolveConfig, Rng, toFloat16, type Backbone, type ExperimentPlugin, type PhaseInfo, type Task, type TransferContext } from '@supermask/core';
+import { Experiment, fromFloat16, resolveConfig, Rng, toFloat16, type Backbone, type Observer, type PhaseInfo, type Task, type TransferContext } from '@supermask/core';
 import { chooseSources, KnnKnowledgeTransfer, type KktOptions } from '@supermask/kkt';
 import { testRegistry } from '../../cli/test/helpers.js';
 
@@ -149,16 +149,16 @@ describe('KKT', () => {
     let startScores: Float32Array | undefined;
     let task1Scores: Float32Array | undefined;
     let experiment: Experiment | undefined;
-    const probe: ExperimentPlugin = {
+    const probe: Observer = {
       id: 'probe',
       beforePhase: (info: PhaseInfo) => {
-        if (info.task.index === 2) startScores = experiment!.backbone.layers[0]!.scoreValues(2);
+        if (info.task.index === 2) startScores = experiment!.backbone.layers[0]!.masks.scoreValues(2);
       },
       afterPhase: (info: PhaseInfo) => {
-        if (info.task.index === 0) task1Scores = experiment!.backbone.layers[0]!.scoreValues(0);
+        if (info.task.index === 0) task1Scores = experiment!.backbone.layers[0]!.masks.scoreValues(0);
       },
     };
-    experiment = await Experiment.create({ config, registry, plugins: [probe] });
+    experiment = await Experiment.create({ config, registry, observers: [probe] });
     try {
       const results = await experiment.run();
       const transfer = results.tasks[2]!.transfer as { knn_accuracy: number[]; chosen: number[]; seconds: number };

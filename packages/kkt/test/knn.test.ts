@@ -32,7 +32,7 @@ function bruteForce(ref: Float32Array, labels: Int32Array, queries: Float32Array
 }
 
 describe('k-NN', () => {
-  it('matches a brute-force L2 k-NN with majority vote', () => {
+  it('matches a brute-force L2 k-NN with majority vote', async () => {
     const rng = new Rng(4);
     const d = 5;
     const n = 120;
@@ -41,7 +41,9 @@ describe('k-NN', () => {
     const labels = Int32Array.from({ length: n }, () => rng.int(3));
     const queries = rng.fillUniform(new Float32Array(m * d), -1, 1);
     for (const k of [1, 4, 7, 500]) {
-      const got = tf.tidy(() => knnPredict(tf.tensor2d(ref, [n, d]), labels, tf.tensor2d(queries, [m, d]), k, 3));
+      const [r, q] = [tf.tensor2d(ref, [n, d]), tf.tensor2d(queries, [m, d])];
+      const got = await knnPredict(r, labels, q, k, 3);
+      tf.dispose([r, q]);
       const want = bruteForce(ref, labels, queries, d, k, 3);
       let agree = 0;
       for (let i = 0; i < m; i++) if (got[i] === want[i]) agree++;
@@ -50,12 +52,12 @@ describe('k-NN', () => {
     }
   });
 
-  it('scores perfectly separable features at 1 and leaks no tensors', () => {
+  it('scores perfectly separable features at 1 and leaks no tensors', async () => {
     const before = tf.memory().numTensors;
     const n = 60;
     const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
     const x = tf.tensor2d(Array.from(labels, (l, i) => [l * 10 + (i % 7) * 0.01, 1]));
-    expect(knnAccuracy(x, labels, 40, 5, 2)).toBe(1);
+    expect(await knnAccuracy(x, labels, 40, 5, 2)).toBe(1);
     x.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });

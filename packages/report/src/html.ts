@@ -108,7 +108,8 @@ function taskTables(runs: readonly RunData[]): string {
     .join('\n');
 }
 
-const STYLE = `
+/** The page style shared by run and sweep reports. */
+export const REPORT_STYLE = `
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0; background: #f6f7f9; color: #1d232b; font: 15px/1.5 "DejaVu Sans", system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
@@ -134,12 +135,9 @@ details { margin: 8px 0; }
 summary { cursor: pointer; font-weight: bold; }
 `;
 
-/** The report page: self-contained (inline SVGs, inline CSS, data as inline JSON; no script runs, nothing is fetched). */
-export function reportHtml(input: HtmlInput): string {
-  const { runs, figures, notes } = input;
-  const names = runs.map((r) => escapeHtml(r.label)).join(', ');
-  const nav = figures.map((f) => `<li><a href="#fig-${f.figure.id}">${escapeHtml(f.figure.title)}</a></li>`).join('');
-  const figureBlocks = figures
+/** The figures of a page, numbered, each with its inline SVG, caption and PNG link. */
+export function figureSection(figures: readonly RenderedFigure[]): string {
+  return figures
     .map(
       (f, i) => `<figure id="fig-${f.figure.id}">
 <div class="chart">${f.svg}</div>
@@ -147,6 +145,14 @@ export function reportHtml(input: HtmlInput): string {
 </figure>`,
     )
     .join('\n');
+}
+
+/** The report page: self-contained (inline SVGs, inline CSS, data as inline JSON; no script runs, nothing is fetched). */
+export function reportHtml(input: HtmlInput): string {
+  const { runs, figures, notes } = input;
+  const names = runs.map((r) => escapeHtml(r.label)).join(', ');
+  const nav = figures.map((f) => `<li><a href="#fig-${f.figure.id}">${escapeHtml(f.figure.title)}</a></li>`).join('');
+  const figureBlocks = figureSection(figures);
   const noteBlock =
     notes.length > 0
       ? `<h2 id="not-shown">Not shown</h2><ul class="notes">${notes.map((n) => `<li><strong>${escapeHtml(n.title)}</strong>: ${escapeHtml(n.reason)}.</li>`).join('')}</ul>`
@@ -174,7 +180,7 @@ export function reportHtml(input: HtmlInput): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="@supermask/report ${escapeHtml(input.version)}">
 <title>${escapeHtml(input.title)}</title>
-<style>${STYLE}</style>
+<style>${REPORT_STYLE}</style>
 </head>
 <body>
 <main>

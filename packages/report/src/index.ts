@@ -1,6 +1,7 @@
 export * from './data.js';
-export { escapeHtml, reportHtml, type HtmlInput, type RenderedFigure } from './html.js';
+export { escapeHtml, figureSection, REPORT_STYLE, reportHtml, type HtmlInput, type RenderedFigure } from './html.js';
 export { DEFAULT_PNG_FONT, prefixSvgIds, renderSvg, svgToPng, type PngOptions } from './render.js';
-export { buildReport, FIGURES_DIR, type ReportFigureFile, type ReportOptions, type ReportResult } from './report.js';
+export { buildReport, FIGURES_DIR, renderFigures, type ReportFigureFile, type ReportOptions, type ReportResult } from './report.js';
 export { checkResults, readRun, readRuns, runDirectory, type RunData } from './results.js';
 export { buildFigures, DEFAULT_FONT_FAMILY, type Figure, type FigureNote, type FigurePlan, type SpecOptions } from './specs.js';
+export { buildSweepReport, isSweepDirectory } from './sweep.js';

@@ -1,24 +1,12 @@
 import { Resvg } from '@resvg/resvg-js';
-import { Error as ERROR_LEVEL, logger, parse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+
+export { renderSvg } from './svg.js';
 
 /**
  * Headless rendering: Vega-Lite compiles to Vega, a Vega View without a renderer draws the
  * scenegraph to an SVG string, and resvg rasterises the SVG to a PNG. No browser, no canvas
  * package, no network (the data is inline in every spec).
  */
-
-/** The SVG of a Vega-Lite spec. */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  // Vega-Lite's layout notes (e.g. on faceted independent scales) would go to the console.
-  const vega = compile(spec, { logger: logger(ERROR_LEVEL) }).spec;
-  const view = new View(parse(vega), { renderer: 'none', logLevel: ERROR_LEVEL });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
 
 export interface PngOptions {
   /** Pixels per SVG pixel (default 2, for sharp text). */

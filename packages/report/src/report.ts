@@ -4,7 +4,8 @@ import { writeFileAtomic } from '@supermask/core';
 import { reportHtml, type RenderedFigure } from './html.js';
 import { prefixSvgIds, renderSvg, svgToPng, type PngOptions } from './render.js';
 import { readRuns, type RunData } from './results.js';
-import { buildFigures, type FigureNote, type SpecOptions } from './specs.js';
+import { buildSweepReport, isSweepDirectory } from './sweep.js';
+import { buildFigures, type Figure, type FigureNote, type SpecOptions } from './specs.js';
 
 export interface ReportOptions extends SpecOptions, PngOptions {
   /** Page title (default: "supermask report: <run names>"). */
@@ -44,21 +45,13 @@ function packageVersion(): string {
   }
 }
 
-/**
- * Reads each run directory's results.json, renders the report's figures headless (Vega-Lite ->
- * Vega -> SVG; resvg -> PNG) and writes `<outDir>/report.html` (self-contained) and
- * `<outDir>/figures/<figure>.png`, each file atomically. Several runs are compared in the same
- * figures. A missing or malformed results.json is a DataError (exit code 3) naming the file.
- */
-export async function buildReport(runDirs: readonly string[], outDir: string, options: ReportOptions = {}): Promise<ReportResult> {
-  const runs: RunData[] = readRuns(runDirs);
-  const out = resolve(outDir);
-  const plan = buildFigures(runs, options);
+/** Renders each figure to SVG (ids made unique in the page) and, unless `png: false`, writes `<out>/figures/<id>.png`. */
+export async function renderFigures(figures: readonly Figure[], out: string, options: ReportOptions = {}): Promise<{ rendered: RenderedFigure[]; files: ReportFigureFile[] }> {
   const writePng = options.png ?? true;
   const rendered: RenderedFigure[] = [];
   const files: ReportFigureFile[] = [];
   let n = 0;
-  for (const figure of plan.figures) {
+  for (const figure of figures) {
     const svg = await renderSvg(figure.spec);
     let png: string | undefined;
     if (writePng) {
@@ -68,6 +61,22 @@ export async function buildReport(runDirs: readonly string[], outDir: string, op
     rendered.push({ figure, svg: prefixSvgIds(svg, `f${++n}-`), ...(png ? { png: `${FIGURES_DIR}/${figure.id}.png` } : {}) });
     files.push({ id: figure.id, title: figure.title, ...(png ? { png } : {}) });
   }
+  return { rendered, files };
+}
+
+/**
+ * Reads each run directory's results.json, renders the report's figures headless (Vega-Lite ->
+ * Vega -> SVG; resvg -> PNG) and writes `<outDir>/report.html` (self-contained) and
+ * `<outDir>/figures/<figure>.png`, each file atomically. Several runs are compared in the same
+ * figures. A missing or malformed results.json is a DataError (exit code 3) naming the file.
+ * A single sweep directory (sweep.json) gets the sweep report instead (see buildSweepReport).
+ */
+export async function buildReport(runDirs: readonly string[], outDir: string, options: ReportOptions = {}): Promise<ReportResult> {
+  if (runDirs.length === 1 && isSweepDirectory(runDirs[0]!)) return buildSweepReport(runDirs[0]!, outDir, options);
+  const runs: RunData[] = readRuns(runDirs);
+  const out = resolve(outDir);
+  const plan = buildFigures(runs, options);
+  const { rendered, files } = await renderFigures(plan.figures, out, options);
   const html = join(out, 'report.html');
   writeFileAtomic(
     html,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { Experiment, resolveConfig, type ExperimentPlugin, type PhaseInfo, type Task } from '@supermask/core';
+import { Experiment, resolveConfig, type Observer, type PhaseInfo, type Task } from '@supermask/core';
 import { OwnershipPolicy } from '@supermask/strategy-exssnet';
 import { blobsConfig, testRegistry } from '../../cli/test/helpers.js';
 
@@ -18,7 +18,7 @@ const exssnetConfig = (strategy: 'exssnet' | 'ssnet', extra: Record<string, unkn
   });
 
 /** Records task 1's and task 2's test logits after each task, and weights around each weight phase. */
-class Recorder implements ExperimentPlugin {
+class Recorder implements Observer {
   readonly id = 'recorder';
   experiment!: Experiment;
   /** logits[j][i] = logits of task j's test batch after task i (flat values). */
@@ -34,10 +34,10 @@ class Recorder implements ExperimentPlugin {
     // E_t computed independently of the policy: mask of t minus the union of earlier masks.
     const t = info.task.index;
     this.editable = layers.map((l) => {
-      const mask = l.maskValues(t, this.experiment.scorer);
+      const mask = l.masks.values(t);
       const out = Float32Array.from(mask);
       for (let j = 0; j < t; j++) {
-        const earlier = l.maskValues(j, this.experiment.scorer);
+        const earlier = l.masks.values(j);
         for (let i = 0; i < out.length; i++) if (earlier[i]) out[i] = 0;
       }
       return out;
@@ -80,7 +80,7 @@ async function run(strategy: 'exssnet' | 'ssnet', extra: Record<string, unknown>
   const registry = testRegistry();
   const config = resolveConfig(exssnetConfig(strategy, extra), registry);
   const recorder = new Recorder();
-  const experiment = await Experiment.create({ config, registry, plugins: [recorder] });
+  const experiment = await Experiment.create({ config, registry, observers: [recorder] });
   recorder.experiment = experiment;
   try {
     const results = await experiment.run();
@@ -157,19 +157,19 @@ describe('ExSSNeT', () => {
     let experiment: Experiment | undefined;
     // A saboteur stands for anything besides the masked gradient that could move a weight
     // (weight decay, reused optimiser state, a buggy plugin): it nudges one protected weight.
-    const saboteur: ExperimentPlugin = {
+    const saboteur: Observer = {
       id: 'saboteur',
       beforeBatch: (info) => {
         if (!experiment || info.phase.name !== 'weight' || info.task.index !== 1 || info.batch !== 1) return;
         const layer = experiment.backbone.layers[0]!;
-        const editable = experiment.ownership.editable(0, 1, layer.maskValues(1, experiment.scorer))!;
+        const editable = experiment.ownership.editable(0, 1, layer.masks.values(1))!;
         const values = Float32Array.from(layer.weight.dataSync() as Float32Array);
         const protectedIndex = editable.findIndex((v) => v === 0);
         values[protectedIndex] = values[protectedIndex]! + 1;
         tf.tidy(() => layer.weight.assign(tf.tensor(values, layer.weight.shape)));
       },
     };
-    experiment = await Experiment.create({ config, registry, plugins: [saboteur] });
+    experiment = await Experiment.create({ config, registry, observers: [saboteur] });
     try {
       await expect(experiment.run()).rejects.toThrow(/protected weight changed: layer fc1, index \d+, task 2, epoch 1, batch 2/);
     } finally {

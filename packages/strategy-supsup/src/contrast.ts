@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng, type BackboneSpec, type InferenceContext } from '@supermask/core';
 import { MEASURED_RELIABILITY } from './reliability.js';
-import { EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, scaleFreeEntropy, superpositionContext, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';
+import { EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, readGradient, scaleFreeEntropy, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';
 
 export type ContrastObjective = 'entropy' | 'scale-free-entropy' | 'superfluous';
 
@@ -78,15 +78,16 @@ export function scramble(x: tf.Tensor, permutation: Int32Array): tf.Tensor {
  * bias: masks with trained, larger weights lower the entropy on any input); the difference keeps
  * what is specific to the batch.
  */
-export function contrastGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext, objective: InferenceObjective, permutation: Int32Array): Float32Array {
-  return tf.tidy(() => {
-    const foreign = scramble(x, permutation);
-    const g = tf.grad((a: tf.Tensor) => {
-      const fctx = superpositionContext(a as tf.Tensor1D, candidates, ctx);
-      return objective(ctx.backbone.forward(x, fctx)).sub(objective(ctx.backbone.forward(foreign, fctx))) as tf.Scalar;
-    })(tf.tensor1d(alpha));
-    return Float32Array.from(g.dataSync() as Float32Array);
-  });
+export function contrastGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext, objective: InferenceObjective, permutation: Int32Array): Promise<Float32Array> {
+  return readGradient(
+    tf.tidy(() => {
+      const foreign = scramble(x, permutation);
+      return tf.grad((a: tf.Tensor) => {
+        const mix = ctx.superposition(candidates, a as tf.Tensor1D);
+        return objective(ctx.backbone.forward(x, mix)).sub(objective(ctx.backbone.forward(foreign, mix))) as tf.Scalar;
+      })(tf.tensor1d(alpha));
+    }),
+  );
 }
 
 /**
@@ -126,7 +127,7 @@ export class ContrastInference extends EntropyInference {
   }
 
   /** The gradient each task is ranked by (lower is more likely), one per entry of `tasks`. */
-  scores(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): Float32Array {
+  scores(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): Promise<Float32Array> {
     if (!this.scramble) return uniformMixGradient(x, tasks, ctx, this.rank);
     const size = x.shape.slice(1).reduce((a, b) => a * b, 1);
     if (this.permutation?.length !== size) this.permutation = new Rng(this.seed).permutation(size);
@@ -134,14 +135,14 @@ export class ContrastInference extends EntropyInference {
   }
 
   /** The kept tasks for `x`, lowest score first (exposed for diagnostics and tests). */
-  shortlist(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): number[] {
-    const g = this.scores(x, ctx, tasks);
+  async shortlist(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): Promise<number[]> {
+    const g = await this.scores(x, ctx, tasks);
     const order = tasks.map((task, i) => ({ task, g: g[i]! })).sort((a, b) => a.g - b.g || a.task - b.task);
     return order.slice(0, Math.min(this.candidates, tasks.length)).map((o) => o.task);
   }
 
-  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
-    const kept = this.shortlist(x, ctx, tasks);
+  protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
+    const kept = await this.shortlist(x, ctx, tasks);
     return kept.length === 1 ? kept[0]! : lowestEntropyAlone(x, ctx, kept);
   }
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ForwardContext, InferenceContext, MaskedLayer, TaskInference } from '@supermask/core';
+import type { InferenceContext, TaskInference } from '@supermask/core';
 import { MEASURED_RELIABILITY } from './reliability.js';
 
 export interface InferenceOptions {
@@ -16,33 +16,12 @@ export const INFERENCE_SCHEMA = {
 };
 
 /**
- * Forward context of the superposition W * sum_i alpha_i M_{candidates[i]}: each layer's mix is
- * computed once and reused by every forward pass through the context. Per-task batch norm cannot
- * apply to a mix of tasks, so it normalises with the batch's own statistics (`batchStatistics`);
- * backbones without batch norm (LeNet) are unaffected.
+ * Logits of a batch under the superposition W * sum_i alpha_i M_{candidates[i]} (core's
+ * superposition context: each layer's mix computed once per context; per-task batch norm cannot
+ * apply to a mix of tasks, so it normalises with the batch's own statistics).
  */
-export function superpositionContext(alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): ForwardContext {
-  const mixed = new Map<MaskedLayer, tf.Tensor>();
-  return {
-    task: candidates[0]!,
-    training: false,
-    batchStatistics: true,
-    weight: (layer) => {
-      let weight = mixed.get(layer);
-      if (!weight) {
-        // sum_i alpha_i M_i as one [1, k] x [k, size] product: a constant number of ops whatever k.
-        const masks = tf.stack(candidates.map((task) => ctx.mask(layer, task).reshape([-1])));
-        weight = layer.weight.mul(alpha.reshape([1, -1]).matMul(masks).reshape(layer.shape));
-        mixed.set(layer, weight);
-      }
-      return weight;
-    },
-  };
-}
-
-/** Logits of a batch under the superposition of `candidates` (see superpositionContext). */
 export function superpositionLogits(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Tensor2D {
-  return ctx.backbone.forward(x, superpositionContext(alpha, candidates, ctx));
+  return ctx.backbone.forward(x, ctx.superposition(candidates, alpha));
 }
 
 /** Mean output entropy of a batch under the superposition of `candidates` (see superpositionLogits). */
@@ -68,12 +47,18 @@ export function scaleFreeEntropy(logits: tf.Tensor2D): tf.Scalar {
 /** What a gradient method minimises over the superposition's logits (a scalar per batch). */
 export type InferenceObjective = (logits: tf.Tensor2D) => tf.Scalar;
 
+/** Reads a 1-D gradient tensor into a new array and disposes it. */
+export async function readGradient(g: tf.Tensor): Promise<Float32Array> {
+  try {
+    return Float32Array.from((await g.data()) as Float32Array);
+  } finally {
+    g.dispose();
+  }
+}
+
 /** Gradient of `objective` (default: the mean output entropy) w.r.t. the mixing coefficients alpha. */
-export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext, objective: InferenceObjective = meanEntropy): Float32Array {
-  return tf.tidy(() => {
-    const g = tf.grad((a: tf.Tensor) => objective(superpositionLogits(x, a as tf.Tensor1D, candidates, ctx)))(tf.tensor1d(alpha));
-    return Float32Array.from(g.dataSync() as Float32Array);
-  });
+export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext, objective: InferenceObjective = meanEntropy): Promise<Float32Array> {
+  return readGradient(tf.tidy(() => tf.grad((a: tf.Tensor) => objective(superpositionLogits(x, a as tf.Tensor1D, candidates, ctx)))(tf.tensor1d(alpha))));
 }
 
 /**
@@ -89,11 +74,11 @@ export abstract class EntropyInference implements TaskInference {
     this.batchSize = options.batch_size;
   }
 
-  infer(x: tf.Tensor, _given: number, ctx: InferenceContext): number {
+  async infer(x: tf.Tensor, _given: number, ctx: InferenceContext): Promise<number> {
     return ctx.learned <= 1 ? 0 : this.choose(x, ctx, Array.from({ length: ctx.learned }, (_, i) => i));
   }
 
-  protected abstract choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number;
+  protected abstract choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number>;
 }
 
 /** The gradient methods: they need superfluous outputs to be reliable. */
@@ -102,7 +87,7 @@ abstract class GradientInference extends EntropyInference {
 }
 
 /** Gradient of `objective` (default: entropy) at the uniform mix of `candidates` (alpha_i = 1 / candidates.length). */
-export function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], ctx: InferenceContext, objective?: InferenceObjective): Float32Array {
+export function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], ctx: InferenceContext, objective?: InferenceObjective): Promise<Float32Array> {
   return entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx, objective);
 }
 
@@ -121,8 +106,8 @@ export class OneShotInference extends GradientInference {
   readonly id = 'oneshot';
   readonly knownReliability = MEASURED_RELIABILITY.oneshot;
 
-  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
-    return tasks[argmin(uniformMixGradient(x, tasks, ctx))]!;
+  protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
+    return tasks[argmin(await uniformMixGradient(x, tasks, ctx))]!;
   }
 }
 
@@ -135,11 +120,11 @@ export class BinaryInference extends GradientInference {
   readonly id = 'binary';
   readonly knownReliability = MEASURED_RELIABILITY.binary;
 
-  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
+  protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
     let candidates = tasks;
     const rounds = Math.floor(Math.log2(tasks.length)) + 1;
     for (let round = 0; round < rounds && candidates.length > 1; round++) {
-      const g = uniformMixGradient(x, candidates, ctx);
+      const g = await uniformMixGradient(x, candidates, ctx);
       const order = candidates.map((task, i) => ({ task, g: g[i]! })).sort((a, b) => a.g - b.g || a.task - b.task);
       candidates = order.slice(0, Math.ceil(order.length / 2)).map((o) => o.task);
     }
@@ -157,13 +142,21 @@ export class BinaryInference extends GradientInference {
 export class ExhaustiveInference extends EntropyInference {
   readonly id = 'exhaustive';
 
-  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): number {
+  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
     return lowestEntropyAlone(x, ctx, tasks);
   }
 }
 
 /** The task among `tasks` whose mask alone (with its per-task state) gives `x` the lowest mean output entropy. */
-export function lowestEntropyAlone(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): number {
-  const entropies = Float32Array.from(tasks, (task) => tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))).dataSync()[0]!));
+export async function lowestEntropyAlone(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): Promise<number> {
+  const entropies = new Float32Array(tasks.length);
+  for (const [i, task] of tasks.entries()) {
+    const h = tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))));
+    try {
+      entropies[i] = (await h.data())[0]!;
+    } finally {
+      h.dispose();
+    }
+  }
   return tasks[argmin(entropies)]!;
 }

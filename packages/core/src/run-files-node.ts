@@ -1,0 +1,17 @@
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
+import { writeFileAtomic } from './files.js';
+import { installRunFiles } from './run-files.js';
+
+// Node's entry (index.ts) installs the run-directory file access once, at load.
+installRunFiles({
+  append(dir, name, text) {
+    mkdirSync(dir, { recursive: true });
+    appendFileSync(join(dir, name), text);
+  },
+  exists: (dir, name) => existsSync(join(dir, name)),
+  write: (dir, name, data) => writeFileAtomic(join(dir, name), data),
+  readCheckpoint,
+  writeCheckpoint,
+});
