@@ -39,6 +39,7 @@ for (const strategy of ['supsup', 'exssnet']) {
   configs.push({ strategy, config });
   const runDir = mkdtempSync(join(tmpdir(), `supermask-100-${strategy}-`));
   const perTask = [];
+  const probeRecords = [];
   let last = performance.now();
   const probe = {
     id: 'probe',
@@ -47,19 +48,19 @@ for (const strategy of ['supsup', 'exssnet']) {
       const seconds = (now - last) / 1000;
       last = now;
       const train = record.phases.reduce((s, p) => s + p.seconds, 0);
-      perTask.push({ task: task.index + 1, seconds, train_seconds: train, evaluation_seconds: record.evaluation_seconds, checkpoint_bytes: record.checkpoint_bytes, state_bytes: record.state_bytes.total });
+      perTask.push({ task: task.index + 1, seconds, train_seconds: train, evaluation_seconds: record.evaluation_seconds, state_bytes: record.state_bytes.total });
       if (probes.includes(task.index + 1)) {
         const p = {
           strategy,
           after_task: task.index + 1,
           rss_mb: process.memoryUsage().rss / 2 ** 20,
           num_tensors: tf.memory().numTensors,
-          checkpoint_mb: record.checkpoint_bytes / 2 ** 20,
-          checkpoint_bytes_per_task: record.checkpoint_bytes / (task.index + 1),
           task_state_bytes: record.state_bytes.total,
         };
         probeRows.push(p);
-        console.error(`${strategy} after task ${p.after_task}: RSS ${p.rss_mb.toFixed(0)} MB, ${p.num_tensors} tensors, checkpoint ${p.checkpoint_mb.toFixed(2)} MB`);
+        // The built-in checkpoint observer hears afterTask last: the checkpoint size is on the record after the run.
+        probeRecords.push({ p, record });
+        console.error(`${strategy} after task ${p.after_task}: RSS ${p.rss_mb.toFixed(0)} MB, ${p.num_tensors} tensors`);
       }
     },
   };
@@ -67,6 +68,7 @@ for (const strategy of ['supsup', 'exssnet']) {
   try {
     last = performance.now();
     const results = await experiment.run();
+    for (const { p, record } of probeRecords) Object.assign(p, { checkpoint_mb: record.checkpoint_bytes / 2 ** 20, checkpoint_bytes_per_task: record.checkpoint_bytes / p.after_task });
     // Task inference over all learned tasks, on the test sets of every BENCH_INFERENCE_STRIDE-th task.
     let inferenceRow = {};
     if (inferenceId !== 'none') {

@@ -174,7 +174,7 @@ export interface InferenceContext {
   learned: number;
   backbone: Backbone;
   fixedContext(task: number): ForwardContext;
-  /** Context of the superposition W * sum_i alpha_i M_{candidates[i]} (see contexts.ts). */
+  /** Context of the superposition W * sum_i alpha_i M_{candidates[i]}; each layer's mix is computed once per context (see contexts.ts). */
   superposition(candidates: readonly number[], alpha: tf.Tensor1D): ForwardContext;
 }
 
