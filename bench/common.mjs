@@ -145,3 +145,60 @@ export function printPhases(title, { rows, speedups }) {
   );
   if (speedups.length) console.log(`\ncpu-ort / cpu: ${speedups.map((s) => `${s.phase} phase ${s.speedup.toFixed(1)}x`).join(', ')}`);
 }
+
+/**
+ * Times one phase of the first task of configs/FILE (`edit` applied to the raw config) on
+ * `backend`: a task of batch * (steps + 1) training images, the first batch (sessions, caches)
+ * not counted. `hooks.start` / `hooks.stop` run around the counted batches, `hooks.ready(experiment)`
+ * before the task starts. Returns samples/s over the counted batches, their milliseconds, the
+ * backend, the load average at the start and the resolved config.
+ */
+export async function timedPhase({ file, phase, edit = () => {}, steps, batch = 64, backend = 'cpu', createRegistry, hooks = {} }) {
+  const dataDir = fullDataDir();
+  const registry = createRegistry();
+  const raw = readConfigFile(join(root, 'configs', file));
+  raw.stream.options = { ...raw.stream.options, tasks: 1, train_per_task: batch * (steps + 1), test_per_task: batch };
+  if (!dataDir) raw.dataset.options = { source: 'embedded' };
+  edit(raw);
+  const config = resolveConfig(raw, registry, { backend, file: join(root, 'configs', file) });
+  let ms = 0;
+  let cpuMs = 0;
+  let t0 = 0;
+  let c0;
+  let counting = false;
+  // The first batch's beforeBatch to the end of the phase: the steps after the first (afterBatch
+  // events arrive in groups, once the losses are read, so they do not mark a step's end).
+  const observer = {
+    id: 'timed-phase',
+    beforeBatch: (info) => {
+      if (info.phase.name !== phase || info.batch !== 1 || counting) return;
+      counting = true;
+      hooks.start?.();
+      c0 = process.cpuUsage();
+      t0 = performance.now();
+    },
+    afterPhase: (info) => {
+      if (info.phase.name !== phase || !counting) return;
+      ms += performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      cpuMs += (c.user + c.system) / 1000;
+      counting = false;
+      hooks.stop?.();
+    },
+  };
+  const experiment = await Experiment.create({ config, registry, observers: [observer], runOptions: { dataDir } });
+  try {
+    hooks.ready?.(experiment);
+    const load = os.loadavg()[0];
+    await experiment.runTask(experiment.stream.tasks[0]);
+    return { samples_per_second: (batch * steps * 1000) / ms, ms, cpu_ms_per_step: cpuMs / steps, steps, batch, backend: experiment.backendSelection.backend, load_average: load, config, data: dataDir ?? 'embedded' };
+  } finally {
+    experiment.dispose();
+  }
+}
+
+/** Edits a two-phase config so that its first task runs only one weight-phase epoch of batch `batch` (the weight phase's speed does not depend on how trained the mask is). */
+export function weightPhaseOnly(raw, batch = 64) {
+  raw.strategy.options.mask_phase = { ...raw.strategy.options.mask_phase, epochs: 0 };
+  raw.strategy.options.weight_phase = { ...raw.strategy.options.weight_phase, epochs: 1, batch_size: batch };
+}

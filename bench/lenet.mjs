@@ -8,7 +8,7 @@
 // 100 steps), BENCH_REPEATS times (default 1; the best run is reported, every run is recorded).
 // Writes bench/results/lenet.json.
 import { createRegistry } from '@supermask/cli';
-import { benchPhases, printPhases, writeResults } from './common.mjs';
+import { benchPhases, printPhases, weightPhaseOnly, writeResults } from './common.mjs';
 
 const samples = Number(process.env.BENCH_SAMPLES ?? 6400);
 const repeats = Math.max(1, Number(process.env.BENCH_REPEATS ?? 1));
@@ -24,10 +24,7 @@ const result = await benchPhases({
     {
       phase: 'weight',
       file: 'split-fmnist-exssnet.json',
-      edit: (raw) => {
-        raw.strategy.options.mask_phase = { ...raw.strategy.options.mask_phase, epochs: 0 };
-        raw.strategy.options.weight_phase = { ...raw.strategy.options.weight_phase, epochs: 1, batch_size: 64 };
-      },
+      edit: (raw) => weightPhaseOnly(raw, 64),
     },
   ],
 });

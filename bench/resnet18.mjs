@@ -7,7 +7,7 @@
 // BENCH_PLAIN_SAMPLES images (default 64 = 1 step), the ORT backend on BENCH_SAMPLES (default
 // 640 = 10 steps). Writes bench/results/resnet18.json.
 import { createRegistry } from '@supermask/cli';
-import { benchPhases, printPhases, writeResults } from './common.mjs';
+import { benchPhases, printPhases, weightPhaseOnly, writeResults } from './common.mjs';
 
 const samples = Number(process.env.BENCH_SAMPLES ?? 640);
 const plainSamples = Number(process.env.BENCH_PLAIN_SAMPLES ?? 64);
@@ -18,10 +18,7 @@ const phases = [
   {
     phase: 'weight',
     file: 'split-fmnist-resnet18-exssnet.json',
-    edit: (raw) => {
-      raw.strategy.options.mask_phase = { ...raw.strategy.options.mask_phase, epochs: 0 };
-      raw.strategy.options.weight_phase = { ...raw.strategy.options.weight_phase, epochs: 1, batch_size: 64 };
-    },
+    edit: (raw) => weightPhaseOnly(raw, 64),
   },
 ];
 

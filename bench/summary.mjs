@@ -29,9 +29,43 @@ section('LeNet 300-100 training (density 0.1, batch 64)', 'lenet', (d) =>
 section('ResNet-18 (nf 20, 32x32) training (density 0.1, batch 64)', 'resnet18', (d) =>
   [table(['backend', 'phase', 'samples/s'], d.rows.map((r) => [r.backend, r.phase, num(r.samples_per_second, 3)])), '', (d.speedups ?? []).map((s) => `${s.phase} phase: cpu-ort is ${num(s.speedup, 0)}x plain cpu.`).join(' ')].join('\n'),
 );
+section('Against PyTorch on the same machine, measured alternately (density 0.1, batch 64)', 'vs-pytorch', (d) =>
+  [
+    `PyTorch ${d.peer?.torch} on ${d.peer?.threads} threads (\`bench/peer/supermask_peer.py\`); best of ${d.rounds} alternating rounds each; load average at the end ${(d.load_average_end ?? []).map((l) => num(l, 2)).join(' ')}.`,
+    '',
+    table(
+      ['network', 'phase', 'project samples/s', 'PyTorch samples/s', 'project / PyTorch', ...(d.op_by_op ? ['project op by op samples/s'] : [])],
+      d.rows.map((r, i) => [r.net, r.phase, num(r.project, 1), r.pytorch === null ? 'not run' : num(r.pytorch, 1), r.ratio === null ? '' : `${num(r.ratio, 2)}x`, ...(d.op_by_op ? [num(d.op_by_op[i]?.samples_per_second, 1)] : [])]),
+    ),
+  ].join('\n'),
+);
+section('ResNet-18 over a 20-task stream (5 classes per task, ExSSNeT)', 'resnet-stream', (d) =>
+  [
+    `${d.tasks} tasks, ${d.train_per_task} training / ${d.test_per_task} test images per task, backend ${d.backend}; average accuracy ${pct(d.average_accuracy)}%, forgetting ${d.forgetting}.`,
+    '',
+    table(['measure', ...Object.keys(d.summary[0]).filter((k) => k !== 'measure')], d.summary.map((r) => [r.measure, ...Object.entries(r).filter(([k]) => k !== 'measure').map(([, v]) => num(v, 2))])),
+  ].join('\n'),
+);
 section('SupSup against ExSSNeT by density (Split Fashion-MNIST, 5 x 2, LeNet)', 'density', (d) =>
   [table(['method', 'density', 'average accuracy (%)', 'forgetting'], d.rows.map((r) => [r.method, r.density, pct(r.average_accuracy), r.forgetting])), '', table(['density', 'ExSSNeT - SupSup (points)'], d.gains.map((g) => [g.density, num(g.exssnet_minus_supsup_points, 2)]))].join('\n'),
 );
+const strategiesTable = (d) => [
+  `${d.seeds.length > 1 ? 'Seeds' : 'Seed'} ${d.seeds.join(', ')}; training images per task: ${d.train_per_task === 'all' ? 'all 12,000' : `${d.train_per_task} (BENCH_TRAIN_PER_TASK)`}; load average ${num(d.load_average.start[0], 1)} at the start. Capacity per task: the mask density (\`topk\`), \`kept_fraction\` for PackNet.`,
+  '',
+  table(
+    ['method', 'capacity per task', 'average accuracy (%, mean ± sd)', 'forgetting', 'capacity used', 'seconds per task'],
+    d.rows.map((r) => [r.method, r.density, d.seeds.length > 1 ? `${pct(r.average_accuracy)} ± ${pct(r.average_accuracy_sd)}` : pct(r.average_accuracy), r.forgetting, num(r.capacity_used, 3), num(r.seconds_per_task, 1)]),
+  ),
+];
+section('Strategies as packages: SupSup, ExSSNeT, WSN, WSN + KKT, PackNet (Split Fashion-MNIST, 5 x 2, LeNet)', 'strategies', (d) => {
+  const full = load('strategies-full-seed0');
+  return [
+    ...strategiesTable(d),
+    ...(full ? ['', `The same on the full data, one seed (\`BENCH_SEEDS=0 BENCH_RESULTS=strategies-full-seed0\`, ${full.date.slice(0, 10)}; \`bench/results/strategies-full-seed0.json\`):`, '', ...strategiesTable(full)] : []),
+    '',
+    'Capacity used: fraction of the network\'s weights owned by some task after the last one. PackNet owns exactly `kept_fraction` of every layer per task; the mask methods reuse weights earlier masks hold, and with KKT a task starts from an earlier task\'s scores, so its mask overlaps more. Seconds per task were measured on a shared, loaded machine: compare them within one table only.',
+  ].join('\n');
+});
 section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d) => {
   const seeds = d.seeds ?? [d.seed];
   const first = seeds[0];

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   asFloat32,
+  convBn,
+  fusedConvBnAvailable,
   describeSpec,
   kaimingNormal,
   storedTensor,
@@ -46,6 +48,8 @@ export const resnetSchema = (defaultNf: number) => ({
 
 interface Block {
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D;
+  /** The same on NCHW tensors through core's fused conv + batch-norm units. */
+  forwardFused(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D;
 }
 
 /** Builds masked layers and per-task batch norms, collecting them in forward order. */
@@ -104,6 +108,12 @@ class BasicBlock implements Block {
     const skip = this.shortcut ? this.shortcut.bn.apply(this.shortcut.conv.apply(x, ctx), ctx) : x;
     return tf.relu(out.add(skip)) as tf.Tensor4D;
   }
+
+  forwardFused(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    const h = convBn(x, { conv: this.conv1, bn: this.bn1, relu: true }, ctx);
+    const skip = this.shortcut ? convBn(x, { ...this.shortcut, relu: false }, ctx) : x;
+    return convBn(h, { conv: this.conv2, bn: this.bn2, relu: true }, ctx, skip);
+  }
 }
 
 /** Bottleneck: 1x1, BN, ReLU, 3x3 (stride), BN, ReLU, 1x1 (x4), BN, plus the shortcut; ReLU. */
@@ -128,6 +138,13 @@ class Bottleneck implements Block {
     h = this.bns[2]!.apply(this.convs[2]!.apply(h, ctx), ctx);
     const skip = this.shortcut ? this.shortcut.bn.apply(this.shortcut.conv.apply(x, ctx), ctx) : x;
     return tf.relu(h.add(skip)) as tf.Tensor4D;
+  }
+
+  forwardFused(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    let h = convBn(x, { conv: this.convs[0]!, bn: this.bns[0]!, relu: true }, ctx);
+    h = convBn(h, { conv: this.convs[1]!, bn: this.bns[1]!, relu: true }, ctx);
+    const skip = this.shortcut ? convBn(x, { ...this.shortcut, relu: false }, ctx) : x;
+    return convBn(h, { conv: this.convs[2]!, bn: this.bns[2]!, relu: true }, ctx, skip);
   }
 }
 
@@ -208,7 +225,20 @@ export class ResNet implements Backbone {
     return this.norms;
   }
 
+  /**
+   * Penultimate features. On a backend with core's fused conv + batch-norm kernels (cpu-ort) the
+   * network runs NCHW, one fused kernel per convolution and its batch norm (ReLU and residual
+   * add included) each way; elsewhere, or with SUPERMASK_FUSED_CONV=0, op by op (NHWC).
+   */
   features(x: tf.Tensor, ctx: ForwardContext): tf.Tensor2D {
+    if (fusedConvBnAvailable()) {
+      const [n, height, width, channels] = x.shape as [number, number, number, number];
+      // One channel: NHWC and NCHW hold the same values in the same order.
+      const nchw = channels === 1 ? x.reshape([n, 1, height, width]) : tf.transpose(x, [0, 3, 1, 2]);
+      let h = convBn(nchw as tf.Tensor4D, { conv: this.stem, bn: this.stemBn, relu: true }, ctx);
+      for (const block of this.blocks) h = block.forwardFused(h, ctx);
+      return h.mean([2, 3]) as tf.Tensor2D;
+    }
     let h = tf.relu(this.stemBn.apply(this.stem.apply(x as tf.Tensor4D, ctx), ctx));
     for (const block of this.blocks) h = block.forward(h, ctx);
     return h.mean([1, 2]) as tf.Tensor2D;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
   Experiment,
+  fusedConvBnAvailable,
   kaimingUniform,
   keptCount,
   MaskedConv2d,
@@ -156,11 +157,15 @@ describe('ResNet backbones', () => {
           backbone: { id: 'resnet18', options: { nf: 4 } },
           strategy: { id: strategy, options: { mask_phase: { epochs: 3, lr: 0.05, batch_size: 16 }, ...(strategy === 'exssnet' ? { weight_phase: { epochs: 1, lr: 0.01, batch_size: 16 } } : {}) } },
           mask_scorer: { id: 'topk', options: { density: 0.3 } },
+          // Every weight phase step checks that no weight an earlier task uses moved (exact).
+          debug: { check_protected_weights: true },
         },
         registry,
       );
       const experiment = await Experiment.create({ config, registry });
       try {
+        // On cpu (cpu-ort here) the network runs the fused conv + batch-norm kernels.
+        expect(fusedConvBnAvailable()).toBe(true);
         const results = await experiment.run();
         expect(results.forgetting).toBe(0);
         expect(results.accuracy_matrix[1]![0]).toBe(results.accuracy_matrix[0]![0]);

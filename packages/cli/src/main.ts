@@ -1,32 +1,24 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import {
-  BACKEND_CHOICES,
-  COMPONENT_KINDS,
-  ConfigError,
-  Experiment,
-  exitCodeOf,
-  exportTaskModel,
-  loadPlugins,
-  pluginNames,
-  readCheckpoint,
-  assertSameRun,
-  newRunId,
-  readConfigFile,
-  resolveConfig,
-  writeJsonAtomic,
-  type ResolvedConfig,
-  type TaskInference,
-  type BackendChoice,
-  type ComponentKind,
-  type Logger,
-} from '@supermask/core';
-import { createRegistry } from './registry.js';
-import { JsonLinesLogger, ProgressReporter } from './progress.js';
-import { formatAccuracyMatrix, formatTaskInference } from './format.js';
-import { configReferenceMarkdown } from './reference.js';
-import { OwnedRunDir, readResumable, UsageError, withRunLock } from './run-dir.js';
+import type { ResolvedConfig, TaskInference, BackendChoice, ComponentKind, Logger, Experiment as ExperimentInstance } from '@supermask/core';
+import { BACKEND_NAMES } from './choices.js';
+import type { JsonLinesLogger } from './progress.js';
+import type { OwnedRunDir } from './run-dir.js';
 import { registerSweepCommands } from './sweep-commands.js';
+import { UsageError } from './usage-error.js';
+
+export { BACKEND_NAMES };
+
+// Heavy modules (TensorFlow.js, ONNX Runtime, the components, the report's charting libraries) are
+// imported by the commands that use them, so that --help and --version start at once.
+const loadCore = () => import('@supermask/core');
+const loadRegistry = async () => (await import('./registry.js')).createRegistry();
+
+/** The version of @supermask/cli (its package.json, next to src/ and dist/). */
+export function cliVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -64,6 +56,7 @@ interface RunFlags {
   taskInference?: string;
   inferenceBatchSize?: number;
   logFormat?: 'text' | 'json';
+  set?: string[];
   overwrite?: boolean;
 }
 
@@ -78,6 +71,16 @@ function overrideTaskInference(raw: unknown, opts: RunFlags): void {
   config.task_inference = Object.keys(options).length > 0 ? { id, options } : { id };
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Ends the help text of every mandatory option with "(required)". */
+function markRequiredOptions(command: Command): void {
+  for (const option of command.options) if (option.mandatory && !option.description.endsWith('(required)')) option.description += ' (required)';
+  for (const sub of command.commands) markRequiredOptions(sub);
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 }
@@ -85,10 +88,12 @@ function timestamp(): string {
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   let exitCode = 0;
+  let jsonLog: JsonLinesLogger | undefined;
   const commandLine = ['supermask', ...argv].join(' ');
   const program = new Command()
     .name('supermask')
     .description('Continual learning with supermask subnetworks')
+    .version(cliVersion(), '-V, --version', 'print the version of supermask')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s.trimEnd()), writeErr: (s) => io.stderr(s.trimEnd()) });
 
@@ -101,13 +106,19 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('-o, --out <dir>', 'run directory for results.json, accuracy_matrix.csv and checkpoints (default runs/<name>-<time>)')
     .option('--overwrite', 'delete the run already held in the --out directory (results, checkpoints, evaluations, report) and start a new one there')
     .option('--seed <n>', 'override the config seed', parseSeed)
-    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
-    .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (oneshot, binary, exhaustive)')
+    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_NAMES]))
+    .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (contrast, oneshot, binary, exhaustive)')
     .option('--inference-batch-size <n>', 'test batch size of the task inference', parsePositiveInt)
+    .option('--set <path=value>', 'override one config field by its dotted path, e.g. strategy.options.mask_phase.epochs=3 (value: JSON, else a string; repeatable)', collect, [])
     .addOption(new Option('--log-format <format>', 'text: progress bars on a terminal, plain lines otherwise; json: one JSON object per line on stdout').choices(['text', 'json']).default('text'))
     .action(async (opts: RunFlags) => {
-      const registry = createRegistry();
+      const { Experiment, applyOverrides, loadPlugins, newRunId, pluginNames, readConfigFile, resolveConfig } = await loadCore();
+      const runDirs = await import('./run-dir.js');
+      const { JsonLinesLogger, ProgressReporter } = await import('./progress.js');
+      const { formatAccuracyMatrix, formatTaskInference } = await import('./format.js');
+      const registry = await loadRegistry();
       const json = opts.logFormat === 'json' ? new JsonLinesLogger((line) => io.stdout(line)) : undefined;
+      jsonLog = json;
       const say = (m: string) => (json ? json.emit('info', { message: m }) : io.stderr(m));
       const logger: Logger = json
         ? { info: (m) => json.emit('info', { message: m }), warn: (m) => json.emit('warning', { message: m }) }
@@ -118,32 +129,32 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         logger,
         observers: [json ?? new ProgressReporter((line) => io.stderr(line), io.isTTY)],
       });
-      let experiment: Experiment;
+      let experiment: ExperimentInstance;
       let outDir: string;
       let owned: OwnedRunDir;
       // Everything is checked (flags, config, checkpoint) before the run directory is touched;
       // then the directory is locked and run.json written before the data loads.
       if (opts.resume !== undefined) {
-        for (const flag of ['config', 'out', 'seed', 'taskInference', 'inferenceBatchSize', 'overwrite'] as const) {
-          if (opts[flag] !== undefined) throw new UsageError(`--resume continues a run with the config saved in its checkpoint; it cannot be combined with --${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+        for (const flag of ['config', 'out', 'seed', 'taskInference', 'inferenceBatchSize', 'overwrite', 'set'] as const) {
+          if (opts[flag] !== undefined && !(Array.isArray(opts[flag]) && opts[flag].length === 0)) throw new UsageError(`--resume continues a run with the config saved in its checkpoint; it cannot be combined with --${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
         }
         outDir = resolve(opts.resume);
-        const checkpoint = readResumable(outDir);
+        const checkpoint = runDirs.readResumable(outDir);
         await loadPlugins(pluginNames(checkpoint.manifest.config), registry, [outDir, process.cwd()]);
         const runId = checkpoint.manifest.run_id ?? newRunId();
-        owned = new OwnedRunDir(outDir, { runId, command: commandLine, mode: 'resume', logger });
+        owned = new runDirs.OwnedRunDir(outDir, { runId, command: commandLine, mode: 'resume', logger });
         const config = opts.backend ? { ...(checkpoint.manifest.config as unknown as ResolvedConfig), backend: opts.backend } : undefined;
         experiment = await owned.guard(() => Experiment.resume(outDir, { ...common(owned), runId, ...(config ? { config } : {}) }));
         say(`resuming ${outDir} after task ${experiment.finishedTasks} of ${experiment.stream.tasks.length}`);
       } else {
         if (opts.config === undefined) throw new UsageError("run needs --config FILE (or --resume RUN_DIR)");
-        const raw = readConfigFile(opts.config);
+        const raw = applyOverrides(readConfigFile(opts.config), opts.set ?? []);
         await loadPlugins(pluginNames(raw, opts.config), registry, [dirname(resolve(opts.config)), process.cwd()]);
         if (opts.taskInference !== undefined || opts.inferenceBatchSize !== undefined) overrideTaskInference(raw, opts);
         const config = resolveConfig(raw, registry, { file: opts.config, seed: opts.seed, backend: opts.backend });
         outDir = resolve(opts.out ?? join('runs', `${config.name}-${timestamp()}`));
         const runId = newRunId();
-        owned = new OwnedRunDir(outDir, { runId, command: commandLine, mode: opts.overwrite ? 'overwrite' : 'new', logger });
+        owned = new runDirs.OwnedRunDir(outDir, { runId, command: commandLine, mode: opts.overwrite ? 'overwrite' : 'new', logger });
         experiment = await owned.guard(() => Experiment.create({ ...common(owned), config, outDir, runId }));
       }
       try {
@@ -156,7 +167,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
           const where = results.outcome.task ? `during task ${results.outcome.task}` : `after task ${experiment.finishedTasks}`;
           if (json) json.emit('interrupted', { signal, task: results.outcome.task, resume: `supermask run --resume ${outDir}` });
           else io.stderr(`interrupted ${where}; continue with: supermask run --resume ${outDir}`);
-          exitCode = OwnedRunDir.exitCodeOf(signal);
+          exitCode = runDirs.OwnedRunDir.exitCodeOf(signal);
           return;
         }
         owned.end('finished');
@@ -187,9 +198,12 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .requiredOption('--task-inference <id>', 'task_inference component: contrast, oneshot, binary, exhaustive or oracle')
     .option('--batch-size <n>', 'test batch size (each batch gets one inferred task id)', parsePositiveInt)
     .option('--data-dir <dir>', 'directory holding the dataset files')
-    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_CHOICES]))
+    .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_NAMES]))
     .action(async (runDir: string, opts: { taskInference: string; batchSize?: number; dataDir?: string; backend?: BackendChoice }) => {
-      const registry = createRegistry();
+      const { Experiment, assertSameRun, loadPlugins, pluginNames, readCheckpoint, writeJsonAtomic } = await loadCore();
+      const { withRunLock } = await import('./run-dir.js');
+      const { formatTaskInference } = await import('./format.js');
+      const registry = await loadRegistry();
       const dir = resolve(runDir);
       assertSameRun(dir);
       const checkpoint = readCheckpoint(dir);
@@ -214,16 +228,23 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('export')
-    .description("write a standalone model of one task: effective weights W * M_task, per-task state, architecture")
+    .description("write a standalone model of one task (effective weights W * M_task, per-task state) with a model card (README.md)")
     .argument('<run-dir>', 'run directory holding checkpoint.json')
     .requiredOption('--task <n>', 'task to export (1-based)', parsePositiveInt)
-    .requiredOption('--out <dir>', 'directory for model.json and model.safetensors')
-    .action(async (runDir: string, opts: { task: number; out: string }) => {
-      const registry = createRegistry();
+    .requiredOption('--out <dir>', 'directory for the model files and README.md')
+    .addOption(
+      new Option('--format <format>', 'native: supermask-model.json + model.safetensors (@supermask/core); tfjs: TensorFlow.js LayersModel (model.json + weights); onnx: model.onnx')
+        .choices(['native', 'tfjs', 'onnx'])
+        .default('native'),
+    )
+    .action(async (runDir: string, opts: { task: number; out: string; format: 'native' | 'tfjs' | 'onnx' }) => {
+      const { loadPlugins, pluginNames, readCheckpoint } = await loadCore();
+      const { exportModel } = await import('@supermask/export');
+      const registry = await loadRegistry();
       const dir = resolve(runDir);
       await loadPlugins(pluginNames(readCheckpoint(dir).manifest.config), registry, [dir, process.cwd()]);
-      const files = await exportTaskModel(dir, opts.task - 1, resolve(opts.out), registry);
-      io.stdout(`written ${files.manifest} and ${files.tensors}`);
+      const files = await exportModel(dir, opts.task - 1, resolve(opts.out), registry, opts.format);
+      for (const file of files) io.stdout(`written ${file}`);
     });
 
   program
@@ -244,14 +265,19 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   program
     .command('list')
     .description('list registered components with their option schemas')
-    .addOption(new Option('--kind <kind>', 'only this kind').choices([...COMPONENT_KINDS]))
+    .option('--kind <kind>', 'only this kind (dataset, stream, backbone, strategy, ...)')
     .option('--json', 'print JSON')
     .option('--markdown', 'print the config reference in Markdown (top-level fields and every component)')
     .option('--plugin <package...>', 'also load these plugin packages')
     .action(async (opts: { kind?: ComponentKind; json?: boolean; markdown?: boolean; plugin?: string[] }) => {
-      const registry = createRegistry();
+      const { COMPONENT_KINDS, loadPlugins } = await loadCore();
+      if (opts.kind !== undefined && !(COMPONENT_KINDS as readonly string[]).includes(opts.kind)) {
+        throw new UsageError(`option '--kind <kind>' argument '${opts.kind}' is invalid. Allowed choices are ${COMPONENT_KINDS.join(', ')}.`);
+      }
+      const registry = await loadRegistry();
       if (opts.plugin) await loadPlugins(opts.plugin, registry, [process.cwd()]);
       if (opts.markdown) {
+        const { configReferenceMarkdown } = await import('./reference.js');
         io.stdout(configReferenceMarkdown(registry).trimEnd());
         return;
       }
@@ -277,7 +303,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     });
 
   registerSweepCommands(program, io);
-
+  markRequiredOptions(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
@@ -286,11 +312,16 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       // commander has printed its message (help, version or a usage error).
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
     }
-    exitCode = exitCodeOf(error);
+    exitCode = (await loadCore()).exitCodeOf(error);
     const message = error instanceof Error ? error.message : String(error);
+    const file = (error as { file?: unknown }).file;
+    if (jsonLog) {
+      // --log-format json: the error is one more JSON event on stdout (and a plain line on stderr).
+      jsonLog.emit('error', { message, exit_code: exitCode, kind: error instanceof Error ? error.name : 'Error', ...(typeof file === 'string' ? { file } : {}), ...(Array.isArray((error as { problems?: unknown }).problems) ? { problems: (error as { problems: string[] }).problems } : {}) });
+    }
     io.stderr(`error: ${message}`);
     if (exitCode === 1 && error instanceof Error && error.stack && io.env.SUPERMASK_DEBUG) io.stderr(error.stack);
-    if (error instanceof ConfigError && error.file) io.stderr(`(config file: ${error.file})`);
+    if (error instanceof Error && error.name === 'ConfigError' && typeof file === 'string') io.stderr(`(config file: ${file})`);
   }
   return exitCode;
 }

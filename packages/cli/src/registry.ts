@@ -5,7 +5,9 @@ import { Registry, registerCoreComponents } from '@supermask/core';
 import { register as registerDatasets } from '@supermask/datasets';
 import { register as registerKkt } from '@supermask/kkt';
 import { register as registerExSSNeT } from '@supermask/strategy-exssnet';
+import { register as registerPackNet } from '@supermask/strategy-packnet';
 import { register as registerSupSup } from '@supermask/strategy-supsup';
+import { register as registerWSN } from '@supermask/strategy-wsn';
 
 /** A registry with every component of the built-in packages. */
 export function createRegistry(): Registry {
@@ -17,6 +19,8 @@ export function createRegistry(): Registry {
   registerBert(registry);
   registerSupSup(registry);
   registerExSSNeT(registry);
+  registerWSN(registry);
+  registerPackNet(registry);
   registerKkt(registry);
   return registry;
 }

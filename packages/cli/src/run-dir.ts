@@ -2,10 +2,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKPOINT_MANIFEST, clearRunFiles, DataError, readCheckpoint, readRunInfo, RunInfoFile, RunLock, runFilesIn, type LoadedCheckpoint, type Logger } from '@supermask/core';
 
-/** A command-line mistake: exit code 2. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
+import { UsageError } from './usage-error.js';
+
+export { UsageError };
 
 /** How `supermask run` treats its run directory. */
 export type RunDirMode = 'new' | 'overwrite' | 'resume';

@@ -2,10 +2,14 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, ConfigError, loadPlugins, pluginNames, resolveConfig, type BackendChoice } from '@supermask/core';
-import { checkQueue, formatQueueStatus, planSweep, queueStatus, redisConnection, runLocalSweep, runQueuedSweep, runWorker, writeSummary } from '@supermask/sweep';
+import type { BackendChoice } from '@supermask/core';
+import { BACKEND_NAMES } from './choices.js';
 import type { CliIo } from './main.js';
-import { createRegistry } from './registry.js';
+
+// Core, the components and the sweep package (BullMQ) are imported by the actions, so that
+// --help and --version start at once.
+const loadCore = () => import('@supermask/core');
+const loadSweep = () => import('@supermask/sweep');
 
 /** The CLI entry every run process starts (dist/bin.js next to this module; from the sources under vitest, the built one). */
 function cliBin(): string {
@@ -19,7 +23,7 @@ function positiveInt(value: string): number {
   return n;
 }
 
-const backendOption = () => new Option('--backend <name>', 'tfjs backend of every run').choices([...BACKEND_CHOICES]);
+const backendOption = () => new Option('--backend <name>', 'tfjs backend of every run').choices([...BACKEND_NAMES]);
 
 /** A sweep that ended with failed points: exit code 1 after the summary. */
 class SweepFailed extends Error {
@@ -38,12 +42,14 @@ export function registerSweepCommands(program: Command, io: CliIo): void {
     .option('--data-dir <dir>', 'directory holding the dataset files (local runs)')
     .addOption(backendOption())
     .action(async (file: string | undefined, opts: { out?: string; workers?: number; queue?: string; dataDir?: string; backend?: BackendChoice }) => {
+      const { ConfigError, loadPlugins, pluginNames, resolveConfig } = await loadCore();
+      const { checkQueue, planSweep, redisConnection, runLocalSweep, runQueuedSweep, writeSummary } = await loadSweep();
       if (file === undefined) throw new ConfigError('sweep needs a SWEEP_FILE (or `sweep status --queue URL`)');
       if (opts.out === undefined) throw new ConfigError('sweep needs --out DIR (the sweep directory)');
       if (opts.queue !== undefined && opts.workers !== undefined) throw new ConfigError('--workers is for the embedded pool; with --queue start `supermask worker` processes instead');
       if (opts.queue !== undefined) redisConnection(opts.queue);
       const started = Date.now();
-      const registry = createRegistry();
+      const registry = (await import('./registry.js')).createRegistry();
       const loaded = new Set<string>();
       const plan = await planSweep(file, opts.out, async (raw, f) => {
         const names = pluginNames(raw, f).filter((n) => !loaded.has(n));
@@ -68,6 +74,8 @@ export function registerSweepCommands(program: Command, io: CliIo): void {
     .option('--json', 'print JSON')
     .action(async (_opts: unknown, command: Command) => {
       const opts = command.optsWithGlobals<{ queue?: string; json?: boolean }>();
+      const { ConfigError } = await loadCore();
+      const { formatQueueStatus, queueStatus, redisConnection } = await loadSweep();
       if (opts.queue === undefined) throw new ConfigError('sweep status needs --queue redis://HOST:PORT[/DB]');
       redisConnection(opts.queue);
       const jobs = await queueStatus(opts.queue);
@@ -84,6 +92,7 @@ export function registerSweepCommands(program: Command, io: CliIo): void {
     .addOption(backendOption())
     .addOption(new Option('--lock-ms <ms>', 'a worker silent this long is taken for dead and its points run again').argParser(positiveInt).default(30_000))
     .action(async (opts: { queue: string; concurrency: number; runsDir?: string; dataDir?: string; backend?: BackendChoice; lockMs: number }) => {
+      const { redisConnection, runWorker } = await loadSweep();
       redisConnection(opts.queue);
       const stop = new AbortController();
       const onSignal = () => stop.abort();

@@ -164,8 +164,9 @@ describe('supermask CLI', () => {
     expect(r.stdout).toMatch(/density: number = 0\.1/);
     const json = await cliInProcess(['list', '--json', '--kind', 'strategy']);
     const parsed = JSON.parse(json.stdout);
-    expect(parsed.map((d: { id: string }) => d.id)).toEqual(['exssnet', 'recipe', 'ssnet', 'supsup']);
-    expect(parsed[2].schema.properties.mask_phase).toBeDefined();
+    expect(parsed.map((d: { id: string }) => d.id)).toEqual(['exssnet', 'packnet', 'recipe', 'ssnet', 'supsup', 'wsn']);
+    expect(parsed[3].schema.properties.mask_phase).toBeDefined();
+    expect(parsed[1].schema.properties.kept_fraction).toBeDefined();
   });
 
   it('rejects bad command-line values with a usage error', async () => {

@@ -69,3 +69,12 @@ export const blobsConfig = (overrides: Record<string, unknown> = {}) => ({
   mask_scorer: { id: 'topk', options: { density: 0.3 } },
   ...overrides,
 });
+
+/** Runs the CLI in this process (`main` of @supermask/cli), capturing its output and exit code. */
+export async function cliInProcess(args: string[], env: Record<string, string | undefined> = {}) {
+  const { main } = await import('@supermask/cli');
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), isTTY: false, env });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}

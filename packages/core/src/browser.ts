@@ -49,3 +49,5 @@ export * from './task-mask.js';
 export * from './tokens.js';
 export * from './training.js';
 export * from './versions.js';
+export * from './config-input.js';
+export * from './layers/conv-bn.js';

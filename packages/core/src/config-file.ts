@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import YAML from 'yaml';
+import { parseConfigText } from './config-input.js';
 import { resolveConfig, type ResolveOptions, type ResolvedConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import type { Registry } from './registry.js';
@@ -16,27 +16,7 @@ export function readConfigFile(file: string): unknown {
     throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, [], file);
   }
   const ext = extname(file).toLowerCase();
-  if (ext === '.yaml' || ext === '.yml') {
-    let doc: ReturnType<typeof YAML.parseDocument>;
-    try {
-      doc = YAML.parseDocument(text);
-    } catch (error) {
-      throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, [], file);
-    }
-    // Warnings (an unknown !tag, most often a typo) are errors too: the value would be read as a plain string.
-    const problem = doc.errors[0] ?? doc.warnings[0];
-    if (problem) throw new ConfigError(`config file ${file} is not valid YAML: ${problem.message}`, [], file);
-    try {
-      return doc.toJS({ maxAliasCount: 100 });
-    } catch (error) {
-      throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, [], file);
-    }
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`, [], file);
-  }
+  return parseConfigText(text, file, ext === '.yaml' || ext === '.yml' ? 'yaml' : 'json');
 }
 
 /** Loads, validates and resolves a config file. */

@@ -1,6 +1,7 @@
 import { AUGMENTATION_SCHEMA, type AugmentationConfig } from './augment.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
 import { ConfigError } from './errors.js';
+import { parseConfigText } from './config-input.js';
 import { createAjv, formatAjvErrors, type ComponentRef, type JsonSchema, type Registry } from './registry.js';
 
 import { COMPONENT_SLOTS, CONFIG_SLOTS, OBSERVERS_SLOT, type ComponentSlot } from './slots.js';

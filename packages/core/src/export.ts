@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectTensor } from './checkpoint.js';
 import { readCheckpoint } from './checkpoint-file.js';
@@ -18,11 +18,14 @@ import { TOKENS } from './tokens.js';
 import { classLogits } from './evaluation.js';
 import { outputWidth } from './config.js';
 
-export const MODEL_MANIFEST = 'model.json';
+/** The native model's manifest (not model.json, which is TensorFlow.js's name for its own format). */
+export const MODEL_MANIFEST = 'supermask-model.json';
+/** The manifest's name in exports written before it was renamed; still loaded. */
+export const LEGACY_MODEL_MANIFEST = 'model.json';
 export const MODEL_TENSORS = 'model.safetensors';
 export const MODEL_FORMAT = 'supermask-model';
 
-/** model.json of an exported task model. */
+/** supermask-model.json of an exported task model. */
 export interface ModelManifest {
   format: typeof MODEL_FORMAT;
   format_version: 1;
@@ -111,9 +114,9 @@ export class ExportedModel {
     readonly backbone: Backbone,
   ) {}
 
-  /** Loads model.json + model.safetensors from `dir`; the backbone's package must be registered. */
+  /** Loads supermask-model.json (older exports: model.json) + model.safetensors from `dir`; the backbone's package must be registered. */
   static load(dir: string, registry: Registry): ExportedModel {
-    const manifestFile = join(dir, MODEL_MANIFEST);
+    const manifestFile = join(dir, existsSync(join(dir, MODEL_MANIFEST)) || !existsSync(join(dir, LEGACY_MODEL_MANIFEST)) ? MODEL_MANIFEST : LEGACY_MODEL_MANIFEST);
     let manifest: ModelManifest;
     try {
       manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as ModelManifest;

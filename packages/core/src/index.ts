@@ -14,3 +14,4 @@ export * from './files.js';
 export * from './plugins.js';
 export * from './run-dir.js';
 export * from './safetensors-file.js';
+export * from './tensorboard.js';

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { DependencyContainer } from 'tsyringe';
 import { ConfigError, RegistryError } from './errors.js';
+import { didYouMean } from './config-input.js';
 
 import { COMPONENT_KINDS, type ComponentKind } from './slots.js';
 
@@ -44,7 +45,7 @@ export function formatAjvErrors(errors: ErrorObject[] | null | undefined, root: 
     for (const s of segments) path += /^\d+$/.test(s) ? `[${s}]` : path ? `.${s}` : s;
     if (e.keyword === 'additionalProperties') {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
-      return `${path ? `${path}.` : ''}${extra}: unknown field (allowed: ${allowedKeys(e.parentSchema)})`;
+      return `${path ? `${path}.` : ''}${extra}: unknown field${didYouMean(extra, Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}))} (allowed: ${allowedKeys(e.parentSchema)})`;
     }
     if (e.keyword === 'required') {
       const missing = (e.params as { missingProperty: string }).missingProperty;
@@ -135,7 +136,7 @@ export class Registry {
     if (!entry) {
       const known = this.ids(kind);
       throw new ConfigError(`unknown ${kind} "${id}"`, [
-        `${path}.id: no ${kind} is registered as "${id}"; registered: ${known.length > 0 ? known.join(', ') : 'none'}`,
+        `${path}.id: no ${kind} is registered as "${id}"${didYouMean(id, known)}; registered: ${known.length > 0 ? known.join(', ') : 'none'}`,
       ]);
     }
     return entry;

@@ -4,3 +4,5 @@ export { ELEMENTWISE_MIN_SIZE, EXTRA_KERNELS, OPTIMIZER_STEP_KERNEL, ORT_KERNELS
 export { GraphBuilder, OPSET } from './onnx.js';
 export { OrtRuntime, loadOnnxRuntime } from './runtime.js';
 export type { Feed, RuntimeOptions, RuntimeStats, ThreadOptions } from './runtime.js';
+export { CONV_BN_GRAD_KERNEL, CONV_BN_KERNEL } from './conv-bn.js';
+export type { ConvBnMode } from './conv-bn.js';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraphBuilder, type AttributeValue, type Dim } from './onnx.js';
 import type { Feed, OrtRuntime } from './runtime.js';
+import { CONV_BN_GRAD_KERNEL, CONV_BN_KERNEL, convBn, convBnGrad } from './conv-bn.js';
 
 /** The parts of tfjs-backend-cpu's MathBackendCPU the kernels use. */
 export interface CpuBackendLike extends tf.KernelBackend {
@@ -563,6 +564,8 @@ function optimizerStep(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
 /** Kernels with no cpu counterpart, registered on the ORT backend only. */
 export const EXTRA_KERNELS: readonly { kernelName: string; run(args: KernelArgs, ctx: KernelContext): tf.TensorInfo | tf.TensorInfo[] }[] = [
   { kernelName: OPTIMIZER_STEP_KERNEL, run: optimizerStep },
+  { kernelName: CONV_BN_KERNEL, run: convBn },
+  { kernelName: CONV_BN_GRAD_KERNEL, run: convBnGrad },
 ];
 
 /** The kernels computed by ONNX Runtime. Each returns null for inputs it does not take (then the plain cpu kernel runs). */

@@ -18,5 +18,5 @@ export type { RunData } from './results.js';
  */
 export function runFromResults(value: unknown, file: string): RunData {
   const results = assertResults(value, file);
-  return { dir: '', file, label: results.name, results };
+  return { dir: '', file, label: results.name, results, evaluations: [], epochs: [] };
 }

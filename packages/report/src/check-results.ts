@@ -8,8 +8,8 @@ export function assertResults(value: unknown, file: string): ExperimentResults {
   return value as ExperimentResults;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /**
  * The problems of a parsed results.json, one line each naming the field (empty: fine). Checks

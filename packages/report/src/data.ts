@@ -1,4 +1,4 @@
-import { averageAccuracy, forgetting, type AccuracyMatrix, type TaskOwnershipStats } from '@supermask/core';
+import { averageAccuracy, forgetting, type AccuracyMatrix, type TaskInferenceSummary, type TaskOwnershipStats } from '@supermask/core';
 import type { RunData } from './results.js';
 
 /**
@@ -172,22 +172,58 @@ export function phaseTimings(runs: readonly RunData[]): TimingBar[] {
 
 export interface InferenceBar {
   run: string;
+  /** Where the figures come from: the run's own evaluation or `supermask eval` (evaluation-<method>.json). */
+  source: string;
   task: number;
   measure: 'task-id accuracy' | 'accuracy, inferred task id' | 'accuracy, true task id';
   value: number;
 }
 
-export function hasTaskInference(run: RunData): boolean {
+/** The task-inference evaluations of a run: results.json's, then each evaluation-<method>.json. */
+export function inferenceSources(run: RunData): { source: string; summary: TaskInferenceSummary }[] {
   const s = run.results.task_inference;
-  return !!s && Array.isArray(s.tasks) && s.tasks.length > 0 && s.tasks.every((t) => isNumber(t.task_id_accuracy) && isNumber(t.accuracy_inferred) && isNumber(t.accuracy_true));
+  const own = !!s && Array.isArray(s.tasks) && s.tasks.length > 0 && s.tasks.every((t) => isNumber(t.task_id_accuracy) && isNumber(t.accuracy_inferred) && isNumber(t.accuracy_true));
+  return [
+    ...(own ? [{ source: `${s!.method} (end of run)`, summary: s! }] : []),
+    ...run.evaluations.map((e) => ({ source: `${e.method} (supermask eval)`, summary: e.summary })),
+  ];
+}
+
+export function hasTaskInference(run: RunData): boolean {
+  return inferenceSources(run).length > 0;
 }
 
 export function inferenceBars(runs: readonly RunData[]): InferenceBar[] {
-  return runs.filter(hasTaskInference).flatMap((r) =>
-    r.results.task_inference!.tasks.flatMap((t) => [
-      { run: r.label, task: t.task + 1, measure: 'task-id accuracy' as const, value: t.task_id_accuracy },
-      { run: r.label, task: t.task + 1, measure: 'accuracy, inferred task id' as const, value: t.accuracy_inferred },
-      { run: r.label, task: t.task + 1, measure: 'accuracy, true task id' as const, value: t.accuracy_true },
-    ]),
+  return runs.flatMap((r) =>
+    inferenceSources(r).flatMap(({ source, summary }) => summary.tasks.flatMap((t) => [
+      { run: r.label, source, task: t.task + 1, measure: 'task-id accuracy' as const, value: t.task_id_accuracy },
+      { run: r.label, source, task: t.task + 1, measure: 'accuracy, inferred task id' as const, value: t.accuracy_inferred },
+      { run: r.label, source, task: t.task + 1, measure: 'accuracy, true task id' as const, value: t.accuracy_true },
+    ])),
+  );
+}
+
+export interface EpochPoint {
+  run: string;
+  /** Position in the run: the n-th epoch over every task and phase (1-based). */
+  step: number;
+  task: number;
+  phase: string;
+  epoch: number;
+  measure: 'loss' | 'train accuracy' | 'test accuracy';
+  value: number;
+}
+
+/** The per-epoch curves of metrics.csv: loss, train accuracy and (when evaluated) test accuracy. */
+export function epochPoints(runs: readonly RunData[]): EpochPoint[] {
+  return runs.flatMap((r) =>
+    r.epochs.flatMap((e, i) => {
+      const at = { run: r.label, step: i + 1, task: e.task, phase: e.phase, epoch: e.epoch };
+      return [
+        { ...at, measure: 'loss' as const, value: e.loss },
+        { ...at, measure: 'train accuracy' as const, value: e.train_accuracy },
+        ...(e.test_accuracy === null ? [] : [{ ...at, measure: 'test accuracy' as const, value: e.test_accuracy }]),
+      ];
+    }),
   );
 }

@@ -13,6 +13,7 @@ import {
   phaseTimings,
 } from './data.js';
 import type { RunData } from './results.js';
+import { epochCurvesFigure } from './curves.js';
 
 /** A figure of the report: a Vega-Lite spec with its data inline, a title and a caption. */
 export interface Figure {
@@ -41,7 +42,7 @@ export interface SpecOptions {
 }
 
 /** What every figure builder gets: the shared top-level spec properties, and whether the report compares runs. */
-interface Ctx {
+export interface Ctx {
   top: Record<string, unknown>;
   compare: boolean;
 }
@@ -75,13 +76,35 @@ function panelWidth(runs: number): number {
 }
 
 const taskAxis = (title: string) => ({ title, labelAngle: 0 });
-const percentAxis = (title: string | null) => ({ title, format: '.0%' });
+/**
+ * Decimals of the labels of a percentage axis spanning `span` (a fraction of 1): enough that
+ * ticks as fine as a tenth of the span get distinct labels (96-100%: 96.0%, 96.5%, ...).
+ */
+export function percentDecimals(span: number): number {
+  if (!(span > 0)) return 1;
+  return Math.max(0, Math.min(4, -Math.floor(Math.log10((span / 10) * 100))));
+}
+
+/** Span of the values (and of a fixed domain, when given). */
+export function spanOf(values: readonly number[], domain?: readonly number[]): number {
+  const all = [...values, ...(domain ?? [])].filter((v) => Number.isFinite(v));
+  return all.length === 0 ? 1 : Math.max(...all) - Math.min(...all);
+}
+
+/**
+ * A percentage axis whose label format follows the range shown, with ticks never closer than the
+ * last printed digit, so no two labels repeat.
+ */
+export const percentAxis = (title: string | null, span = 1) => {
+  const d = percentDecimals(span);
+  return { title, format: `.${d}%`, tickMinStep: 10 ** -(d + 2) };
+};
 
 /**
  * Wraps a per-run chart: as is in a single-run report; in a comparison, faceted into one column
  * (or row) per run, headed by the run's name, even when only one of the runs has the data.
  */
-function perRun(
+export function perRun(
   runs: readonly RunData[],
   data: unknown[],
   inner: Record<string, unknown>,
@@ -105,7 +128,7 @@ function perRun(
   } as unknown as TopLevelSpec;
 }
 
-function runColor(runs: readonly RunData[]) {
+export function runColor(runs: readonly RunData[]) {
   return { field: 'run', type: 'nominal' as const, title: 'run', sort: runs.map((r) => r.label), scale: { domain: runs.map((r) => r.label), scheme: 'tableau10' } };
 }
 
@@ -203,7 +226,7 @@ function taskAccuracyFigure(runs: readonly RunData[], { top, compare }: Ctx): Fi
     mark: { type: 'line', point: !many, strokeWidth: 2 },
     encoding: {
       x: { field: 'after', type: 'quantitative', title: 'after training task', scale: { domain: [1, Math.max(2, T)] }, axis: { tickMinStep: 1, format: 'd' } },
-      y: { field: 'accuracy', type: 'quantitative', axis: percentAxis('test accuracy'), scale: { zero: false } },
+      y: { field: 'accuracy', type: 'quantitative', axis: percentAxis('test accuracy', spanOf(cells.map((c) => c.accuracy))), scale: { zero: false } },
       color: many
         ? { field: 'task', type: 'quantitative', title: 'task', scale: { scheme: 'viridis' } }
         : { field: 'task', type: 'ordinal', title: 'task', scale: { scheme: 'tableau10' } },
@@ -234,7 +257,7 @@ function metricsFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure 
     mark: { type: 'line', point: T <= 30, strokeWidth: 2 },
     encoding: {
       x: { field: 'after', type: 'quantitative', title: xTitle, scale: { domain: [1, Math.max(2, T)] }, axis: { tickMinStep: 1, format: 'd' } },
-      y: { field: 'value', type: 'quantitative', axis: percentAxis(null), scale: yScale },
+      y: { field: 'value', type: 'quantitative', axis: percentAxis(null, spanOf(points.filter((p) => p.metric === metric).map((p) => p.value), yScale.domain as number[] | undefined)), scale: yScale },
       color: runColor(runs),
     },
   });
@@ -267,7 +290,7 @@ function finalComparisonFigure(runs: readonly RunData[], { top }: Ctx): Figure {
     transform: [{ filter: { field: 'metric', equal: metric } }],
     encoding: {
       x: { field: 'run', type: 'nominal', sort: runs.map((r) => r.label), axis: null },
-      y: { field: 'value', type: 'quantitative', axis: percentAxis(null), scale: yScale },
+      y: { field: 'value', type: 'quantitative', axis: percentAxis(null, spanOf(values.filter((v) => v.metric === metric).map((v) => v.value), yScale.domain as number[] | undefined)), scale: yScale },
       color: runColor(runs),
     },
     layer: [{ mark: { type: 'bar' } }, { mark: { type: 'text', dy: -7, fontSize: 11 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.2%' }, color: { value: '#222222' } } }],
@@ -318,7 +341,7 @@ function ownershipFigure(runs: readonly RunData[], { top, compare }: Ctx): Figur
         mark: { type: 'line', point: T <= 30, strokeWidth: 2 },
         encoding: {
           x: { field: 'task', type: 'quantitative', title: 'task', scale: { domain: [1, Math.max(2, T)] }, axis: { tickMinStep: 1, format: 'd' } },
-          y: { field: 'value', type: 'quantitative', axis: percentAxis(null), scale: { domain: [0, 1] } },
+          y: { field: 'value', type: 'quantitative', axis: percentAxis(null, 1), scale: { domain: [0, 1] } },
           color: {
             field: 'layer',
             type: 'nominal',
@@ -359,7 +382,9 @@ function kktFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure {
 }
 
 function inferenceFigure(runs: readonly RunData[], { top, compare }: Ctx): Figure {
-  const bars = inferenceBars(runs);
+  // One panel per evaluation: the run's own (results.json) and each `supermask eval` (evaluation-<method>.json).
+  const bars = inferenceBars(runs).map((b) => ({ ...b, panel: compare ? `${b.run}: ${b.source}` : b.source }));
+  const panels = [...new Set(bars.map((b) => b.panel))];
   const T = Math.max(...bars.map((b) => b.task));
   const measures = ['task-id accuracy', 'accuracy, inferred task id', 'accuracy, true task id'];
   const inner = {
@@ -369,7 +394,7 @@ function inferenceFigure(runs: readonly RunData[], { top, compare }: Ctx): Figur
     encoding: {
       x: { field: 'task', type: 'ordinal', axis: taskAxis('task') },
       xOffset: { field: 'measure', type: 'nominal', sort: measures },
-      y: { field: 'value', type: 'quantitative', axis: percentAxis(null), scale: { domain: [0, 1] } },
+      y: { field: 'value', type: 'quantitative', axis: percentAxis(null, 1), scale: { domain: [0, 1] } },
       color: { field: 'measure', type: 'nominal', title: null, sort: measures, scale: { domain: measures, range: ['#54a24b', '#4c78a8', '#bab0ac'] } },
     },
   };
@@ -377,8 +402,18 @@ function inferenceFigure(runs: readonly RunData[], { top, compare }: Ctx): Figur
     id: 'task-inference',
     title: 'Task inference (no task id at test time)',
     caption:
-      'Per task: how often the inferred task id was right, and the test accuracy with the inferred and with the true task id.' + (compare ? ' One row per run.' : ''),
-    spec: perRun(runs, bars, inner, { ...top, title: 'Task inference (no task id at test time)' }, { compare, rows: true, sharedY: true }),
+      'Per task: how often the inferred task id was right, and the test accuracy with the inferred and with the true task id; ' +
+      'one row per evaluation (at the end of the run, or later by `supermask eval`, read from evaluation-<method>.json).',
+    spec: (panels.length === 1
+      ? { ...top, title: 'Task inference (no task id at test time)', data: { values: bars }, ...inner }
+      : {
+          ...top,
+          title: 'Task inference (no task id at test time)',
+          data: { values: bars },
+          facet: { row: { field: 'panel', type: 'nominal', sort: panels, title: null, header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start' } } },
+          spec: inner,
+          resolve: { scale: { x: 'independent', y: 'shared' } },
+        }) as unknown as TopLevelSpec,
   };
 }
 
@@ -450,6 +485,9 @@ export function buildFigures(runs: readonly RunData[], options: SpecOptions = {}
     (r) => `no task-inference evaluation (task_inference is "${r.results.config.task_inference?.id ?? 'oracle'}": the task id is given at test time)`,
     inferenceFigure,
   );
+  // Runs written before metrics.csv existed simply have no curves (no note).
+  const withEpochs = runs.filter((r) => r.epochs.length > 0);
+  if (withEpochs.length > 0) figures.push(epochCurvesFigure(withEpochs, ctx));
   figures.push(timingsFigure(runs, ctx));
   return { figures, notes };
 }

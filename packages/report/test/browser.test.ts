@@ -12,15 +12,21 @@ import { pngSize } from './png.js';
 const CHROMIUM = process.env.SUPERMASK_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+const present = existsSync(CHROMIUM);
+/** In CI (.ci/run sets CI=true after installing chromium) a missing browser is a failure, not a skip. */
+const required = process.env.CI === 'true';
+if (!present && !required) {
+  // A fresh machine with only Node and npm has no browser: say so plainly and skip. CI (.ci/run)
+  // installs Debian's chromium, so a green CI has rendered the report in a real browser.
+  console.warn(
+    `skipping the browser test: no Chromium at ${CHROMIUM} (install it with \`apt-get install -y --no-install-recommends chromium\`, ` +
+      'or set SUPERMASK_CHROMIUM to a Chromium binary; CI installs it and runs this test)',
+  );
+}
+
 describe('report.html in headless Chromium', () => {
-  it('renders every figure without console errors or network requests, and takes a screenshot', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}; this test needs it. Install it with ` +
-          '`apt-get update && apt-get install -y --no-install-recommends chromium` (Debian; prefix sudo when not root), ' +
-          'or set SUPERMASK_CHROMIUM to the path of a Chromium binary.',
-      );
-    }
+  it.skipIf(!present && !required)('renders every figure without console errors or network requests, and takes a screenshot', async () => {
+    if (!present) throw new Error(`CI=true but Chromium is not installed at ${CHROMIUM}; .ci/run installs it with apt-get (chromium fonts-dejavu-core)`);
     const root = mkdtempSync(join(tmpdir(), 'supermask-report-browser-'));
     const dirs = await makeRuns(join(root, 'runs'));
     const report = await buildReport([dirs.supsup, dirs.exssnet], join(root, 'report'));

@@ -35,7 +35,7 @@ describe('figure specs from real runs', () => {
   it('builds the single-run figures of an ExSSNeT+KKT run, with ownership and KKT', () => {
     const [, exssnet] = runs;
     const plan = buildFigures([exssnet!]);
-    expect(ids(plan.figures)).toEqual(['accuracy-matrix', 'task-accuracy', 'accuracy-forgetting', 'ownership', 'kkt', 'phase-timings']);
+    expect(ids(plan.figures)).toEqual(['accuracy-matrix', 'task-accuracy', 'accuracy-forgetting', 'ownership', 'kkt', 'epoch-curves', 'phase-timings']);
     expect(plan.notes.map((n) => n.id)).toEqual(['task-inference']);
     for (const f of plan.figures) {
       expect(f.title.length).toBeGreaterThan(0);
@@ -62,7 +62,7 @@ describe('figure specs from real runs', () => {
 
   it('shows task inference for the SupSup run and notes that it has no KKT', () => {
     const plan = buildFigures([runs[0]!]);
-    expect(ids(plan.figures)).toEqual(['accuracy-matrix', 'task-accuracy', 'accuracy-forgetting', 'ownership', 'task-inference', 'phase-timings']);
+    expect(ids(plan.figures)).toEqual(['accuracy-matrix', 'task-accuracy', 'accuracy-forgetting', 'ownership', 'task-inference', 'epoch-curves', 'phase-timings']);
     expect(plan.notes).toHaveLength(1);
     expect(plan.notes[0]!.id).toBe('kkt');
     expect(plan.notes[0]!.reason).toMatch(/knowledge_transfer is "none"/);
@@ -81,7 +81,7 @@ describe('figure specs from real runs', () => {
 
   it('compares two runs: both run names in the data and the legend of the comparison figures', async () => {
     const plan = buildFigures(runs);
-    expect(ids(plan.figures)).toEqual(['accuracy-matrix', 'task-accuracy', 'accuracy-forgetting', 'comparison', 'ownership', 'kkt', 'task-inference', 'phase-timings']);
+    expect(ids(plan.figures)).toEqual(['accuracy-matrix', 'task-accuracy', 'accuracy-forgetting', 'comparison', 'ownership', 'kkt', 'task-inference', 'epoch-curves', 'phase-timings']);
     const labels = runs.map((r) => r.label);
     expect(labels).toEqual(['report-test-supsup', 'report-test-exssnet-kkt']);
     for (const id of ['comparison', 'accuracy-forgetting', 'accuracy-matrix']) {
@@ -103,7 +103,7 @@ describe('buildReport', () => {
   });
 
   it('writes one valid, non-empty PNG per figure', () => {
-    expect(report.pngs).toHaveLength(8);
+    expect(report.pngs).toHaveLength(9);
     expect(report.figures.map((f) => f.png)).toEqual(report.pngs);
     for (const png of report.pngs) {
       const { width, height, bytes } = pngSize(png);

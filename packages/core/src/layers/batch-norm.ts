@@ -62,12 +62,7 @@ export class TaskBatchNorm {
     const s = this.state(ctx.task);
     if (ctx.training && !s.frozen) {
       const { mean, variance } = tf.moments(x, axes);
-      const count = x.size / this.channels;
-      tf.tidy(() => {
-        const unbiased = count > 1 ? variance.mul(count / (count - 1)) : variance;
-        s.mean.assign(s.mean.mul(1 - this.momentum).add(mean.mul(this.momentum)));
-        s.variance.assign(s.variance.mul(1 - this.momentum).add(unbiased.mul(this.momentum)));
-      });
+      this.track(ctx.task, mean, variance, x.size / this.channels);
       return x.sub(mean).div(variance.add(this.epsilon).sqrt()) as T;
     }
     if (ctx.training) {
@@ -76,6 +71,22 @@ export class TaskBatchNorm {
       return x.sub(mean).div(variance.add(this.epsilon).sqrt()) as T;
     }
     return x.sub(s.mean).div(s.variance.add(this.epsilon).sqrt()) as T;
+  }
+
+  /** A task's running statistics and whether they are frozen (for kernels that normalise by themselves). */
+  running(task: number): { readonly mean: tf.Tensor1D; readonly variance: tf.Tensor1D; readonly frozen: boolean } {
+    const s = this.state(task);
+    return { mean: s.mean as tf.Tensor1D, variance: s.variance as tf.Tensor1D, frozen: s.frozen };
+  }
+
+  /** Moves a task's running statistics toward a batch's mean and biased variance over `count` values per channel. */
+  track(task: number, mean: tf.Tensor, variance: tf.Tensor, count: number): void {
+    const s = this.state(task);
+    tf.tidy(() => {
+      const unbiased = count > 1 ? variance.mul(count / (count - 1)) : variance;
+      s.mean.assign(s.mean.mul(1 - this.momentum).add(mean.mul(this.momentum)));
+      s.variance.assign(s.variance.mul(1 - this.momentum).add(unbiased.mul(this.momentum)));
+    });
   }
 
   dispose(): void {

@@ -1,0 +1,104 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fusedConvBnAvailable, kaimingUniform, keptCount, Rng, selectBackend, straightThroughMask, topKAbsMask, type ForwardContext } from '@supermask/core';
+import { ResNet } from '@supermask/backbone-resnet';
+import { relativeError } from '../../kernels-ort/test/helpers.js';
+
+const DENSITY = 0.5;
+
+type Phase = 'mask' | 'weight' | 'eval' | 'batch-statistics';
+
+/**
+ * One training-like step of a small ResNet from fixed values: logits, the gradient of a fixed
+ * random projection of the logits with respect to every trained variable, and every batch norm's
+ * running statistics afterwards. `fused` picks the path (SUPERMASK_FUSED_CONV).
+ */
+function step(kind: 'resnet18' | 'resnet50', phase: Phase, fused: boolean): { logits: Float32Array; grads: Float32Array[]; stats: Float32Array[]; usedFused: boolean } {
+  process.env.SUPERMASK_FUSED_CONV = fused ? '1' : '0';
+  const bottleneck = kind === 'resnet50';
+  // One input channel (the NCHW view is a reshape) and three (a transpose).
+  const channels = bottleneck ? 3 : 1;
+  const net = new ResNet(
+    kind,
+    { inputShape: [9, 9, channels], numClasses: 5, numOutputs: 5 },
+    { nf: 4, weight_init: 'signed_constant', head: bottleneck ? 'dense' : 'conv1x1', bn_momentum: 0.1 },
+    bottleneck ? 'bottleneck' : 'basic',
+    bottleneck ? [1, 1, 1, 1] : [2, 2, 2, 2],
+    new Rng(3),
+  );
+  try {
+    net.addTask(0);
+    const rng = new Rng(11);
+    for (const l of net.layers) {
+      l.density = DENSITY;
+      l.addTask(0, kaimingUniform(l.size, l.fanIn, rng.child(l.name)));
+    }
+    const maskOf = (v: Float32Array): Float32Array => topKAbsMask(v, keptCount(v.length, DENSITY));
+    const ctx: ForwardContext = {
+      task: 0,
+      training: phase === 'mask' || phase === 'weight',
+      ...(phase === 'batch-statistics' ? { batchStatistics: true } : {}),
+      weight: (l) => l.weight.mul(phase === 'mask' ? straightThroughMask(l.scores(0), maskOf) : tf.tensor(maskOf(l.masks.scoreValues(0)), l.shape)),
+    };
+    const variables = net.layers.map((l) => (phase === 'mask' ? l.scores(0) : l.weight));
+    if (phase !== 'mask') for (const l of net.layers) l.weight.trainable = true;
+    const usedFused = fusedConvBnAvailable();
+    const out = tf.tidy(() => {
+      const x = tf.tensor4d(rng.child('x').fillUniform(new Float32Array(4 * 9 * 9 * channels), -1, 1), [4, 9, 9, channels]);
+      const r = tf.tensor2d(rng.child('r').fillUniform(new Float32Array(4 * 5), -1, 1), [4, 5]);
+      let logits: tf.Tensor | undefined;
+      const { grads } = tf.variableGrads(() => {
+        logits = tf.keep(net.forward(x, ctx));
+        return logits.mul(r).sum() as tf.Scalar;
+      }, variables as tf.Variable[]);
+      const values = Float32Array.from(logits!.dataSync() as Float32Array);
+      logits!.dispose();
+      return { logits: values, grads: variables.map((v) => Float32Array.from(grads[v.name]!.dataSync() as Float32Array)) };
+    });
+    const stats = Object.values(net.taskState(0)).map((t) => new Float32Array(t.bytes.slice().buffer));
+    return { ...out, stats, usedFused };
+  } finally {
+    net.dispose();
+  }
+}
+
+describe('fused conv + batch-norm path = op-by-op path (cpu-ort, relative error <= 1e-4)', () => {
+  afterEach(() => {
+    delete process.env.SUPERMASK_FUSED_CONV;
+  });
+  for (const kind of ['resnet18', 'resnet50'] as const) {
+    for (const phase of ['mask', 'weight', 'eval', 'batch-statistics'] as const) {
+      it(`${kind}, ${phase}: logits, every gradient, batch-norm statistics`, async () => {
+        await selectBackend('cpu');
+        const before = tf.memory().numTensors;
+        const reference = step(kind, phase, false);
+        const fused = step(kind, phase, true);
+        expect(reference.usedFused).toBe(false);
+        expect(fused.usedFused).toBe(true);
+        expect(relativeError(reference.logits, fused.logits)).toBeLessThanOrEqual(1e-4);
+        expect(fused.grads.length).toBe(reference.grads.length);
+        reference.grads.forEach((g, i) => {
+          expect(g.some((v) => v !== 0)).toBe(true);
+          expect(relativeError(g, fused.grads[i]!)).toBeLessThanOrEqual(1e-4);
+        });
+        expect(fused.stats.length).toBe(reference.stats.length);
+        reference.stats.forEach((s, i) => expect(relativeError(s, fused.stats[i]!)).toBeLessThanOrEqual(1e-4));
+        if (phase === 'mask' || phase === 'weight') expect(reference.stats.some((s, i) => s.some((v) => v !== 0) && i % 2 === 0)).toBe(true);
+        expect(tf.memory().numTensors).toBe(before);
+      });
+    }
+  }
+
+  it('the same values twice on the fused path (determinism)', async () => {
+    await selectBackend('cpu');
+    const a = step('resnet18', 'mask', true);
+    const b = step('resnet18', 'mask', true);
+    expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
+    a.grads.forEach((g, i) => expect(Array.from(b.grads[i]!)).toEqual(Array.from(g)));
+  });
+
+  it('plain cpu has no fused kernels: the op-by-op path', async () => {
+    await selectBackend('cpu-plain');
+    expect(fusedConvBnAvailable()).toBe(false);
+  });
+});
