@@ -8,7 +8,7 @@ import type { LoadedCheckpoint } from './checkpoint.js';
 import { compose, silentLogger, type Composition, type Logger } from './compose.js';
 import { fixedContext } from './contexts.js';
 import type { LabeledDataset, Task, TaskStream } from './data.js';
-import { evaluateAllInference, evaluateTask, recalibrateBatchNorm, taskLogits } from './evaluation.js';
+import { evaluateAllInference, evaluateTask, recalibrateBatchNorm, taskInferenceWarnings, taskLogits } from './evaluation.js';
 import type { AccuracyMatrix } from './metrics.js';
 import { captureMidTask, CheckpointClock, restoreMidTask, type LoopState, type ResumePoint } from './mid-task.js';
 import { dispatch, type EventInfo, type Observer, type ObserverEvent, type RunOutcome, type RunView, type TrainingPosition } from './observer.js';
@@ -100,9 +100,7 @@ export class Experiment implements RunView {
     const logger = params.logger ?? silentLogger;
     const parts = await compose(params.config, params.registry, logger, params.runOptions, params.container, params.backend);
     const experiment = new Experiment(parts, params);
-    if (experiment.inference.wantsSuperfluousOutputs && (params.config.outputs?.superfluous ?? 0) === 0) {
-      logger.warn(`task inference "${params.config.task_inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably`);
-    }
+    for (const warning of taskInferenceWarnings(experiment.inference, params.config)) logger.warn(warning);
     if (params.resume) {
       try {
         const restored = restoreRunState(params.resume, experiment.parts, (key) => experiment.statefulComponent(key));
@@ -253,10 +251,11 @@ export class Experiment implements RunView {
   /**
    * Evaluates every learned task without task ids, with the run's task inference or another
    * task_inference component (`ref`, built through the run's container); `batchSize` overrides
-   * the inference's test batch size.
+   * the inference's test batch size; `logger` gets `ref`'s warnings (taskInferenceWarnings).
    */
-  async evaluateTaskInference(ref?: { id: string; options?: Record<string, unknown> }, batchSize?: number): Promise<TaskInferenceSummary> {
+  async evaluateTaskInference(ref?: { id: string; options?: Record<string, unknown> }, batchSize?: number, logger?: Logger): Promise<TaskInferenceSummary> {
     let inference = ref ? this.parts.create<TaskInference>('task_inference', ref) : this.inference;
+    if (ref && logger) for (const warning of taskInferenceWarnings(inference, this.config)) logger.warn(warning);
     if (batchSize !== undefined) inference = Object.assign(Object.create(inference) as TaskInference, { batchSize });
     const learned = this.stream.tasks.slice(0, this.learnedTasks);
     return evaluateAllInference(this.backbone, learned, inference, this.stream.numClasses, this.config.evaluation.batch_size);
