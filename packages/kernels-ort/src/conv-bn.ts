@@ -156,8 +156,8 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
  * skip input. g = dy * [y > 0] (ReLU); mode batch: dc = invstd * (g - mean(g) - xhat *
  * mean(g * xhat)) over N, H, W (the batch statistics depend on c); mode running: dc = g * invstd.
  * dx = Conv(dc, W spatially flipped with in and out swapped, pads k - 1 - pad) at stride 1 (measured
- * 3-6% less time a step than ConvTranspose), ConvTranspose(dc, W) at larger strides; dW per filter tap: the strided slice of the padded input (NHWC)
- * times dc (NHWC), one Gemm per tap.
+ * 3-6% less CPU time than ConvTranspose), ConvTranspose(dc, W) at larger strides; dW per filter
+ * tap: the strided slice of the padded input (NHWC) times dc (NHWC), one Gemm per tap.
  */
 export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
   const { backend } = args;
