@@ -1,0 +1,107 @@
+// npm run bench:convbn-units — the fused conv + batch-norm unit's two ONNX Runtime sessions
+// (@supermask/kernels-ort's SupermaskConvBn forward, SupermaskConvBnGrad backward) on each unit
+// shape of ResNet-18 nf 20 (32x32 Fashion-MNIST-padded inputs, batch 64, training mode), timed
+// alone: CPU time of the process (every thread: the work a call costs, which a loaded machine does
+// not inflate) and wall time per call, and their sum over the 20 units of one training step.
+// BENCH_REPS (default 5) timed calls per unit after one untimed call (session creation).
+// Writes bench/results/convbn-units.json.
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { ortRuntime, registerOrtBackend } from '@supermask/kernels-ort';
+import { printTable, writeResults } from './common.mjs';
+
+const reps = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
+const batch = 64;
+const seed = 0;
+// [in, out, kernel, stride, input size, ReLU, skip, units of this shape in the network]
+const units = [
+  [1, 20, 3, 1, 32, true, false, 1],
+  [20, 20, 3, 1, 32, true, false, 2],
+  [20, 20, 3, 1, 32, true, true, 2],
+  [20, 40, 3, 2, 32, true, false, 1],
+  [20, 40, 1, 2, 32, false, false, 1],
+  [40, 40, 3, 1, 16, true, false, 1],
+  [40, 40, 3, 1, 16, true, true, 2],
+  [40, 80, 3, 2, 16, true, false, 1],
+  [40, 80, 1, 2, 16, false, false, 1],
+  [80, 80, 3, 1, 8, true, false, 1],
+  [80, 80, 3, 1, 8, true, true, 2],
+  [80, 160, 3, 2, 8, true, false, 1],
+  [80, 160, 1, 2, 8, false, false, 1],
+  [160, 160, 3, 1, 4, true, false, 1],
+  [160, 160, 3, 1, 4, true, true, 2],
+];
+
+const { backendName } = registerOrtBackend();
+await tf.setBackend(backendName);
+const runtime = ortRuntime(backendName);
+const cpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+
+const rows = [];
+for (const [cin, cout, k, stride, size, relu, skip, count] of units) {
+  const pad = (k - 1) / 2;
+  const out = Math.floor((size + 2 * pad - k) / stride) + 1;
+  const x = tf.randomNormal([batch, cin, size, size], 0, 1, 'float32', seed + 1);
+  const filter = tf.randomNormal([k, k, cin, cout], 0, 0.1, 'float32', seed + 2);
+  const skipIn = tf.randomNormal([batch, cout, out, out], 0, 1, 'float32', seed + 3);
+  const dy = tf.randomNormal([batch, cout, out, out], 0, 1, 'float32', seed + 4);
+  const attrs = { stride, pad, relu, mode: 'batch', epsilon: 1e-5 };
+  const inputs = skip ? { x, filter, skip: skipIn } : { x, filter };
+  const t = { fwdCpu: 0, bwdCpu: 0, fwdMs: 0, bwdMs: 0 };
+  for (let r = 0; r <= reps; r++) {
+    const c0 = cpuMs();
+    const w0 = performance.now();
+    const outs = tf.engine().runKernel('SupermaskConvBn', inputs, attrs);
+    const c1 = cpuMs();
+    const w1 = performance.now();
+    const grads = tf.engine().runKernel('SupermaskConvBnGrad', { dy, x, filter, y: outs[0], xhat: outs[1], invstd: outs[2] }, { ...attrs, skip });
+    const c2 = cpuMs();
+    const w2 = performance.now();
+    if (r > 0) {
+      t.fwdCpu += (c1 - c0) / reps;
+      t.bwdCpu += (c2 - c1) / reps;
+      t.fwdMs += (w1 - w0) / reps;
+      t.bwdMs += (w2 - w1) / reps;
+    }
+    tf.dispose([...outs, ...grads]);
+  }
+  tf.dispose([x, filter, skipIn, dy]);
+  rows.push({
+    unit: `${cin}->${cout} ${k}x${k} s${stride} @${size}${relu ? ' relu' : ''}${skip ? ' skip' : ''}`,
+    count,
+    gflop_per_call: (2 * batch * out * out * cout * k * k * cin) / 1e9,
+    fwd_cpu_ms: t.fwdCpu,
+    bwd_cpu_ms: t.bwdCpu,
+    fwd_ms: t.fwdMs,
+    bwd_ms: t.bwdMs,
+  });
+}
+const sum = (f) => rows.reduce((s, r) => s + f(r) * r.count, 0);
+const step = {
+  units: sum(() => 1),
+  fwd_cpu_ms: sum((r) => r.fwd_cpu_ms),
+  bwd_cpu_ms: sum((r) => r.bwd_cpu_ms),
+  fwd_ms: sum((r) => r.fwd_ms),
+  bwd_ms: sum((r) => r.bwd_ms),
+  gflop: sum((r) => r.gflop_per_call),
+};
+const loadAverage = os.loadavg();
+console.log(`ResNet-18 nf 20 units, batch ${batch}, ${reps} timed calls each; ORT ${runtime.intraOpThreads} intra-op threads, spinning ${runtime.spinning ? 'on' : 'off'}; load average ${loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`);
+printTable(rows, ['unit', 'count', 'gflop_per_call', 'fwd_cpu_ms', 'bwd_cpu_ms', 'fwd_ms', 'bwd_ms']);
+console.log(
+  `\na training step's ${step.units} units: forward ${step.fwd_cpu_ms.toFixed(1)} ms CPU (${step.fwd_ms.toFixed(1)} ms wall), backward ${step.bwd_cpu_ms.toFixed(1)} ms CPU (${step.bwd_ms.toFixed(1)} ms wall); ` +
+    `${step.gflop.toFixed(2)} GFLOP forward (x3 with the backward): ${((3 * step.gflop) / ((step.fwd_cpu_ms + step.bwd_cpu_ms) / 1000)).toFixed(0)} GFLOP per CPU second`,
+);
+await tf.setBackend('cpu');
+tf.removeBackend(backendName);
+writeResults('convbn-units', {
+  config: { network: 'resnet18', nf: 20, input: [32, 32, 1], batch, mode: 'batch', reps, intra_op_threads: runtime.intraOpThreads, spinning: runtime.spinning },
+  seed,
+  backend: backendName,
+  load_average: loadAverage,
+  rows,
+  step,
+});
