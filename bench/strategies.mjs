@@ -10,7 +10,10 @@
 // BENCH_SEEDS, BENCH_CAPACITIES, BENCH_METHODS select runs; BENCH_TRAIN_PER_TASK limits the training
 // images per task (default: all 12,000) and is written into the results and the printed title.
 // BENCH_RESULTS names the results file (default strategies: bench/results/strategies.json).
+// BENCH_COMBINE=a,b builds the table from the runs already recorded in bench/results/a.json and
+// b.json (e.g. seeds run on different days or machines) instead of training: same configs required.
 import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConfigFile } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
@@ -57,7 +60,19 @@ console.error(`${title}; seeds ${seeds.join(' ')}; load average ${loadAtStart.ma
 
 const runs = [];
 const configs = [];
-for (const capacity of capacities) {
+const combine = process.env.BENCH_COMBINE?.split(',');
+if (combine) {
+  for (const name of combine) {
+    const recorded = JSON.parse(readFileSync(join(root, 'bench', 'results', `${name}.json`), 'utf8'));
+    if ((recorded.train_per_task ?? 'all') !== (trainPerTask ?? 'all')) throw new Error(`BENCH_COMBINE: ${name}.json used train_per_task ${recorded.train_per_task}, this run ${trainPerTask ?? 'all'}`);
+    for (const run of recorded.runs) if (methods.includes(run.method) && capacities.includes(run.density) && seeds.includes(run.seed)) runs.push(run);
+    for (const c of recorded.configs) if (!configs.some((k) => k.method === c.method && k.capacity === c.capacity)) configs.push(c);
+  }
+  for (const capacity of capacities) for (const method of methods) for (const seed of seeds) {
+    if (!runs.some((r) => r.method === method && r.density === capacity && r.seed === seed)) throw new Error(`BENCH_COMBINE: no recorded run of ${method} at ${capacity}, seed ${seed}`);
+  }
+}
+for (const capacity of combine ? [] : capacities) {
   for (const method of methods) {
     const { file, adjust } = allMethods[method];
     for (const seed of seeds) {
