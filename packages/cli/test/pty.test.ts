@@ -43,13 +43,14 @@ describe.skipIf(!hasScript)('supermask run on a terminal', () => {
     });
     let screen = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // Phase-bar frames drawn while task 1 runs (before task 2's log line), by their text.
+    // Complete phase-bar frames (each render ends with erase-to-end-of-line) drawn while task 1
+    // runs (before task 2's log line), by their text.
     const frames = () => {
       const task1 = screen.split('task 2/2')[0]!;
-      return new Set([...task1.matchAll(/mask phase\s*\|[^|\r\n]*\| ([^\r\n\x1b]*batch[^\r\n\x1b]*)/g)].map((m) => m[1]!.trim()));
+      return new Set([...task1.matchAll(/mask phase\s*\|[^|\r\n]*\| ([^\r\n\x1b]*batch[^\r\n\x1b]*)\x1b\[0K/g)].map((m) => m[1]!.trim()));
     };
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no three phase-bar frames within 20 s; the terminal showed:\n${JSON.stringify(screen)}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`no three phase-bar frames within 40 s; the terminal showed:\n${JSON.stringify(screen)}`)), 40_000);
       child.on('exit', () => resolve());
       child.stdout.on('data', (d: Buffer) => {
         screen += d.toString();
@@ -70,5 +71,5 @@ describe.skipIf(!hasScript)('supermask run on a terminal', () => {
     // The cursor is visible again: a show-cursor after the last hide-cursor.
     expect(screen.lastIndexOf(SHOW)).toBeGreaterThan(screen.lastIndexOf(HIDE));
     expect(after).toContain(`interrupted during task 1; continue with: supermask run --resume ${out}`);
-  }, 60_000);
+  }, 90_000);
 });
