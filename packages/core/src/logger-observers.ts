@@ -98,8 +98,11 @@ async function importWandb(): Promise<WandbSdk> {
   try {
     return ((await import(specifier)) as { default: WandbSdk }).default;
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+    // Node: ERR_MODULE_NOT_FOUND "Cannot find package '@wandb/sdk'"; bundlers and vitest word it
+    // their own way. The package itself, not one of its dependencies, must be what is missing.
+    const message = error instanceof Error ? error.message : String(error);
+    const notFound = /cannot find|could not resolve|failed to (load|resolve)/i.test(message) || /MODULE_NOT_FOUND/.test(String((error as { code?: string }).code));
+    if (notFound && (message.includes(`'${specifier}'`) || message.includes(`"${specifier}"`))) {
       throw new ConfigError(`observers: the wandb observer needs the optional peer dependency ${WANDB_PACKAGE}; install it with \`npm install ${WANDB_PACKAGE}\` (and log in with WANDB_API_KEY)`);
     }
     throw error;
