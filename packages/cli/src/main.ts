@@ -119,15 +119,16 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       const registry = await loadRegistry();
       const json = opts.logFormat === 'json' ? new JsonLinesLogger((line) => io.stdout(line)) : undefined;
       jsonLog = json;
-      const say = (m: string) => (json ? json.emit('info', { message: m }) : io.stderr(m));
+      const progress = json ? undefined : new ProgressReporter((line) => io.stderr(line), io.isTTY);
+      const say = (m: string) => (json ? json.emit('info', { message: m }) : progress!.log(m));
       const logger: Logger = json
         ? { info: (m) => json.emit('info', { message: m }), warn: (m) => json.emit('warning', { message: m }) }
-        : { info: (m) => io.stderr(m), warn: (m) => io.stderr(`warning: ${m}`) };
+        : { info: (m) => progress!.log(m), warn: (m) => progress!.log(`warning: ${m}`) };
       const common = (dir: OwnedRunDir) => ({
         registry,
         runOptions: { dataDir: opts.dataDir, env: io.env },
         logger,
-        observers: [json ?? new ProgressReporter((line) => io.stderr(line), io.isTTY)],
+        observers: [json ?? progress!],
       });
       let experiment: ExperimentInstance;
       let outDir: string;
@@ -188,6 +189,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         if (results.task_inference) io.stdout(formatTaskInference(results.task_inference));
         io.stdout(`results: ${join(outDir, 'results.json')}`);
       } finally {
+        progress?.stop();
         experiment.dispose();
       }
     });

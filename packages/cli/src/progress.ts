@@ -9,6 +9,10 @@ const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 /**
  * Live feedback in text. On a terminal: a bar over the tasks and a bar over the current phase
  * (epoch, batch, loss, accuracy, samples/s), with a log line per epoch and evaluation above them.
+ * cli-progress redraws from a timer (10 per second), which runs because the training loop yields
+ * to the event loop about every 100 ms of work. The bars hide the cursor; `stop()` (called at the
+ * end of the run, on error and on interruption) shows it again, and so does the process's `exit`
+ * event if the process ends without it (a second Ctrl-C exits at once).
  * Not on a terminal: the same log lines only, nothing else.
  */
 export class ProgressReporter implements Observer {
@@ -18,6 +22,9 @@ export class ProgressReporter implements Observer {
   private phaseBar: cliProgress.SingleBar | undefined;
   private stream: TaskStream | undefined;
   private lastRender = 0;
+  private readonly restoreCursor = () => {
+    this.output.write('\x1b[?25h');
+  };
 
   constructor(
     private readonly write: Write,
@@ -25,7 +32,8 @@ export class ProgressReporter implements Observer {
     private readonly output: NodeJS.WritableStream = process.stderr,
   ) {}
 
-  private log(line: string): void {
+  /** A log line: above the bars while they show, else written as it is. */
+  log(line: string): void {
     if (this.multibar) this.multibar.log(`${line}\n`);
     else this.write(line);
   }
@@ -39,6 +47,7 @@ export class ProgressReporter implements Observer {
       cliProgress.Presets.shades_classic,
     );
     this.taskBar = this.multibar.create(info.stream.tasks.length, 0, { label: 'tasks      ', detail: '' });
+    process.once('exit', this.restoreCursor);
   }
 
   beforeTask({ task }: { task: Task }): void {
@@ -84,8 +93,18 @@ export class ProgressReporter implements Observer {
   }
 
   afterExperiment(): void {
-    this.multibar?.stop();
+    this.stop();
+  }
+
+  /** Removes the bars (flushing the log lines above them) and shows the cursor again; idempotent. */
+  stop(): void {
+    if (!this.multibar) return;
+    this.multibar.update(); // flushes the log lines not drawn yet
+    this.multibar.stop();
     this.multibar = undefined;
+    this.taskBar = undefined;
+    this.phaseBar = undefined;
+    process.off('exit', this.restoreCursor);
   }
 }
 

@@ -1,7 +1,7 @@
 import { register as registerMlp } from '@supermask/backbone-mlp';
 import { register as registerBert } from '@supermask/backbone-bert';
 import { register as registerResNet } from '@supermask/backbone-resnet';
-import { Registry, registerCoreComponents } from '@supermask/core';
+import { Registry, registerCoreComponents, registerLoggerObservers } from '@supermask/core';
 import { register as registerDatasets } from '@supermask/datasets';
 import { register as registerKkt } from '@supermask/kkt';
 import { register as registerExSSNeT } from '@supermask/strategy-exssnet';
@@ -13,6 +13,7 @@ import { register as registerWSN } from '@supermask/strategy-wsn';
 export function createRegistry(): Registry {
   const registry = new Registry();
   registerCoreComponents(registry);
+  registerLoggerObservers(registry);
   registerDatasets(registry);
   registerMlp(registry);
   registerResNet(registry);

@@ -1,4 +1,4 @@
-import { Registry, registerCoreComponents, Rng, type LabeledDataset } from '@supermask/core';
+import { Registry, registerCoreComponents, registerLoggerObservers, Rng, type LabeledDataset } from '@supermask/core';
 import { register as registerMlp } from '@supermask/backbone-mlp';
 import { register as registerBert } from '@supermask/backbone-bert';
 import { register as registerResNet } from '@supermask/backbone-resnet';
@@ -41,6 +41,7 @@ export function blobs(seed: number, classes = 6, dims = 16, perClass = 60, testP
 export function testRegistry(): Registry {
   const registry = new Registry();
   registerCoreComponents(registry);
+  registerLoggerObservers(registry);
   registerDatasets(registry);
   registerMlp(registry);
   registerResNet(registry);

@@ -15,3 +15,4 @@ export * from './plugins.js';
 export * from './run-dir.js';
 export * from './safetensors-file.js';
 export * from './tensorboard.js';
+export * from './logger-observers.js';
