@@ -130,6 +130,7 @@ writeResults(process.env.BENCH_RESULTS ?? 'strategies', {
   backend,
   data: dataDir,
   load_average: { start: loadAtStart, end: os.loadavg() },
+  ...(combine ? { combined_from: combine, run_load_average: [Math.min(...runs.map((r) => r.load_average)), Math.max(...runs.map((r) => r.load_average))] } : {}),
   rows,
   runs,
   configs,

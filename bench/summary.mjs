@@ -54,7 +54,7 @@ section('SupSup against ExSSNeT by density (Split Fashion-MNIST, 5 x 2, LeNet)',
   [table(['method', 'density', 'average accuracy (%)', 'forgetting'], d.rows.map((r) => [r.method, r.density, pct(r.average_accuracy), r.forgetting])), '', table(['density', 'ExSSNeT - SupSup (points)'], d.gains.map((g) => [g.density, num(g.exssnet_minus_supsup_points, 2)]))].join('\n'),
 );
 const strategiesTable = (d) => [
-  `${d.seeds.length > 1 ? 'Seeds' : 'Seed'} ${d.seeds.join(', ')}; training images per task: ${d.train_per_task === 'all' ? 'all 12,000' : `${d.train_per_task} (BENCH_TRAIN_PER_TASK)`}; load average ${num(d.load_average.start[0], 1)} at the start. Capacity per task: the mask density (\`topk\`), \`kept_fraction\` for PackNet.`,
+  `${d.seeds.length > 1 ? 'Seeds' : 'Seed'} ${d.seeds.join(', ')}; training images per task: ${d.train_per_task === 'all' ? 'all 12,000' : `${d.train_per_task} (BENCH_TRAIN_PER_TASK)`}; ${d.combined_from ? `combined (BENCH_COMBINE) from the runs recorded in ${d.combined_from.map((n) => `\`${n}.json\``).join(' and ')}, load average ${num(d.run_load_average[0], 1)} to ${num(d.run_load_average[1], 1)} during the runs` : `load average ${num(d.load_average.start[0], 1)} at the start`}. Capacity per task: the mask density (\`topk\`), \`kept_fraction\` for PackNet.`,
   '',
   table(
     ['method', 'capacity per task', 'average accuracy (%, mean ± sd)', 'forgetting', 'capacity used', 'seconds per task'],
@@ -65,7 +65,7 @@ section('Strategies as packages: SupSup, ExSSNeT, WSN, WSN + KKT, PackNet (Split
   const full = load('strategies-full-seed0');
   return [
     ...strategiesTable(d),
-    ...(full ? ['', `The same on the full data, one seed (\`BENCH_SEEDS=0 BENCH_RESULTS=strategies-full-seed0\`, ${full.date.slice(0, 10)}; \`bench/results/strategies-full-seed0.json\`):`, '', ...strategiesTable(full)] : []),
+    ...(full && d.train_per_task !== 'all' ? ['', `The same on the full data, one seed (\`BENCH_SEEDS=0 BENCH_RESULTS=strategies-full-seed0\`, ${full.date.slice(0, 10)}; \`bench/results/strategies-full-seed0.json\`):`, '', ...strategiesTable(full)] : []),
     '',
     'Capacity used: fraction of the network\'s weights owned by some task after the last one. PackNet owns exactly `kept_fraction` of every layer per task; the mask methods reuse weights earlier masks hold, and with KKT a task starts from an earlier task\'s scores, so its mask overlaps more. Seconds per task were measured on a shared, loaded machine: compare them within one table only.',
   ].join('\n');
