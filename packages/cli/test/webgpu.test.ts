@@ -393,3 +393,43 @@ describe.skipIf(unavailable)('training on webgpu (Experiment API, reads with awa
     }
   });
 });
+
+/** Split Fashion-MNIST (the embedded subset), LeNet 300-100 at density 0.1: 2 tasks of 256 training images, 1 epoch per phase. */
+function fashionConfig(strategy: 'supsup' | 'exssnet', backend: 'webgpu' | 'cpu') {
+  const phase = { epochs: 1, optimizer: 'adam', lr: 0.01, batch_size: 64 };
+  return {
+    name: `fmnist-${strategy}`,
+    seed: 0,
+    backend,
+    dataset: { id: 'fashion-mnist', options: { source: 'embedded' } },
+    stream: { id: 'split', options: { tasks: 2, classes_per_task: 2, train_per_task: 256 } },
+    backbone: { id: 'lenet', options: { hidden: [300, 100] } },
+    strategy: { id: strategy, options: strategy === 'supsup' ? { mask_phase: phase } : { mask_phase: phase, weight_phase: { ...phase, lr: 0.001 } } },
+    mask_scorer: { id: 'topk', options: { density: 0.1 } },
+    ...(strategy === 'exssnet' ? { ownership_policy: { id: 'exclusive' } } : {}),
+  };
+}
+
+describe.skipIf(unavailable)('Split Fashion-MNIST (embedded) with LeNet: webgpu against cpu-ort', () => {
+  for (const strategy of ['supsup', 'exssnet'] as const) {
+    it(`${strategy}: accuracy matrix within 1 point of cpu-ort, forgetting exactly 0, earlier logits bit for bit`, async () => {
+      const gpu = await train(strategy, 'webgpu', fashionConfig(strategy, 'webgpu'));
+      // Backend `cpu` runs the masked layers on ONNX Runtime (cpu-ort) where installed, as on every supported platform.
+      const cpu = await train(strategy, 'cpu', fashionConfig(strategy, 'cpu'));
+      expect(gpu.results.backend).toBe('webgpu');
+      expect(cpu.results.backend).toBe('cpu-ort');
+      console.log(`${strategy} accuracy matrix, webgpu ${JSON.stringify(gpu.results.accuracy_matrix)}, cpu-ort ${JSON.stringify(cpu.results.accuracy_matrix)}`);
+      expectNoForgetting(gpu.recorder, gpu.results);
+      if (strategy === 'exssnet') expectProtectedWeights(gpu.recorder, 2);
+      expect(cpu.results.forgetting).toBe(0);
+      gpu.results.accuracy_matrix.forEach((row, i) =>
+        row.forEach((v, j) => {
+          if (v === null) expect(cpu.results.accuracy_matrix[i]![j]).toBeNull();
+          else expect(Math.abs(v - cpu.results.accuracy_matrix[i]![j]!), `after task ${i + 1}, task ${j + 1}`).toBeLessThanOrEqual(0.01 + 1e-9);
+        }),
+      );
+      // The tasks were learned (not two chance-level matrices that agree).
+      for (const v of gpu.results.accuracy_matrix[1]!) expect(v!).toBeGreaterThan(0.8);
+    });
+  }
+});

@@ -29,8 +29,13 @@ export function topKAbsMaskTensor(scores: tf.Tensor, k: number): tf.Tensor {
   });
 }
 
-/** Bits of the threshold decided per pass of `kthLargestTensor` (2^RADIX_BITS - 1 candidates per pass). */
-const RADIX_BITS = 4;
+/**
+ * Bits of the threshold decided per pass of `kthLargestTensor` (2^RADIX_BITS - 1 candidates per
+ * pass). On lavapipe (LeNet's 235,200 scores) 1 and 2 bits ran several times faster than tf.topk and
+ * 4 bits far slower than 2 (15 comparisons per value per pass); 2 halves the passes (dispatches) of
+ * 1, which counts on GPUs where dispatch overhead dominates.
+ */
+const RADIX_BITS = 2;
 /** Largest number of candidate comparisons held at once (elements x candidates), to bound the memory of one pass. */
 const MAX_PASS_ELEMENTS = 1 << 23;
 
@@ -54,7 +59,7 @@ export function kthLargestTensor(a: tf.Tensor1D, k: number): tf.Scalar {
   while (radix > 1 && n * (2 ** radix - 1) > MAX_PASS_ELEMENTS) radix--;
   return tf.tidy(() => {
     const scales = tf.tensor1d(exponentScales!);
-    const column = a.reshape([n, 1]);
+    const row = a.reshape([1, n]);
     const kCount = tf.scalar(k, 'int32');
     // Biased exponent and mantissa of the threshold found so far, as exact small integers in float32.
     let exponent: tf.Tensor = tf.zeros([1]);
@@ -69,8 +74,8 @@ export function kthLargestTensor(a: tf.Tensor1D, k: number): tf.Scalar {
       const addMantissa = tf.tensor1d(digits.map((v) => v % 2 ** 23));
       const e = exponent.add(addExponent.slice(1));
       const m = mantissa.add(addMantissa.slice(1));
-      const candidates = candidateValues(scales, e, m).reshape([1, digits.length - 1]);
-      const counts = tf.sum(tf.cast(tf.greaterEqual(column, candidates), 'int32'), 0);
+      const candidates = candidateValues(scales, e, m).reshape([digits.length - 1, 1]);
+      const counts = tf.sum(tf.cast(tf.greaterEqual(row, candidates), 'int32'), 1);
       // Counts fall as the candidates rise: the digit is how many candidates keep at least k entries.
       const digit = tf.sum(tf.cast(tf.greaterEqual(counts, kCount), 'int32')).reshape([1]);
       exponent = exponent.add(tf.gather(addExponent, digit));
