@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { Experiment, readConfigFile, resolveConfig, versions, writeJsonAtomic } from '@supermask/core';
+import { Experiment, readCheckpoint, readConfigFile, resolveConfig, versions, writeJsonAtomic } from '@supermask/core';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -38,18 +38,34 @@ export function writeResults(name, payload) {
 }
 
 /**
+ * True when `dir` holds a checkpoint of every task of a run of `config`; the backend and the number
+ * of test images (which only decides what is evaluated) may differ.
+ */
+function finishedRun(dir, config) {
+  if (!existsSync(join(dir, 'checkpoint.json'))) return false;
+  const { manifest } = readCheckpoint(dir);
+  const strip = (c) => JSON.stringify({ ...c, backend: undefined, stream: { ...c.stream, options: { ...c.stream.options, test_per_task: undefined } } });
+  return manifest.completed_tasks === manifest.stream.tasks && strip(manifest.config) === strip(config);
+}
+
+/**
  * Resolves `raw` (a config read from `file`, edited by the benchmark) with a fresh registry of
  * `createRegistry` (from @supermask/cli), runs it to the end and returns the resolved config, the
  * results and the seconds the run took. `inspect(experiment, results, registry)` runs before the
- * experiment is disposed; its value is returned as `inspected`.
+ * experiment is disposed; its value is returned as `inspected`. With `runDir` the run writes its
+ * checkpoints there, and a later call with the same config resumes the finished model instead of
+ * training again (the results then come from the checkpoint).
  */
-export async function runConfig(raw, { file, backend, dataDir, createRegistry, inspect }) {
+export async function runConfig(raw, { file, backend, dataDir, createRegistry, inspect, runDir }) {
   const registry = createRegistry();
   const config = resolveConfig(raw, registry, { backend, file });
-  const experiment = await Experiment.create({ config, registry, runOptions: { dataDir } });
+  const finished = runDir ? finishedRun(runDir, config) : false;
+  const experiment = finished
+    ? await Experiment.resume(runDir, { registry, config, runOptions: { dataDir } })
+    : await Experiment.create({ config, registry, runOptions: { dataDir }, ...(runDir ? { outDir: runDir } : {}) });
   try {
     const started = performance.now();
-    const results = await experiment.run();
+    const results = finished ? experiment.results() : await experiment.run();
     const seconds = (performance.now() - started) / 1000;
     const inspected = inspect ? await inspect(experiment, results, registry) : undefined;
     return { config, results, seconds, inspected };

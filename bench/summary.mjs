@@ -14,10 +14,10 @@ const pct = (v) => (v === null || v === undefined ? '' : `${(100 * v).toFixed(2)
 const num = (v, d = 1) => (v === null || v === undefined ? '' : Number(v).toFixed(d));
 const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const out = [];
-const section = (title, name, body) => {
+const section = (title, name, body, command = `npm run bench:${name}`) => {
   const d = load(name);
   if (!d) return;
-  out.push(`### ${title}`, '', `\`npm run bench:${name}\` (${d.date?.slice(0, 10)}, ${d.machine?.cpus} cores; \`bench/results/${name}.json\`)`, '', body(d), '');
+  out.push(`### ${title}`, '', `\`${command}\` (${d.date?.slice(0, 10)}, ${d.machine?.cpus} cores; \`bench/results/${name}.json\`)`, '', body(d), '');
 };
 
 section('Kernels: plain tfjs cpu against cpu + ONNX Runtime', 'kernels', (d) =>
@@ -100,24 +100,65 @@ section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d)
     ),
   ].join('\n');
 });
-section('Task inference (Permuted Fashion-MNIST, 10 tasks x 10 classes, LeNet, test batch 128)', 'task-inference', (d) =>
+const taskInferenceTable = (d) =>
   [
-    `${d.train_per_task} training images per task (full test sets); seed ${d.seed}.`,
+    `Training images per task: ${[d.train_per_task].flat().join(', ')}; test images per task: ${d.test_per_task}; seed ${d.seed}. Seconds per test batch measured side by side in one process; cost = seconds per batch over one-shot's on the same model.`,
     '',
     table(
-      ['strategy', 'superfluous outputs', 'inference', 'task-id accuracy (%)', 'average accuracy (%)', 'task-id accuracy per task (%)', 'seconds (all 10 test sets)'],
-      d.rows.map((r) => [r.strategy, r.superfluous_outputs ?? 0, r.inference, pct(r.task_id_accuracy), pct(r.average_accuracy), (r.per_task_id_accuracy ?? []).map((a) => (100 * a).toFixed(1)).join(' '), num(r.seconds, 1)]),
+      ['strategy', 'tasks', 'train/task', 'superfluous outputs', 'inference', 'task-id accuracy (%)', 'average accuracy (%)', 's per batch', 'cost vs one-shot', 'task-id accuracy per task (%)'],
+      d.rows.map((r) => [
+        r.strategy,
+        r.tasks ?? 10,
+        r.train_per_task ?? d.train_per_task,
+        r.superfluous_outputs ?? 0,
+        r.inference,
+        pct(r.task_id_accuracy),
+        pct(r.average_accuracy),
+        num(r.seconds_per_batch, 4),
+        num(r.cost_vs_oneshot, 2),
+        (r.per_task_id_accuracy ?? []).length <= 10 ? r.per_task_id_accuracy.map((a) => (100 * a).toFixed(1)).join(' ') : `min ${(100 * Math.min(...r.per_task_id_accuracy)).toFixed(1)}`,
+      ]),
     ),
-    ...(d.training
-      ? ['', 'Overlap of each task\'s mask with the earlier masks (fraction of its weights that earlier masks use):', '', table(['strategy', 'superfluous outputs', 'mask overlap per task'], d.training.map((r) => [r.strategy, r.superfluous_outputs, r.mask_overlap.map((o) => o.toFixed(2)).join(' ')]))]
-      : []),
-  ].join('\n'),
-);
+  ].join('\n');
+for (const [name, env, note] of [
+  ['task-inference', 'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=2000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90,0 BENCH_METHODS=oneshot,binary,exhaustive,contrast,contrast-1,g-verify'],
+  ['task-inference-50', 'BENCH_TASKS=10,50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=128 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-50'],
+  ['task-inference-20000', 'BENCH_STRATEGIES=exssnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=20000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-20000'],
+  [
+    'task-inference-20000-b',
+    'BENCH_STRATEGIES=exssnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=20000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90 BENCH_METHODS=oneshot,contrast-scale-free,contrast-scale-free-1,contrast-5 BENCH_RESULTS_NAME=task-inference-20000-b',
+    'contrast variants on the same ExSSNeT model',
+  ],
+  [
+    'task-inference-50-b',
+    'BENCH_STRATEGIES=exssnet BENCH_TASKS=50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=128 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,contrast-scale-free,contrast-scale-free-1,contrast-5 BENCH_RESULTS_NAME=task-inference-50-b',
+    'contrast variants on the same ExSSNeT model',
+  ],
+  [
+    'task-inference-1000',
+    'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=500 BENCH_SUPERFLUOUS=0,10,30,90 BENCH_RESULTS_NAME=task-inference-1000',
+    'accuracy against superfluous outputs; run before `contrast` existed: `shortlist` was its first version (the plain G or H gradient keeps 2 tasks, verified alone; = contrast with scramble: false), `shortlist-1` the G gradient alone',
+  ],
+]) {
+  section(`Task inference (Permuted Fashion-MNIST, 10 classes per task, LeNet, test batch 128)${note ? `: ${note}` : ''}`, name, taskInferenceTable, `${env} npm run bench:task-inference`);
+}
 section('100 tasks on one network (Permuted Fashion-MNIST, 1,000 / 500 images per task, LeNet)', '100-tasks', (d) =>
   [
     table(
-      ['strategy', 'tasks', 'average accuracy (%)', 'forgetting', 's/task, tasks 1-10', 's/task, last 10', 'train s/task 1-10', 'train s/task last 10'],
-      d.rows.map((r) => [r.strategy, r.tasks, pct(r.average_accuracy), r.forgetting, num(r.seconds_per_task_1_10, 2), num(r.seconds_per_task_last_10, 2), num(r.train_seconds_1_10, 2), num(r.train_seconds_last_10, 2)]),
+      ['strategy', 'tasks', 'average accuracy (%)', 'forgetting', 's/task, tasks 1-10', 's/task, last 10', 'train s/task 1-10', 'train s/task last 10', 'task inference', 'task-id accuracy (%)', 's per test batch'],
+      d.rows.map((r) => [
+        r.strategy,
+        r.tasks,
+        pct(r.average_accuracy),
+        r.forgetting,
+        num(r.seconds_per_task_1_10, 2),
+        num(r.seconds_per_task_last_10, 2),
+        num(r.train_seconds_1_10, 2),
+        num(r.train_seconds_last_10, 2),
+        r.inference ?? '',
+        pct(r.task_id_accuracy),
+        num(r.inference_seconds_per_batch, 3),
+      ]),
     ),
     '',
     table(['strategy', 'after task', 'RSS (MB)', 'tf.memory().numTensors', 'checkpoint (MB)', 'checkpoint bytes per task', 'task state bytes'], d.memory.map((r) => [r.strategy, r.after_task, num(r.rss_mb, 0), r.num_tensors, num(r.checkpoint_mb, 2), num(r.checkpoint_bytes_per_task, 0), r.task_state_bytes])),

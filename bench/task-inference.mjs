@@ -1,64 +1,104 @@
-// npm run bench:task-inference — Permuted Fashion-MNIST (10 tasks x 10 classes), LeNet, SupSup
+// npm run bench:task-inference — Permuted Fashion-MNIST (10 classes per task), LeNet, SupSup
 // (density 0.1) and ExSSNeT (configs/permuted-fmnist-{supsup,exssnet}.json). Each strategy is
-// trained twice, with the config's superfluous outputs (SupSup's 90 extra output neurons) and
-// without any; then every test set is evaluated in batches of 128 with the oracle task id, with
-// one-shot, binary and exhaustive task inference.
-// BENCH_TRAIN_PER_TASK / BENCH_TEST_PER_TASK limit the images per task (default: all).
+// trained for every combination of task count (BENCH_TASKS, default 10,50), training images per
+// task (BENCH_TRAIN_PER_TASK, default 1000; "all" = 60,000) and superfluous outputs
+// (BENCH_SUPERFLUOUS, default: the config's value, 0 and 90, SupSup's choice); then every learned task's test set
+// (BENCH_TEST_PER_TASK, default 256 images) is evaluated in batches of BENCH_INFERENCE_BATCH (128)
+// with the oracle task id and with each task inference (BENCH_METHODS, default oneshot, binary,
+// exhaustive, contrast, contrast-1; also oneshot-verify, g-verify, g-contrast, contrast-scale-free,
+// contrast-scale-free-1, contrast-5). Seconds per test batch are measured side by
+// side in one process; `cost_vs_oneshot` is each method's time per batch over one-shot's on the
+// same model. Writes bench/results/task-inference.json (or BENCH_RESULTS_NAME). With BENCH_RUN_DIR
+// each trained model is checkpointed in a folder there and reused by later runs of the same config.
 import { join } from 'node:path';
+import os from 'node:os';
 import { readConfigFile } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
 import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
 
-const trainPerTask = process.env.BENCH_TRAIN_PER_TASK ? Number(process.env.BENCH_TRAIN_PER_TASK) : undefined;
-const testPerTask = process.env.BENCH_TEST_PER_TASK ? Number(process.env.BENCH_TEST_PER_TASK) : undefined;
+const list = (name, fallback) => (process.env[name] ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const taskCounts = list('BENCH_TASKS', '10,50').map(Number);
+const trainSizes = list('BENCH_TRAIN_PER_TASK', '1000').map((s) => (s === 'all' ? undefined : Number(s)));
+const testPerTask = process.env.BENCH_TEST_PER_TASK === 'all' ? undefined : Number(process.env.BENCH_TEST_PER_TASK ?? 256);
 const batchSize = Number(process.env.BENCH_INFERENCE_BATCH ?? 128);
 const backend = process.env.BENCH_BACKEND ?? 'auto';
+const strategies = list('BENCH_STRATEGIES', 'supsup,exssnet');
+const methodSpecs = {
+  oneshot: { id: 'oneshot' },
+  binary: { id: 'binary' },
+  exhaustive: { id: 'exhaustive' },
+  contrast: { id: 'contrast' },
+  'contrast-1': { id: 'contrast', options: { candidates: 1 } },
+  'contrast-scale-free': { id: 'contrast', options: { objective: 'scale-free-entropy' } },
+  'contrast-scale-free-1': { id: 'contrast', options: { objective: 'scale-free-entropy', candidates: 1 } },
+  'contrast-5': { id: 'contrast', options: { candidates: 5 } },
+  'oneshot-verify': { id: 'contrast', options: { scramble: false } },
+  'g-verify': { id: 'contrast', options: { scramble: false, objective: 'superfluous' }, superfluous: true },
+  'g-contrast': { id: 'contrast', options: { objective: 'superfluous' }, superfluous: true },
+};
+const methods = list('BENCH_METHODS', 'oneshot,binary,exhaustive,contrast,contrast-1');
+for (const m of methods) if (!methodSpecs[m]) throw new Error(`BENCH_METHODS: unknown method "${m}" (known: ${Object.keys(methodSpecs).join(', ')})`);
 const dataDir = fullDataDir();
+const runRoot = process.env.BENCH_RUN_DIR;
 
 const rows = [];
 const training = [];
 const configs = [];
-const variants = ['supsup', 'exssnet'].flatMap((strategy) => {
-  const superfluous = readConfigFile(join(root, 'configs', `permuted-fmnist-${strategy}.json`)).outputs?.superfluous ?? 0;
-  return [...new Set([superfluous, 0])].map((outputs) => ({ strategy, superfluous: outputs }));
-});
-for (const { strategy, superfluous } of variants) {
-  const file = join(root, 'configs', `permuted-fmnist-${strategy}.json`);
-  const raw = readConfigFile(file);
-  raw.outputs = { ...raw.outputs, superfluous };
-  raw.stream.options = { ...raw.stream.options, ...(trainPerTask ? { train_per_task: trainPerTask } : {}), ...(testPerTask ? { test_per_task: testPerTask } : {}) };
-  if (!dataDir) raw.dataset.options = { source: 'embedded' };
-  raw.task_inference = { id: 'oracle' };
-  const inspect = (experiment, results, registry) => {
-    console.error(`${strategy} (${superfluous} superfluous outputs): trained ${results.tasks.length} tasks, average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, backend ${results.backend}`);
-    // How much each task's mask shares with earlier masks: the superposition's gradients tell
-    // overlapping masks apart poorly.
-    training.push({ strategy, superfluous_outputs: superfluous, average_accuracy: results.average_accuracy, mask_overlap: results.tasks.map((t) => Number((t.ownership?.total.overlap ?? 0).toFixed(3))) });
-    for (const id of ['oracle', 'oneshot', 'binary', 'exhaustive']) {
-      const t0 = performance.now();
-      const summary = await experiment.evaluateTaskInference({ id, options: id === 'oracle' ? {} : { batch_size: batchSize } }, id === 'oracle' ? batchSize : undefined);
-      rows.push({
-        strategy,
-        superfluous_outputs: superfluous,
-        inference: id,
-        task_id_accuracy: summary.task_id_accuracy,
-        average_accuracy: summary.average_accuracy,
-        per_task_id_accuracy: summary.tasks.map((t) => Number(t.task_id_accuracy.toFixed(4))),
-        seconds: (performance.now() - t0) / 1000,
-        backend: results.backend,
-      });
+for (const tasks of taskCounts) {
+  for (const trainPerTask of trainSizes) {
+    for (const strategy of strategies) {
+      const file = join(root, 'configs', `permuted-fmnist-${strategy}.json`);
+      const configured = readConfigFile(file).outputs?.superfluous ?? 0;
+      const superfluousList = process.env.BENCH_SUPERFLUOUS ? list('BENCH_SUPERFLUOUS', '').map(Number) : [...new Set([configured, 0, 90])];
+      for (const superfluous of superfluousList) {
+        const raw = readConfigFile(file);
+        raw.outputs = { ...raw.outputs, superfluous };
+        raw.stream.options = { ...raw.stream.options, tasks, ...(trainPerTask ? { train_per_task: trainPerTask } : {}), ...(testPerTask ? { test_per_task: testPerTask } : {}) };
+        if (!dataDir) raw.dataset.options = { source: 'embedded' };
+        raw.task_inference = { id: 'oracle' };
+        const variant = { strategy, tasks, train_per_task: trainPerTask ?? 'all', superfluous_outputs: superfluous };
+        const inspect = async (experiment, results) => {
+          console.error(`${strategy}, ${tasks} tasks, ${trainPerTask ?? 'all'} images per task, ${superfluous} superfluous outputs: average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, backend ${results.backend}, load ${os.loadavg()[0].toFixed(2)}`);
+          training.push({ ...variant, average_accuracy: results.average_accuracy, load_average: os.loadavg()[0], mask_overlap: results.tasks.map((t) => Number((t.ownership?.total.overlap ?? 0).toFixed(3))) });
+          const batches = experiment.stream.tasks.reduce((s, t) => s + Math.ceil(t.test.n / batchSize), 0);
+          const measured = [];
+          for (const name of ['oracle', ...methods]) {
+            const spec = name === 'oracle' ? { id: 'oracle' } : methodSpecs[name];
+            if (spec.superfluous && superfluous === 0) continue; // the G objective needs superfluous outputs
+            const ref = { id: spec.id, options: spec.id === 'oracle' ? {} : { batch_size: batchSize, ...spec.options } };
+            const summary = await experiment.evaluateTaskInference(ref, spec.id === 'oracle' ? batchSize : undefined);
+            const seconds = summary.tasks.reduce((s, t) => s + t.seconds, 0);
+            measured.push({
+              ...variant,
+              inference: name,
+              task_id_accuracy: summary.task_id_accuracy,
+              average_accuracy: summary.average_accuracy,
+              per_task_id_accuracy: summary.tasks.map((t) => Number(t.task_id_accuracy.toFixed(4))),
+              seconds,
+              seconds_per_batch: seconds / batches,
+              load_average: os.loadavg()[0],
+              backend: results.backend,
+            });
+          }
+          const oneshot = measured.find((r) => r.inference === 'oneshot');
+          for (const r of measured) rows.push({ ...r, ...(oneshot ? { cost_vs_oneshot: r.seconds_per_batch / oneshot.seconds_per_batch } : {}) });
+        };
+        const runDir = runRoot ? join(runRoot, `${strategy}-${tasks}-${trainPerTask ?? 'all'}-${superfluous}`) : undefined;
+        const { config } = await runConfig(raw, { file, backend, dataDir, createRegistry, inspect, runDir });
+        configs.push({ ...variant, config });
+      }
     }
-  };
-  const { config } = await runConfig(raw, { file, backend, dataDir, createRegistry, inspect });
-  configs.push({ strategy, superfluous_outputs: superfluous, config });
+  }
 }
-printTable(training);
+console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores\n`);
+printTable(training, ['strategy', 'tasks', 'train_per_task', 'superfluous_outputs', 'average_accuracy']);
 console.log('');
-printTable(rows, ['strategy', 'superfluous_outputs', 'inference', 'task_id_accuracy', 'average_accuracy', 'seconds', 'backend']);
-writeResults('task-inference', {
+printTable(rows, ['strategy', 'tasks', 'train_per_task', 'superfluous_outputs', 'inference', 'task_id_accuracy', 'average_accuracy', 'seconds_per_batch', 'cost_vs_oneshot']);
+writeResults(process.env.BENCH_RESULTS_NAME ?? 'task-inference', {
   seed: configs[0].config.seed,
   inference_batch_size: batchSize,
-  train_per_task: trainPerTask ?? 'all',
+  tasks: taskCounts,
+  train_per_task: trainSizes.map((s) => s ?? 'all'),
   test_per_task: testPerTask ?? 'all',
   data: dataDir ?? 'embedded',
   rows,

@@ -107,7 +107,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('--overwrite', 'delete the run already held in the --out directory (results, checkpoints, evaluations, report) and start a new one there')
     .option('--seed <n>', 'override the config seed', parseSeed)
     .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), webgpu (GPU through Dawn), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_NAMES]))
-    .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (oneshot, binary, exhaustive)')
+    .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (contrast, oneshot, binary, exhaustive)')
     .option('--inference-batch-size <n>', 'test batch size of the task inference', parsePositiveInt)
     .option('--set <path=value>', 'override one config field by its dotted path, e.g. strategy.options.mask_phase.epochs=3 (value: JSON, else a string; repeatable)', collect, [])
     .addOption(new Option('--log-format <format>', 'text: progress bars on a terminal, plain lines otherwise; json: one JSON object per line on stdout').choices(['text', 'json']).default('text'))
@@ -145,7 +145,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         owned = new runDirs.OwnedRunDir(outDir, { runId, command: commandLine, mode: 'resume', logger });
         const config = opts.backend ? { ...(checkpoint.manifest.config as unknown as ResolvedConfig), backend: opts.backend } : undefined;
         experiment = await owned.guard(() => Experiment.resume(outDir, { ...common(owned), runId, ...(config ? { config } : {}) }));
-        say(`resuming ${outDir} after task ${experiment.finishedTasks} of ${experiment.stream.tasks.length}`);
+        const at = experiment.resumePosition;
+        say(`resuming ${outDir} after task ${experiment.finishedTasks} of ${experiment.stream.tasks.length}${at ? `, in task ${at.task + 1} at phase ${at.phase_name}, epoch ${at.epoch + 1}, batch ${at.batch + 1}` : ''}`);
       } else {
         if (opts.config === undefined) throw new UsageError("run needs --config FILE (or --resume RUN_DIR)");
         const raw = applyOverrides(readConfigFile(opts.config), opts.set ?? []);
@@ -195,7 +196,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .command('eval')
     .description('evaluate a saved run without task ids (task inference), or with them (oracle)')
     .argument('<run-dir>', 'run directory holding checkpoint.json')
-    .requiredOption('--task-inference <id>', 'task_inference component: oneshot, binary, exhaustive or oracle')
+    .requiredOption('--task-inference <id>', 'task_inference component: contrast, oneshot, binary, exhaustive or oracle')
     .option('--batch-size <n>', 'test batch size (each batch gets one inferred task id)', parsePositiveInt)
     .option('--data-dir <dir>', 'directory holding the dataset files')
     .addOption(new Option('--backend <name>', 'tfjs backend: auto (fastest available), webgpu (GPU through Dawn), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_NAMES]))
@@ -215,7 +216,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         registry.resolveOptions('task_inference', ref, 'task_inference');
         const experiment = await Experiment.resume(dir, { registry, config, runOptions: { dataDir: opts.dataDir, env: io.env } });
         try {
-          const summary = await experiment.evaluateTaskInference(ref, ref.id === 'oracle' ? opts.batchSize : undefined);
+          const summary = await experiment.evaluateTaskInference(ref, ref.id === 'oracle' ? opts.batchSize : undefined, { info: () => {}, warn: (m) => io.stderr(`warning: ${m}`) });
           io.stdout(formatTaskInference(summary));
           const file = join(dir, `evaluation-${ref.id}.json`);
           writeJsonAtomic(file, { run: dir, backend: experiment.backendSelection.backend, completed_tasks: experiment.finishedTasks, ...summary });

@@ -101,7 +101,7 @@ export function readResumable(dir: string): LoadedCheckpoint {
   const info = readRunInfo(dir);
   if (info && !existsSync(join(dir, CHECKPOINT_MANIFEST))) {
     throw new DataError(
-      `${dir} holds no checkpoint: its run (${info.run_id}, status ${info.status}${info.reason ? `: ${info.reason}` : ''}, started ${info.started_at} by \`${info.command}\`) ended before its first task finished, so there is nothing to resume; start it again with \`supermask run --config FILE --out ${dir} --overwrite\``,
+      `${dir} holds no checkpoint: its run (${info.run_id}, status ${info.status}${info.reason ? `: ${info.reason}` : ''}, started ${info.started_at} by \`${info.command}\`) ended before it wrote a checkpoint (checkpoints are written at the end of each task, every checkpoint.every_steps steps / every_minutes minutes, and when a run is stopped, unless checkpoint.enabled is false), so there is nothing to resume; start it again with \`supermask run --config FILE --out ${dir} --overwrite\``,
       join(dir, CHECKPOINT_MANIFEST),
     );
   }

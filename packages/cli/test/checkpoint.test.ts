@@ -139,6 +139,9 @@ describe('checkpoints', () => {
     const cli = run(['eval', dir, '--task-inference', 'oneshot', '--batch-size', '50']);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/task inference oneshot \(batch 50\)/);
+    // An ExSSNeT run with superfluous outputs: the measured-reliability warning only.
+    expect(cli.stderr).toMatch(/^warning: task inference "oneshot" is known to be unreliable with strategy "exssnet": it identified 0\.4% .*"exhaustive" is exact/m);
+    expect(cli.stderr).not.toMatch(/without superfluous outputs/);
     const evaluation = JSON.parse(readFileSync(join(dir, 'evaluation-oneshot.json'), 'utf8'));
     expect(evaluation.tasks).toHaveLength(3);
     expect(evaluation.average_accuracy_true).toBeCloseTo(results.average_accuracy, 12);

@@ -34,6 +34,7 @@ export * from './layers/masked-dense.js';
 export * from './layers/masked-layer.js';
 export * from './layers/straight-through.js';
 export * from './metrics.js';
+export * from './mid-task.js';
 export * from './observer.js';
 export * from './ownership.js';
 export * from './phase-kind.js';

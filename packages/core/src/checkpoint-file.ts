@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertCheckpointManifest, CHECKPOINT_FORMAT, CHECKPOINT_MANIFEST, type CheckpointManifest, type LoadedCheckpoint } from './checkpoint.js';
+import { assertCheckpointManifest, CHECKPOINT_FORMAT, CHECKPOINT_MANIFEST, CHECKPOINT_TENSORS_FILE, type CheckpointManifest, type LoadedCheckpoint } from './checkpoint.js';
 import { DataError } from './errors.js';
 import { writeJsonAtomic } from './files.js';
 import type { StoredTensor } from './safetensors.js';
@@ -41,7 +41,7 @@ export function readCheckpoint(dir: string): LoadedCheckpoint {
  * longer names. Returns the size in bytes of the tensors file.
  */
 export function writeCheckpoint(dir: string, manifest: Omit<CheckpointManifest, 'tensors' | 'tensors_file'>, tensors: Map<string, StoredTensor>): { file: string; bytes: number } {
-  const tensorsFile = `checkpoint-task-${String(manifest.completed_tasks).padStart(4, '0')}.safetensors`;
+  const tensorsFile = tensorsFileName(dir, manifest);
   const bytes = writeSafetensors(join(dir, tensorsFile), tensors, { format: CHECKPOINT_FORMAT, completed_tasks: String(manifest.completed_tasks) });
   const full: CheckpointManifest = {
     ...manifest,
@@ -50,7 +50,21 @@ export function writeCheckpoint(dir: string, manifest: Omit<CheckpointManifest, 
   };
   writeJsonAtomic(join(dir, CHECKPOINT_MANIFEST), full);
   for (const f of readdirSync(dir)) {
-    if (/^checkpoint-task-\d+\.safetensors$/.test(f) && f !== tensorsFile) rmSync(join(dir, f), { force: true });
+    if (CHECKPOINT_TENSORS_FILE.test(f) && f !== tensorsFile) rmSync(join(dir, f), { force: true });
   }
   return { file: join(dir, tensorsFile), bytes };
+}
+
+/**
+ * `checkpoint-task-NNNN.safetensors`, or `checkpoint-task-NNNN-step-SSSSSSSS[-K].safetensors` for
+ * a mid-task checkpoint, with K chosen so that the file does not exist yet (a resumed run may
+ * checkpoint the very position it resumed from: the manifest's file is never replaced).
+ */
+function tensorsFileName(dir: string, manifest: Pick<CheckpointManifest, 'completed_tasks' | 'position'>): string {
+  const task = String(manifest.completed_tasks).padStart(4, '0');
+  if (!manifest.position) return `checkpoint-task-${task}.safetensors`;
+  const base = `checkpoint-task-${task}-step-${String(manifest.position.steps).padStart(8, '0')}`;
+  let name = `${base}.safetensors`;
+  for (let k = 1; existsSync(join(dir, name)); k++) name = `${base}-${k}.safetensors`;
+  return name;
 }

@@ -1,19 +1,26 @@
 import type { ComponentState } from './contracts.js';
 import { DataError } from './errors.js';
+import type { MidTaskPosition } from './mid-task.js';
 import { createAjv, formatAjvErrors, type JsonSchema } from './registry.js';
 import type { SafetensorsFile, StoredTensor } from './safetensors.js';
 
 /**
  * Checkpoints of a run directory: `checkpoint.json` (the manifest) points to one complete
- * `checkpoint-task-NNNN.safetensors`. Both are written to temporary files and renamed, the
- * tensors first, so the manifest only ever names a complete file; older tensor files are removed
- * after the manifest moved on. This module is the format (manifest, validation, tensor lookup);
+ * `checkpoint-task-NNNN.safetensors` (end of task: NNNN tasks finished) or, for a mid-task
+ * checkpoint (manifest `position`, format version 2, see mid-task.ts),
+ * `checkpoint-task-NNNN-step-SSSSSSSS.safetensors` (task NNNN+1 in progress). Both are written to
+ * temporary files and renamed, the tensors first and never onto the file the current manifest
+ * names, so the manifest only ever names a complete file; older tensor files are removed after the
+ * manifest moved on. This module is the format (manifest, validation, tensor lookup);
  * checkpoint-file.ts reads and writes it on disk (Node only).
  */
 
 export const CHECKPOINT_MANIFEST = 'checkpoint.json';
 export const CHECKPOINT_FORMAT = 'supermask-checkpoint';
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** The newest format version this reads: 1 = end of task, 2 = mid-task (with `position`). */
+export const CHECKPOINT_FORMAT_VERSION = 2;
+/** Tensor files of checkpoints (end-of-task and mid-task). */
+export const CHECKPOINT_TENSORS_FILE = /^checkpoint-task-\d+(-step-\d+(-\d+)?)?\.safetensors$/;
 
 export interface TensorEntry {
   name: string;
@@ -43,6 +50,8 @@ export interface CheckpointManifest {
   tasks: Record<string, unknown>[];
   started_at: string;
   backend: string;
+  /** Only in a mid-task checkpoint (format version 2): the task in progress and where its training stands. */
+  position?: MidTaskPosition;
 }
 
 const MANIFEST_SCHEMA: JsonSchema = {
@@ -77,7 +86,42 @@ const MANIFEST_SCHEMA: JsonSchema = {
     components: { type: 'object' },
     accuracy_matrix: { type: 'array', items: { type: 'array', items: { type: ['number', 'null'] } } },
     tasks: { type: 'array', items: { type: 'object' } },
+    position: {
+      type: 'object',
+      required: ['task', 'phase', 'phase_name', 'epoch', 'batch', 'steps', 'rng', 'optimizer', 'epoch_totals', 'phase_progress', 'phases'],
+      properties: {
+        task: { type: 'integer', minimum: 0 },
+        phase: { type: 'integer', minimum: 0 },
+        phase_name: { type: 'string' },
+        epoch: { type: 'integer', minimum: 0 },
+        batch: { type: 'integer', minimum: 0 },
+        steps: { type: 'integer', minimum: 0 },
+        rng: {
+          type: 'object',
+          required: ['shuffle'],
+          properties: { shuffle: { $ref: '#/$defs/rngState' }, augment: { $ref: '#/$defs/rngState' } },
+        },
+        optimizer: {
+          type: 'object',
+          required: ['class', 'iterations', 'slots'],
+          properties: {
+            class: { type: 'string' },
+            iterations: { type: 'integer', minimum: 0 },
+            slots: { type: 'array', items: { type: 'object', required: ['variable', 'slot'], properties: { variable: { type: 'integer', minimum: 0 }, slot: { type: 'string' } } } },
+            acc_beta: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 },
+          },
+        },
+        epoch_totals: { type: 'object', required: ['loss', 'correct', 'seen', 'seconds'], additionalProperties: { type: 'number' } },
+        phase_progress: {
+          type: 'object',
+          required: ['seconds', 'final_loss', 'train_accuracy', 'epoch_accuracy'],
+          properties: { seconds: { type: 'number' }, final_loss: { type: ['number', 'null'] }, train_accuracy: { type: ['number', 'null'] }, epoch_accuracy: { type: 'array', items: { type: 'number' } } },
+        },
+        phases: { type: 'array', items: { type: 'object' } },
+      },
+    },
   },
+  $defs: { rngState: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 4, maxItems: 4 } },
 };
 
 let validateManifest: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
@@ -91,6 +135,10 @@ export function assertCheckpointManifest(manifest: unknown, manifestFile: string
   const version = (manifest as CheckpointManifest).format_version;
   if (version > CHECKPOINT_FORMAT_VERSION) {
     throw new DataError(`${manifestFile}: checkpoint format version ${version} is newer than this supermask reads (${CHECKPOINT_FORMAT_VERSION}); upgrade @supermask/core`, manifestFile);
+  }
+  const position = (manifest as CheckpointManifest).position;
+  if ((position !== undefined) !== (version >= 2)) {
+    throw new DataError(`${manifestFile}: format version ${version} ${position ? 'has' : 'lacks'} a position (a mid-task checkpoint is version 2 with a position, an end-of-task one version 1 without)`, manifestFile);
   }
 }
 

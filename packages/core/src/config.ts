@@ -25,7 +25,7 @@ export interface ExperimentConfig {
   observers?: ComponentRef[];
   evaluation?: { batch_size?: number; each_epoch?: boolean };
   debug?: { check_protected_weights?: boolean };
-  checkpoint?: { enabled?: boolean };
+  checkpoint?: { enabled?: boolean; every_steps?: number; every_minutes?: number };
   augmentation?: Partial<AugmentationConfig>;
   batch_norm?: { recalibration_examples?: number; batch_size?: number };
   outputs?: { superfluous?: number };
@@ -46,7 +46,8 @@ export type ResolvedConfig = Record<ComponentSlot, ResolvedComponentRef> & {
   observers: ResolvedComponentRef[];
   evaluation: { batch_size: number; each_epoch: boolean };
   debug: { check_protected_weights: boolean };
-  checkpoint: { enabled: boolean };
+  /** every_steps/every_minutes: absent in configs saved before mid-task checkpoints (read as the defaults). */
+  checkpoint: { enabled: boolean; every_steps?: number; every_minutes?: number };
   augmentation: AugmentationConfig;
   batch_norm: { recalibration_examples: number; batch_size: number };
   outputs: { superfluous: number };
@@ -132,7 +133,19 @@ export const CONFIG_SCHEMA: JsonSchema = {
         enabled: {
           type: 'boolean',
           default: true,
-          description: 'Write a checkpoint to the run directory after every task (resume with `supermask run --resume DIR`)',
+          description: 'Write a checkpoint to the run directory after every task, every every_steps steps / every_minutes minutes of training, and when the run is stopped (resume with `supermask run --resume DIR`)',
+        },
+        every_steps: {
+          type: 'integer',
+          minimum: 0,
+          default: 0,
+          description: 'Write a mid-task checkpoint at the batch boundary after this many training steps since the last checkpoint (0: only by time)',
+        },
+        every_minutes: {
+          type: 'number',
+          minimum: 0,
+          default: 5,
+          description: 'Write a mid-task checkpoint at the first batch boundary after this many minutes since the last checkpoint (0: only by steps)',
         },
       },
     },

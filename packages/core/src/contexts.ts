@@ -27,22 +27,28 @@ export function fixedContext(task: number, training = false): ForwardContext {
 
 /**
  * Superposition of learned tasks' masks: W * sum_i alpha_i M_{candidates[i]} (task inference).
- * Per-task batch norm cannot apply to a mix of tasks, so it normalises with the batch's own
- * statistics (`batchStatistics`).
+ * Each layer's mix is one [1, k] x [k, size] product of alpha and the stacked masks (a constant
+ * number of ops whatever k), computed once per context: every forward pass through the context
+ * (e.g. a batch and a scrambled copy, inside one gradient) reuses it, and a mix disposed by an
+ * enclosing tidy is computed again. Per-task batch norm cannot apply to a mix of tasks, so it
+ * normalises with the batch's own statistics (`batchStatistics`).
  */
 export function superpositionContext(candidates: readonly number[], alpha: tf.Tensor1D): ForwardContext {
   if (candidates.length === 0) throw new Error('a superposition needs at least one task');
+  if (alpha.size !== candidates.length) throw new Error(`a superposition of ${candidates.length} tasks needs ${candidates.length} coefficients, got ${alpha.size}`);
+  const mixed = new Map<MaskedLayer, tf.Tensor>();
   return {
     task: candidates[0]!,
     training: false,
     batchStatistics: true,
     weight: (layer: MaskedLayer) => {
-      let mix: tf.Tensor | undefined;
-      candidates.forEach((task, i) => {
-        const term = layer.masks.tensor(task).mul(alpha.slice(i, 1).reshape([]));
-        mix = mix ? mix.add(term) : term;
-      });
-      return effectiveWeight(layer.weight, mix!);
+      let weight = mixed.get(layer);
+      if (!weight || weight.isDisposed) {
+        const masks = tf.stack(candidates.map((task) => layer.masks.tensor(task).reshape([-1])));
+        weight = effectiveWeight(layer.weight, alpha.reshape([1, -1]).matMul(masks).reshape(layer.weight.shape));
+        mixed.set(layer, weight);
+      }
+      return weight;
     },
   };
 }

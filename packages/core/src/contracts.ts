@@ -179,8 +179,18 @@ export interface InferenceContext {
   learned: number;
   backbone: Backbone;
   fixedContext(task: number): ForwardContext;
-  /** Context of the superposition W * sum_i alpha_i M_{candidates[i]} (see contexts.ts). */
+  /** Context of the superposition W * sum_i alpha_i M_{candidates[i]}; each layer's mix is computed once per context (see contexts.ts). */
   superposition(candidates: readonly number[], alpha: tf.Tensor1D): ForwardContext;
+}
+
+/** How well a task inference identified tasks for one strategy, in a named benchmark setting. */
+export interface MeasuredReliability {
+  /** Fraction of test examples whose batch got the right task id. */
+  task_id_accuracy: number;
+  /** Where the figure comes from (benchmark command and setting). */
+  measured: string;
+  /** The benchmark result it comes from (e.g. a row of bench/results), optional. */
+  source?: unknown;
 }
 
 /** Kind `task_inference`: which task a test batch belongs to. */
@@ -192,6 +202,8 @@ export interface TaskInference {
   readonly batchSize?: number;
   /** True when the method is only reliable with superfluous outputs; the runner warns when a run has none. */
   readonly wantsSuperfluousOutputs?: boolean;
+  /** Measured task-id accuracy per strategy id where it is known; runs and `supermask eval` warn below RELIABLE_TASK_ID_ACCURACY. */
+  readonly knownReliability?: Readonly<Record<string, MeasuredReliability>>;
   /** Task index for a batch; `given` is the true task id, used only by the oracle. */
   infer(x: tf.Tensor, given: number, ctx: InferenceContext): number | Promise<number>;
 }

@@ -70,6 +70,27 @@ export async function evaluateTask(backbone: Backbone, task: Task, numClasses: n
   return correct / task.test.n;
 }
 
+/** Below this measured task-id accuracy (TaskInference.knownReliability) a run and `supermask eval` warn. */
+export const RELIABLE_TASK_ID_ACCURACY = 0.9;
+
+/**
+ * What a run (and `supermask eval`) warns about a task inference in a run of `config`: a gradient
+ * method without the superfluous outputs it needs, and a measured task-id accuracy below
+ * RELIABLE_TASK_ID_ACCURACY for the run's strategy. Both name the methods that need neither.
+ */
+export function taskInferenceWarnings(inference: TaskInference, config: { strategy: { id: string }; outputs?: { superfluous?: number } }): string[] {
+  const exact = '"exhaustive" is exact (one forward pass per learned task)';
+  const warnings: string[] = [];
+  if (inference.wantsSuperfluousOutputs && (config.outputs?.superfluous ?? 0) === 0) {
+    warnings.push(`task inference "${inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably; "contrast" needs none and ${exact}`);
+  }
+  const known = inference.knownReliability?.[config.strategy.id];
+  if (known && known.task_id_accuracy < RELIABLE_TASK_ID_ACCURACY) {
+    warnings.push(`task inference "${inference.id}" is known to be unreliable with strategy "${config.strategy.id}": it identified ${(100 * known.task_id_accuracy).toFixed(1)}% of test batches' tasks (${known.measured}); ${exact}`);
+  }
+  return warnings;
+}
+
 /** What a task inference sees: the learned tasks and their contexts. */
 export function inferenceContext(backbone: Backbone, learned: number): InferenceContext {
   return {

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+/** tfjs's NamedTensor (what Optimizer.getWeights gives). */
+type NamedTensor = { name: string; tensor: tf.Tensor };
 
 export type FusedOptimizerKind = 'adam' | 'sgd' | 'momentum' | 'rmsprop';
 
@@ -28,6 +30,14 @@ const f = Math.fround;
  * float32 operations in the same order as the loops below (so the same bits).
  */
 export const OPTIMIZER_STEP_KERNEL = 'SupermaskOptimizerStep';
+
+/** Names of the two state slots (a, b) of each kind in getWeights/setWeights. */
+const SLOT_NAMES: Record<FusedOptimizerKind, [string | undefined, string | undefined]> = {
+  adam: ['m', 'v'],
+  sgd: [undefined, undefined],
+  momentum: ['momentum', undefined],
+  rmsprop: ['rms', 'momentum'],
+};
 
 interface SlotState {
   /** adam: first moment; momentum: accumulation; rmsprop: mean square. */
@@ -130,6 +140,54 @@ export class FusedOptimizer extends tf.Optimizer {
       decay: this.decay,
       epsilon: this.epsilon,
     };
+  }
+
+  /**
+   * The optimiser's state as tfjs optimisers give it: `iter` (the step count, int32 scalar), then
+   * per variable (in first-use order) its slots `<variable>/<slot>`: adam `m`, `v`; momentum
+   * `momentum`; rmsprop `rms`, `momentum`. The tensors are new; the caller disposes them.
+   */
+  override async getWeights(): Promise<NamedTensor[]> {
+    const out: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(this.iterations, 'int32') }];
+    const [first, second] = SLOT_NAMES[this.kind];
+    for (const [name, s] of this.state) {
+      if (first && s.a) out.push({ name: `${name}/${first}`, tensor: tf.tensor(Float32Array.from(s.a)) });
+      if (second && s.b) out.push({ name: `${name}/${second}`, tensor: tf.tensor(Float32Array.from(s.b)) });
+    }
+    return out;
+  }
+
+  /**
+   * Restores what getWeights gave (variable names may be those of other variables of the same
+   * sizes: the slots are bound to the names given). Adam's beta powers are recomputed from `iter`
+   * by the same float32 products as the steps, so the next step is bit-identical.
+   */
+  override async setWeights(weights: NamedTensor[]): Promise<void> {
+    const [iter, ...rest] = weights;
+    if (iter?.name !== 'iter') throw new Error(`FusedOptimizer.setWeights: the first weight must be "iter", got ${iter?.name ?? 'nothing'}`);
+    const iterations = (await iter.tensor.data())[0]!;
+    const [first, second] = SLOT_NAMES[this.kind];
+    this.state.clear();
+    for (const w of rest) {
+      const cut = w.name.lastIndexOf('/');
+      const name = w.name.slice(0, cut);
+      const slot = w.name.slice(cut + 1);
+      if (cut < 0 || (slot !== first && slot !== second)) throw new Error(`FusedOptimizer.setWeights: "${w.name}" is no ${this.kind} slot (${[first, second].filter(Boolean).join(', ')})`);
+      const s = this.state.get(name) ?? {};
+      const values = Float32Array.from((await w.tensor.data()) as Float32Array);
+      if (slot === first) s.a = values;
+      else s.b = values;
+      this.state.set(name, s);
+    }
+    this.iterations_ = iterations;
+    this.accBeta1 = f(this.beta1);
+    this.accBeta2 = f(this.beta2);
+    if (this.kind === 'adam') {
+      for (let i = 0; i < iterations; i++) {
+        this.accBeta1 = f(this.accBeta1 * f(this.beta1));
+        this.accBeta2 = f(this.accBeta2 * f(this.beta2));
+      }
+    }
   }
 
   override dispose(): void {

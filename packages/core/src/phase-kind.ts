@@ -42,6 +42,15 @@ export interface PhaseSession {
   end?(): void | Promise<void>;
   /** Releases what `begin` made; always called (also when the phase fails or the run is stopped). */
   dispose?(): void;
+  /**
+   * The session's own state at a batch boundary, for a mid-task checkpoint (e.g. a pruning
+   * schedule's progress or draws from `setup.rng`); JSON in `position.session`, tensors as
+   * `position/session/<name>`. A resumed run calls `begin` again (with the task's state at the
+   * checkpoint) and then `loadState` before its first step. Without it, a session must rebuild
+   * everything it needs in `begin`.
+   */
+  saveState?(): ComponentState | Promise<ComponentState>;
+  loadState?(state: ComponentState): void | Promise<void>;
 }
 
 /**

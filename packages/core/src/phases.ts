@@ -52,10 +52,20 @@ export function createOptimizer(phase: PhaseOptions, fused: boolean = FUSED_OPTI
     case 'adam':
       return tf.train.adam(phase.lr);
     case 'sgd':
-      return phase.momentum > 0 ? tf.train.momentum(phase.lr, phase.momentum) : tf.train.sgd(phase.lr);
+      return phase.momentum > 0 ? disposingLearningRate(tf.train.momentum(phase.lr, phase.momentum)) : tf.train.sgd(phase.lr);
     case 'rmsprop':
       return tf.train.rmsprop(phase.lr, 0.9, phase.momentum);
   }
+}
+
+/** tfjs's MomentumOptimizer.dispose() leaves SGD's learning-rate scalar (`c`) alive: dispose it too. */
+function disposingLearningRate(optimizer: tf.Optimizer): tf.Optimizer {
+  const dispose = optimizer.dispose.bind(optimizer);
+  optimizer.dispose = () => {
+    dispose();
+    (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+  };
+  return optimizer;
 }
 
 /** Learning rate of an epoch (0-based) under the phase's schedule. */

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { CHECKPOINT_MANIFEST } from './checkpoint.js';
+import { CHECKPOINT_MANIFEST, CHECKPOINT_TENSORS_FILE } from './checkpoint.js';
 import { DataError } from './errors.js';
 import { createFileExclusive, writeJsonAtomic } from './files.js';
 
@@ -145,7 +145,7 @@ export function runFilesIn(dir: string): string[] {
 function isRunFile(name: string): boolean {
   return (
     [RESULTS_FILE, CHECKPOINT_MANIFEST, RUN_INFO, 'accuracy_matrix.csv', 'report.html'].includes(name) ||
-    /^checkpoint-task-\d+\.safetensors$/.test(name) ||
+    CHECKPOINT_TENSORS_FILE.test(name) ||
     /^evaluation-.+\.json$/.test(name) ||
     /^\..+\.tmp$/.test(name)
   );

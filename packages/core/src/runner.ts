@@ -8,8 +8,9 @@ import type { LoadedCheckpoint } from './checkpoint.js';
 import { compose, silentLogger, type Composition, type Logger } from './compose.js';
 import { fixedContext } from './contexts.js';
 import type { LabeledDataset, Task, TaskStream } from './data.js';
-import { evaluateAllInference, evaluateTask, recalibrateBatchNorm, taskLogits } from './evaluation.js';
+import { evaluateAllInference, evaluateTask, recalibrateBatchNorm, taskInferenceWarnings, taskLogits } from './evaluation.js';
 import type { AccuracyMatrix } from './metrics.js';
+import { captureMidTask, CheckpointClock, restoreMidTask, type LoopState, type ResumePoint } from './mid-task.js';
 import { dispatch, type EventInfo, type Observer, type ObserverEvent, type RunOutcome, type RunView, type TrainingPosition } from './observer.js';
 import type { Registry } from './registry.js';
 import { buildResults, type ExperimentResults, type PhaseRecord, type TaskInferenceSummary, type TaskRecord } from './results.js';
@@ -73,6 +74,11 @@ export class Experiment implements RunView {
   private outcome: RunOutcome | undefined;
   /** Tasks whose training is finished (their masks are final). */
   private learnedTasks = 0;
+  /** Where a resumed mid-task checkpoint continues (consumed by its task). */
+  private resumePoint: ResumePoint | undefined;
+  /** The task in training: its finished phases and transfer record (for mid-task checkpoints). */
+  private taskInProgress: { phases: PhaseRecord[]; transfer?: TaskRecord['transfer'] } | undefined;
+  private readonly clock: CheckpointClock;
 
   private constructor(
     private readonly parts: Composition,
@@ -83,6 +89,7 @@ export class Experiment implements RunView {
     ({ backend: this.backendSelection, dataset: this.dataset, stream: this.stream, backbone: this.backbone, strategy: this.strategy, scorer: this.scorer } = parts);
     ({ ownership: this.ownership, transfer: this.transfer, inference: this.inference, rng: this.rng } = parts);
     parts.container.register(TOKENS.Run, { useValue: this });
+    this.clock = new CheckpointClock(params.config.checkpoint);
     // results.json is written before other observers hear afterExperiment; the checkpoint after
     // every other observer handled afterTask, so their state includes the task.
     this.observers = [...(params.outDir ? [resultsObserver] : []), ...parts.observers, ...(params.observers ?? []), ...(params.outDir ? [checkpointObserver(this)] : [])];
@@ -93,9 +100,7 @@ export class Experiment implements RunView {
     const logger = params.logger ?? silentLogger;
     const parts = await compose(params.config, params.registry, logger, params.runOptions, params.container, params.backend);
     const experiment = new Experiment(parts, params);
-    if (experiment.inference.wantsSuperfluousOutputs && (params.config.outputs?.superfluous ?? 0) === 0) {
-      logger.warn(`task inference "${params.config.task_inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably`);
-    }
+    for (const warning of taskInferenceWarnings(experiment.inference, params.config)) logger.warn(warning);
     if (params.resume) {
       try {
         const restored = restoreRunState(params.resume, experiment.parts, (key) => experiment.statefulComponent(key));
@@ -103,6 +108,7 @@ export class Experiment implements RunView {
         experiment.taskRecords.push(...restored.taskRecords);
         experiment.learnedTasks = restored.completed;
         experiment.resumedFrom = { dir: params.resume.dir, completed_tasks: restored.completed };
+        if (params.resume.manifest.position) experiment.resumePoint = restoreMidTask(params.resume, experiment.backbone);
       } catch (error) {
         experiment.dispose();
         throw error;
@@ -136,6 +142,11 @@ export class Experiment implements RunView {
 
   get position(): Readonly<TrainingPosition> | undefined {
     return this.current;
+  }
+
+  /** Where a resumed run continues inside a task (from a mid-task checkpoint), until that task runs. */
+  get resumePosition(): ResumePoint['position'] | undefined {
+    return this.resumePoint?.position;
   }
 
   masks(task: number): Float32Array[] {
@@ -177,10 +188,15 @@ export class Experiment implements RunView {
   private async runTask(task: Task): Promise<TaskRecord> {
     const t = task.index;
     await this.emit('beforeTask', { task });
-    this.backbone.addTask(t);
-    for (const layer of this.backbone.layers) layer.masks.add(t, undefined, this.rng.child(`scores/${t}/${layer.name}`));
     const layers = this.backbone.layers;
-    const transfer = await this.transfer.beforeTask({
+    // From a mid-task checkpoint: the task was added and its transfer done before the checkpoint.
+    const resume = this.resumePoint?.position.task === t ? this.resumePoint : undefined;
+    this.resumePoint = undefined;
+    if (!resume) {
+      this.backbone.addTask(t);
+      for (const layer of layers) layer.masks.add(t, undefined, this.rng.child(`scores/${t}/${layer.name}`));
+    }
+    const transfer = resume ? resume.position.transfer : await this.transfer.beforeTask({
       task,
       earlier: this.stream.tasks.slice(0, t),
       backbone: this.backbone,
@@ -189,11 +205,14 @@ export class Experiment implements RunView {
       scoresOf: (j) => layers.map((l) => l.masks.scoreValues(j)),
       setScores: (j, scores) => layers.forEach((l, i) => l.masks.setScores(j, scores[i]!)),
     });
-    const phases: PhaseRecord[] = [];
+    const phases: PhaseRecord[] = resume ? [...resume.position.phases] : [];
+    this.taskInProgress = { phases, ...(transfer ? { transfer } : {}) };
     for (const [index, spec] of this.strategy.phases(task).entries()) {
+      if (resume && index < resume.position.phase) continue;
       const options = this.params.registry.resolveOptions('phase', { id: spec.name, options: spec.options }, `strategy "${this.strategy.id}" phase ${index + 1}`);
-      phases.push(await trainPhase(this.phaseHost(), task, index, { ...spec, options }, this.parts.phaseKind(spec.name)));
+      phases.push(await trainPhase(this.phaseHost(), task, index, { ...spec, options }, this.parts.phaseKind(spec.name), resume?.position.phase === index ? resume : undefined));
     }
+    this.taskInProgress = undefined;
     const recalibrationSeconds = recalibrateBatchNorm(this.backbone, task, this.config.batch_norm.recalibration_examples, this.config.batch_norm.batch_size, this.rng.child(`recalibrate/${t}`));
     const ownership = this.ownership.recordTask(t, await Promise.all(layers.map((l) => l.masks.readValues(t))), layers);
     // Compact task state: the final masks are stored bit-packed and the scores released
@@ -232,10 +251,11 @@ export class Experiment implements RunView {
   /**
    * Evaluates every learned task without task ids, with the run's task inference or another
    * task_inference component (`ref`, built through the run's container); `batchSize` overrides
-   * the inference's test batch size.
+   * the inference's test batch size; `logger` gets `ref`'s warnings (taskInferenceWarnings).
    */
-  async evaluateTaskInference(ref?: { id: string; options?: Record<string, unknown> }, batchSize?: number): Promise<TaskInferenceSummary> {
+  async evaluateTaskInference(ref?: { id: string; options?: Record<string, unknown> }, batchSize?: number, logger?: Logger): Promise<TaskInferenceSummary> {
     let inference = ref ? this.parts.create<TaskInference>('task_inference', ref) : this.inference;
+    if (ref && logger) for (const warning of taskInferenceWarnings(inference, this.config)) logger.warn(warning);
     if (batchSize !== undefined) inference = Object.assign(Object.create(inference) as TaskInference, { batchSize });
     const learned = this.stream.tasks.slice(0, this.learnedTasks);
     return evaluateAllInference(this.backbone, learned, inference, this.stream.numClasses, this.config.evaluation.batch_size);
@@ -253,10 +273,23 @@ export class Experiment implements RunView {
 
   /** Writes the checkpoint of the finished tasks to `dir`; the size is recorded on the last task record. */
   async saveCheckpoint(dir: string): Promise<{ file: string; bytes: number }> {
-    const saved = await saveRunState(dir, { ...this.parts, config: this.config, learned: this.learnedTasks, components: this.statefulComponents(), accuracyMatrix: this.accuracyMatrix, taskRecords: this.taskRecords, startedAt: this.startedAt, backend: this.backend, runId: this.runId });
+    const saved = await this.saveState(dir);
     const last = this.taskRecords[this.learnedTasks - 1];
     if (last) last.checkpoint_bytes = saved.bytes;
+    this.clock.reset();
     return saved;
+  }
+
+  /** Writes a mid-task checkpoint (the finished tasks and the task in progress at the loop's batch boundary) to the run directory. */
+  private async saveMidTask(loop: LoopState): Promise<void> {
+    const midTask = await captureMidTask(this.backbone, loop, this.taskInProgress ?? { phases: [] });
+    await this.saveState(this.outDir!, midTask);
+    this.clock.reset();
+  }
+
+  private saveState(dir: string, midTask?: Parameters<typeof saveRunState>[1]['midTask']): Promise<{ file: string; bytes: number }> {
+    const run = { ...this.parts, config: this.config, learned: this.learnedTasks, components: this.statefulComponents(), accuracyMatrix: this.accuracyMatrix, taskRecords: this.taskRecords };
+    return saveRunState(dir, { ...run, startedAt: this.startedAt, backend: this.backend, runId: this.runId, ...(midTask ? { midTask } : {}) });
   }
 
   /** The results so far, as written to results.json. */
@@ -315,6 +348,7 @@ export class Experiment implements RunView {
       setPosition: (position: TrainingPosition | undefined) => {
         this.current = position;
       },
+      ...(this.outDir && this.config.checkpoint.enabled ? { checkpoint: { due: () => this.clock.due(), step: () => this.clock.step(), save: (loop: LoopState) => this.saveMidTask(loop) } } : {}),
     };
   }
 

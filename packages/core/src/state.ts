@@ -6,6 +6,7 @@ import { componentState, expectTensor, type LoadedCheckpoint } from './checkpoin
 import { DataError } from './errors.js';
 import type { AccuracyMatrix } from './metrics.js';
 import type { TaskRecord } from './results.js';
+import type { MidTaskPosition } from './mid-task.js';
 import type { Rng } from './rng.js';
 import { runFiles } from './run-files.js';
 import { storedTensor, type StoredTensor } from './safetensors.js';
@@ -45,6 +46,8 @@ export interface SavedRun {
   startedAt: Date;
   backend: string;
   runId: string;
+  /** A mid-task checkpoint: the task in progress (its tensors already named `position/...`). */
+  midTask?: { position: MidTaskPosition; tensors: Map<string, StoredTensor> };
 }
 
 /** Writes the state after the finished tasks to `dir` (checkpoint.json + safetensors); tensors are read asynchronously. */
@@ -67,11 +70,12 @@ export async function saveRunState(dir: string, run: SavedRun): Promise<{ file: 
     components[key] = state.json ?? null;
     for (const [name, x] of Object.entries(state.tensors ?? {})) tensors.set(`${key}/${name}`, x);
   }
+  for (const [name, x] of run.midTask?.tensors ?? []) tensors.set(name, x);
   return runFiles().writeCheckpoint(
     dir,
     {
       format: 'supermask-checkpoint',
-      format_version: 1,
+      format_version: run.midTask ? 2 : 1,
       run_id: run.runId,
       created_at: new Date().toISOString(),
       config: run.config as unknown as Record<string, unknown> & { seed: number },
@@ -84,6 +88,7 @@ export async function saveRunState(dir: string, run: SavedRun): Promise<{ file: 
       tasks: run.taskRecords as unknown as Record<string, unknown>[],
       started_at: run.startedAt.toISOString(),
       backend: run.backend,
+      ...(run.midTask ? { position: run.midTask.position } : {}),
     },
     tensors,
   );

@@ -130,6 +130,12 @@ export class LayerMasks {
     this.invalidate(task);
   }
 
+  /** The mask a phase set with `setMask` for a training task, if any (a copy). */
+  fixedMask(task: number): Float32Array | undefined {
+    const fixed = this.training.get(task)?.fixed;
+    return fixed ? Float32Array.from(fixed) : undefined;
+  }
+
   /** Marks a training task's cached mask stale (call after its scores change). */
   invalidate(task: number): void {
     const entry = this.training.get(task);

@@ -5,6 +5,7 @@ import type { Backbone, PhaseSpec, WeightOwnershipPolicy } from './contracts.js'
 import type { Task } from './data.js';
 import { classLogits, evaluateTask, gatherBatch } from './evaluation.js';
 import type { EventInfo, ObserverEvent, PhaseInfo, TrainingPosition } from './observer.js';
+import { resumeLoop, type LoopState, type ResumePoint } from './mid-task.js';
 import type { PhaseKind } from './phase-kind.js';
 import { createOptimizer, learningRateAt, setLearningRate } from './phases.js';
 import type { PhaseRecord } from './results.js';
@@ -42,6 +43,8 @@ export interface PhaseHost {
   emit<K extends ObserverEvent>(event: K, info: EventInfo<K>): Promise<void>;
   stopRequested(): boolean;
   setPosition(position: TrainingPosition | undefined): void;
+  /** Mid-task checkpoints (absent when the run writes none): `due()` is checked at every batch boundary, `step()` after every step. */
+  checkpoint?: { due(): boolean; step(): void; save(loop: LoopState): Promise<void> };
 }
 
 interface PendingStep {
@@ -59,7 +62,7 @@ interface PendingStep {
  * when the loop also yields to the event loop (timers and progress bars run); afterBatch events
  * are delivered then, in order.
  */
-export async function trainPhase(host: PhaseHost, task: Task, index: number, phase: PhaseSpec, kind: PhaseKind): Promise<PhaseRecord> {
+export async function trainPhase(host: PhaseHost, task: Task, index: number, phase: PhaseSpec, kind: PhaseKind, resume?: ResumePoint): Promise<PhaseRecord> {
   const t = task.index;
   const n = task.train.n;
   const batchesPerEpoch = Math.ceil(n / phase.batch_size);
@@ -92,8 +95,17 @@ export async function trainPhase(host: PhaseHost, task: Task, index: number, pha
       rng: host.rng.child(`phase/${t}/${index}`),
     });
     const variables = session.variables as tf.Variable[];
+    // A mid-task checkpoint of this phase: continue at its epoch and batch with its state.
+    const from = resume?.position;
+    if (resume && from) {
+      await resumeLoop(resume, optimizer, session);
+      shuffleRng.setState(from.rng.shuffle);
+      if (augment && from.rng.augment) augment.rng.setState(from.rng.augment);
+      ({ steps, seconds, final_loss: lastLoss, train_accuracy: lastAccuracy } = { steps: from.steps, ...from.phase_progress });
+      epochAccuracy.push(...from.phase_progress.epoch_accuracy);
+    }
     host.setPosition(position);
-    for (let epoch = 0; epoch < phase.epochs; epoch++) {
+    for (let epoch = from?.epoch ?? 0; epoch < phase.epochs; epoch++) {
       const lr = learningRateAt(phase, epoch);
       setLearningRate(optimizer, lr);
       position.epoch = epoch;
@@ -101,9 +113,10 @@ export async function trainPhase(host: PhaseHost, task: Task, index: number, pha
       position.rng.shuffle = shuffleRng.getState();
       await host.emit('beforeEpoch', { ...info, epoch });
       const order = shuffleRng.permutation(n);
-      const epochStart = performance.now();
-      let lastRead = epochStart;
-      const totals = { loss: 0, correct: 0, seen: 0 };
+      const partial = from && epoch === from.epoch ? from.epoch_totals : undefined;
+      const epochStart = performance.now() - (partial?.seconds ?? 0) * 1000;
+      let lastRead = performance.now();
+      const totals = { loss: partial?.loss ?? 0, correct: partial?.correct ?? 0, seen: partial?.seen ?? 0 };
       // Reads the pending steps' losses and accuracies in one transfer and delivers afterBatch.
       const drain = async () => {
         if (pending.length === 0) return;
@@ -122,10 +135,28 @@ export async function trainPhase(host: PhaseHost, task: Task, index: number, pha
           await host.emit('afterBatch', { ...info, epoch, batch: s.batch, loss, trainAccuracy: totals.correct / totals.seen, samplesPerSecond: totals.seen / Math.max(elapsed, 1e-9) });
         }
       };
-      for (let b = 0; b < batchesPerEpoch; b++) {
+      for (let b = partial ? from!.batch : 0; b < batchesPerEpoch; b++) {
         position.batch = b;
         if (augment) position.rng.augment = augment.rng.getState();
-        if (host.stopRequested()) {
+        const stop = host.stopRequested();
+        if (host.checkpoint && (stop || host.checkpoint.due())) {
+          await drain();
+          await host.checkpoint.save({
+            task: t,
+            phase: index,
+            phase_name: phase.name,
+            epoch,
+            batch: b,
+            steps,
+            rng: { ...position.rng },
+            epoch_totals: { ...totals, seconds: (performance.now() - epochStart) / 1000 },
+            phase_progress: { seconds, final_loss: lastLoss, train_accuracy: lastAccuracy, epoch_accuracy: [...epochAccuracy] },
+            optimizer,
+            variables,
+            session,
+          });
+        }
+        if (stop) {
           await drain();
           throw new StopRequested({ task: t, phase: phase.name, epoch, batch: b });
         }
@@ -148,6 +179,7 @@ export async function trainPhase(host: PhaseHost, task: Task, index: number, pha
         });
         pending.push({ batch: b, count: end - start, loss, correct, at: performance.now() });
         steps++;
+        host.checkpoint?.step();
         await session.afterStep?.({ epoch, batch: b });
         if (performance.now() - lastRead >= YIELD_INTERVAL_MS) {
           await drain();

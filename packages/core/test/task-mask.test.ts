@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { keptCount, MaskedDense, packBits, Rng, signedConstant, straightThroughMask, topKAbsMask, type MaskScorer } from '@supermask/core';
+import { keptCount, MaskedDense, packBits, Rng, signedConstant, straightThroughMask, superpositionContext, topKAbsMask, type MaskScorer } from '@supermask/core';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -54,5 +54,58 @@ describe('LayerMasks', () => {
     expect(() => l.masks.setMask(1, new Float32Array(3))).toThrow(/mask have 3 values, shape 8x4 needs 32/);
     l.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+/** A 12x5 layer with `tasks` masks, the first `finished` finished (bit-packed), the rest cached. */
+function layerWithMasks(tasks: number, finished = 2): MaskedDense {
+  const l = new MaskedDense('fc', 12, 5, signedConstant(60, 12, new Rng(1)));
+  l.masks.bind(scorer, 0.25);
+  for (let t = 0; t < tasks; t++) {
+    l.masks.add(t, undefined, new Rng(10 + t));
+    if (t < finished) l.masks.finish(t);
+  }
+  return l;
+}
+
+describe('superpositionContext', () => {
+  it('is W * sum_i alpha_i M_i (the stacked product equals the sum of terms), gradient included', () => {
+    const l = layerWithMasks(4);
+    const candidates = [3, 0, 2];
+    const alpha = Float32Array.from([0.2, 0.5, 0.3]);
+    const w = l.weight.arraySync() as number[][];
+    const masks = candidates.map((t) => l.masks.values(t));
+    const expected = w.map((row, r) => row.map((v, c) => v * candidates.reduce((s, _, i) => s + alpha[i]! * masks[i]![r * 5 + c]!, 0)));
+    tf.tidy(() => {
+      const ctx = superpositionContext(candidates, tf.tensor1d(alpha));
+      expect(ctx.batchStatistics).toBe(true);
+      const got = ctx.weight(l).arraySync() as number[][];
+      got.forEach((row, r) => row.forEach((v, c) => expect(v).toBeCloseTo(expected[r]![c]!, 6)));
+      // d/dalpha_i sum(W * mix) = sum(W * M_i).
+      const g = tf.grad((a) => superpositionContext(candidates, a as tf.Tensor1D).weight(l).sum() as tf.Scalar)(tf.tensor1d(alpha)).arraySync() as number[];
+      candidates.forEach((_, i) => expect(g[i]!).toBeCloseTo(w.flat().reduce((s, v, j) => s + v * masks[i]![j]!, 0), 4));
+    });
+    l.dispose();
+  });
+
+  it('mixes each layer once per context, recomputes a mix an enclosing tidy disposed, and leaks nothing', () => {
+    const l = layerWithMasks(3, 3);
+    const before = tf.memory().numTensors;
+    const alpha = tf.tensor1d([0.5, 0.25, 0.25]);
+    const ctx = superpositionContext([0, 1, 2], alpha);
+    const first = tf.tidy(() => {
+      const a = ctx.weight(l);
+      expect(ctx.weight(l)).toBe(a);
+      return a.dataSync().slice();
+    });
+    // The tidy disposed the cached mix: the next pass computes it again, with the same values.
+    tf.tidy(() => {
+      expect(ctx.weight(l).dataSync()).toEqual(first);
+    });
+    alpha.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => tf.tidy(() => superpositionContext([0, 1], tf.tensor1d([1])))).toThrow(/a superposition of 2 tasks needs 2 coefficients, got 1/);
+    expect(() => tf.tidy(() => superpositionContext([], tf.tensor1d([])))).toThrow(/at least one task/);
+    l.dispose();
   });
 });

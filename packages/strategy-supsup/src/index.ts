@@ -1,17 +1,20 @@
-import type { Registry, TaskInference } from '@supermask/core';
+import { TOKENS, type BackboneSpec, type Registry, type TaskInference } from '@supermask/core';
 import { FrozenWeights } from './frozen.js';
 import { BinaryInference, ExhaustiveInference, INFERENCE_SCHEMA, OneShotInference, type InferenceOptions } from './inference.js';
+import { CONTRAST_SCHEMA, ContrastInference, type ContrastOptions } from './contrast.js';
 import { SupSup, SUPSUP_SCHEMA, type SupSupOptions } from './supsup.js';
 import { TopKScorer, TOPK_SCHEMA, type TopKOptions } from './topk.js';
 
 export * from './frozen.js';
 export * from './inference.js';
+export * from './reliability.js';
+export * from './contrast.js';
 export * from './supsup.js';
 export * from './topk.js';
 
 const PACKAGE = '@supermask/strategy-supsup';
 
-/** Registers the top-k scorer, the frozen ownership policy, one-shot, binary and exhaustive task inference and the SupSup recipe. */
+/** Registers the top-k scorer, the frozen ownership policy, one-shot, binary, exhaustive and contrast task inference and the SupSup recipe. */
 export function register(registry: Registry): void {
   registry.register<TopKScorer, TopKOptions>({
     kind: 'mask_scorer',
@@ -41,6 +44,15 @@ export function register(registry: Registry): void {
   for (const { id, description, create } of inferences) {
     registry.register<TaskInference, InferenceOptions>({ kind: 'task_inference', id, description, package: PACKAGE, schema: INFERENCE_SCHEMA, create });
   }
+  registry.register<TaskInference, ContrastOptions>({
+    kind: 'task_inference',
+    id: 'contrast',
+    description:
+      'Entropy gradient of the superposition on the batch minus on the scrambled batch ranks the tasks; the best `candidates` run alone and the lowest entropy wins (reliable with trained weights, no superfluous outputs needed; constant passes per batch)',
+    package: PACKAGE,
+    schema: CONTRAST_SCHEMA,
+    create: (options, c) => new ContrastInference(options, c.resolve<BackboneSpec>(TOKENS.BackboneSpec)),
+  });
   registry.register<SupSup, SupSupOptions>({
     kind: 'strategy',
     id: 'supsup',

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InferenceContext, TaskInference } from '@supermask/core';
+import { MEASURED_RELIABILITY } from './reliability.js';
 
 export interface InferenceOptions {
   /** Test batch size: each batch gets one inferred task id. */
@@ -15,12 +16,17 @@ export const INFERENCE_SCHEMA = {
 };
 
 /**
- * Mean output entropy of a batch under the superposition W * sum_i alpha_i M_{candidates[i]}
- * (core's superposition context: per-task batch norm cannot apply to a mix of tasks, so it
- * normalises with the batch's own statistics).
+ * Logits of a batch under the superposition W * sum_i alpha_i M_{candidates[i]} (core's
+ * superposition context: each layer's mix computed once per context; per-task batch norm cannot
+ * apply to a mix of tasks, so it normalises with the batch's own statistics).
  */
+export function superpositionLogits(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Tensor2D {
+  return ctx.backbone.forward(x, ctx.superposition(candidates, alpha));
+}
+
+/** Mean output entropy of a batch under the superposition of `candidates` (see superpositionLogits). */
 export function superpositionEntropy(x: tf.Tensor, alpha: tf.Tensor1D, candidates: readonly number[], ctx: InferenceContext): tf.Scalar {
-  return meanEntropy(ctx.backbone.forward(x, ctx.superposition(candidates, alpha)));
+  return meanEntropy(superpositionLogits(x, alpha, candidates, ctx));
 }
 
 /** Mean over the batch of the entropy of softmax(logits), every output included. */
@@ -29,19 +35,37 @@ export function meanEntropy(logits: tf.Tensor2D): tf.Scalar {
   return logp.exp().mul(logp).sum(1).neg().mean() as tf.Scalar;
 }
 
-/** Gradient of the mean output entropy w.r.t. the mixing coefficients alpha. */
-export async function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext): Promise<Float32Array> {
-  const g = tf.tidy(() => tf.grad((a: tf.Tensor) => superpositionEntropy(x, a as tf.Tensor1D, candidates, ctx))(tf.tensor1d(alpha)));
-  const values = Float32Array.from((await g.data()) as Float32Array);
-  g.dispose();
-  return values;
+/**
+ * Mean output entropy of the logits divided by their root mean square over the batch: unchanged
+ * when every logit is scaled by the same factor, so its gradient ignores how much a mask merely
+ * sharpens (or saturates) the outputs.
+ */
+export function scaleFreeEntropy(logits: tf.Tensor2D): tf.Scalar {
+  return meanEntropy(logits.div(logits.square().mean().add(1e-12).sqrt()) as tf.Tensor2D);
+}
+
+/** What a gradient method minimises over the superposition's logits (a scalar per batch). */
+export type InferenceObjective = (logits: tf.Tensor2D) => tf.Scalar;
+
+/** Reads a 1-D gradient tensor into a new array and disposes it. */
+export async function readGradient(g: tf.Tensor): Promise<Float32Array> {
+  try {
+    return Float32Array.from((await g.data()) as Float32Array);
+  } finally {
+    g.dispose();
+  }
+}
+
+/** Gradient of `objective` (default: the mean output entropy) w.r.t. the mixing coefficients alpha. */
+export function entropyGradient(x: tf.Tensor, alpha: Float32Array, candidates: readonly number[], ctx: InferenceContext, objective: InferenceObjective = meanEntropy): Promise<Float32Array> {
+  return readGradient(tf.tidy(() => tf.grad((a: tf.Tensor) => objective(superpositionLogits(x, a as tf.Tensor1D, candidates, ctx)))(tf.tensor1d(alpha))));
 }
 
 /**
  * Task inference from the output entropy of the learned tasks' masks (no task id needed). With
  * one learned task there is nothing to infer; otherwise `choose` picks among tasks 0..k-1.
  */
-abstract class EntropyInference implements TaskInference {
+export abstract class EntropyInference implements TaskInference {
   abstract readonly id: string;
   readonly usesTaskId = false;
   readonly batchSize: number;
@@ -62,12 +86,13 @@ abstract class GradientInference extends EntropyInference {
   readonly wantsSuperfluousOutputs = true;
 }
 
-/** Entropy gradient at the uniform mix of `candidates` (alpha_i = 1 / candidates.length). */
-function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], ctx: InferenceContext): Promise<Float32Array> {
-  return entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx);
+/** Gradient of `objective` (default: entropy) at the uniform mix of `candidates` (alpha_i = 1 / candidates.length). */
+export function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], ctx: InferenceContext, objective?: InferenceObjective): Promise<Float32Array> {
+  return entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx, objective);
 }
 
-function argmin(values: Float32Array): number {
+/** Index of the smallest value (the first one on ties). */
+export function argmin(values: Float32Array): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! < values[best]!) best = i;
   return best;
@@ -79,6 +104,7 @@ function argmin(values: Float32Array): number {
  */
 export class OneShotInference extends GradientInference {
   readonly id = 'oneshot';
+  readonly knownReliability = MEASURED_RELIABILITY.oneshot;
 
   protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
     return tasks[argmin(await uniformMixGradient(x, tasks, ctx))]!;
@@ -92,6 +118,7 @@ export class OneShotInference extends GradientInference {
  */
 export class BinaryInference extends GradientInference {
   readonly id = 'binary';
+  readonly knownReliability = MEASURED_RELIABILITY.binary;
 
   protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
     let candidates = tasks;
@@ -115,13 +142,21 @@ export class BinaryInference extends GradientInference {
 export class ExhaustiveInference extends EntropyInference {
   readonly id = 'exhaustive';
 
-  protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
-    const entropies = new Float32Array(tasks.length);
-    for (const [i, task] of tasks.entries()) {
-      const h = tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))));
+  protected choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
+    return lowestEntropyAlone(x, ctx, tasks);
+  }
+}
+
+/** The task among `tasks` whose mask alone (with its per-task state) gives `x` the lowest mean output entropy. */
+export async function lowestEntropyAlone(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): Promise<number> {
+  const entropies = new Float32Array(tasks.length);
+  for (const [i, task] of tasks.entries()) {
+    const h = tf.tidy(() => meanEntropy(ctx.backbone.forward(x, ctx.fixedContext(task))));
+    try {
       entropies[i] = (await h.data())[0]!;
+    } finally {
       h.dispose();
     }
-    return tasks[argmin(entropies)]!;
   }
+  return tasks[argmin(entropies)]!;
 }

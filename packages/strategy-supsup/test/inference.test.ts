@@ -1,32 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Experiment, fixedContext, inferenceContext, inputSize, resolveConfig, type ExperimentResults } from '@supermask/core';
+import { fixedContext, inferenceContext, inputSize, type Experiment, type ExperimentResults } from '@supermask/core';
 import { BinaryInference, entropyGradient, ExhaustiveInference, OneShotInference, superpositionEntropy } from '@supermask/strategy-supsup';
-import { testRegistry } from '../../cli/test/helpers.js';
+import { trainPermuted } from './helpers.js';
 
 let experiment: Experiment;
 let results: ExperimentResults;
-
-/** SupSup on 3 permuted Fashion-MNIST tasks (embedded data), trained; `extra` adds config fields. */
-async function trainPermuted(extra: Record<string, unknown>): Promise<{ experiment: Experiment; results: ExperimentResults }> {
-  const registry = testRegistry();
-  const config = resolveConfig(
-    {
-      name: 'inference',
-      seed: 0,
-      backend: 'cpu',
-      dataset: { id: 'fashion-mnist' },
-      stream: { id: 'permuted', options: { tasks: 3, train_per_task: 1500, test_per_task: 256 } },
-      backbone: { id: 'lenet', options: { hidden: [100, 50] } },
-      strategy: { id: 'supsup', options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 } } },
-      mask_scorer: { id: 'topk', options: { density: 0.1 } },
-      ...extra,
-    },
-    registry,
-  );
-  const e = await Experiment.create({ config, registry });
-  return { experiment: e, results: await e.run() };
-}
 
 beforeAll(async () => {
   ({ experiment, results } = await trainPermuted({ task_inference: { id: 'oneshot', options: { batch_size: 64 } } }));

@@ -1,0 +1,23 @@
+import { Experiment, resolveConfig, type ExperimentResults, type Registry } from '@supermask/core';
+import { testRegistry } from '../../cli/test/helpers.js';
+
+/** SupSup on 3 permuted Fashion-MNIST tasks (embedded data), trained; `extra` adds config fields. */
+export async function trainPermuted(extra: Record<string, unknown>, registry: Registry = testRegistry()): Promise<{ experiment: Experiment; results: ExperimentResults }> {
+  const config = resolveConfig(
+    {
+      name: 'inference',
+      seed: 0,
+      backend: 'cpu',
+      dataset: { id: 'fashion-mnist' },
+      stream: { id: 'permuted', options: { tasks: 3, train_per_task: 1500, test_per_task: 256 } },
+      backbone: { id: 'lenet', options: { hidden: [100, 50] } },
+      strategy: { id: 'supsup', options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 } } },
+      mask_scorer: { id: 'topk', options: { density: 0.1 } },
+      ...extra,
+    },
+    registry,
+  );
+  const e = await Experiment.create({ config, registry });
+  return { experiment: e, results: await e.run() };
+}
+
