@@ -11,11 +11,14 @@
 // 1e-3 (the run fails otherwise; one layer's equivalence within 1e-3 is the webgpu test file's). Steps are timed between two reads (`await data()`), BENCH_STEPS
 // steps per phase after BENCH_WARMUP untimed ones (shader compilation). Inputs are random
 // (the speed does not depend on them). lavapipe figures are for correctness, not speed.
+// On webgpu the mask phase is also timed with the threshold found the way it was before the radix
+// selection (`tf.topk` over the layer, then the same tie rule): rows with selection "tf.topk"; the
+// masks of both selections must be identical (BENCH_COMPARE_SELECTION=0 skips these rows).
 // Writes bench/results/gpu.json (or BENCH_OUT/gpu.json) with the adapter description.
 import os from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { adapterLabel, createOptimizer, readConfigFile, registerCoreComponents, Registry, resolveConfig, Rng, selectBackend } from '@supermask/core';
+import { adapterLabel, createOptimizer, keptCount, readConfigFile, registerCoreComponents, Registry, resolveConfig, Rng, selectBackend } from '@supermask/core';
 import { LeNet, register as registerMlp } from '@supermask/backbone-mlp';
 import { ResNet, register as registerResNet } from '@supermask/backbone-resnet';
 import { BertModel, resolveModelDir } from '@supermask/backbone-bert';
@@ -37,16 +40,36 @@ const ALL_NETS = [
   { net: 'resnet18', file: 'split-fmnist-resnet18-supsup.json', inputShape: [32, 32, 1], build: (spec, options, rng) => new ResNet('resnet18', spec, options, 'basic', [2, 2, 2, 2], rng) },
 ];
 
+const compareSelection = process.env.BENCH_COMPARE_SELECTION !== '0';
+
+/** The top-k scorer with the earlier device threshold: `tf.topk` sorts the layer's |scores| every step. */
+class SortThresholdScorer extends TopKScorer {
+  maskTensor(scores, density) {
+    const n = scores.size;
+    const k = keptCount(n, density);
+    if (k >= n) return tf.ones(scores.shape);
+    return tf.tidy(() => {
+      const a = tf.abs(scores.reshape([n]));
+      const threshold = tf.min(tf.topk(a, k, false).values);
+      const above = tf.greater(a, threshold);
+      const atThreshold = tf.equal(a, threshold);
+      const tiesKept = tf.sub(tf.scalar(k, 'int32'), tf.sum(tf.cast(above, 'int32')));
+      const keep = tf.logicalOr(above, tf.logicalAnd(atThreshold, tf.lessEqual(tf.cumsum(tf.cast(atThreshold, 'int32')), tiesKept)));
+      return tf.where(keep, tf.ones(keep.shape), tf.zeros(keep.shape)).reshape(scores.shape);
+    });
+  }
+}
+
 const NETS = process.env.BENCH_NETS ? ALL_NETS.filter((n) => process.env.BENCH_NETS.split(',').includes(n.net)) : ALL_NETS;
 const batchOverride = process.env.BENCH_BATCH ? Number(process.env.BENCH_BATCH) : undefined;
 
 /** A network of `entry` with task 0's scores, built from seeded randoms (the same on every backend). */
-function buildNet(entry, registry) {
+function buildNet(entry, registry, Scorer = TopKScorer) {
   const config = resolveConfig(readConfigFile(join(root, 'configs', entry.file)), registry, { file: entry.file });
   const rng = new Rng(config.seed);
   const spec = { inputShape: entry.inputShape, numClasses: 2, numOutputs: 2 };
   const backbone = entry.build(spec, config.backbone.options, rng.child('backbone'));
-  const scorer = new TopKScorer(config.mask_scorer.options);
+  const scorer = new Scorer(config.mask_scorer.options);
   const densities = scorer.densities(backbone.layers);
   backbone.addTask(0);
   backbone.layers.forEach((l, i) => {
@@ -188,16 +211,19 @@ for (const requested of backends) {
   selections[backend] = selection;
   if (selection.adapter) console.error(`adapter: ${adapterLabel(selection.adapter)}`);
   for (const entry of NETS) {
-    for (const phase of ['mask', 'weight']) {
+    const variants = [['mask', 'radix'], ...(backend === 'webgpu' && compareSelection ? [['mask', 'tf.topk']] : []), ['weight', 'radix']];
+    for (const [phase, selection] of variants) {
       const before = tf.memory().numTensors;
-      const net = buildNet(entry, registry);
-      (firsts[`${entry.net}/${phase}`] ??= {})[backend] = await firstStep(net, phase);
+      const net = buildNet(entry, registry, selection === 'tf.topk' ? SortThresholdScorer : TopKScorer);
+      const first = await firstStep(net, phase);
+      if (selection === 'radix') (firsts[`${entry.net}/${phase}`] ??= {})[backend] = first;
+      else if (first.mask.some((v, i) => v !== firsts[`${entry.net}/${phase}`][backend].mask[i])) throw new Error(`${entry.net} on ${backend}: the tf.topk threshold gives another mask than the radix selection`);
       const load = os.loadavg()[0];
       const timed = await timeSteps(net, phase, steps[entry.net]);
       net.backbone.dispose();
       if (tf.memory().numTensors !== before) throw new Error(`${entry.net} ${phase} on ${backend}: ${tf.memory().numTensors - before} tensors leaked`);
-      rows.push({ backend, network: entry.net, phase, batch_size: net.batch, ...timed, load_average: load });
-      console.error(`${backend} ${entry.net} ${phase}: ${timed.samples_per_second.toFixed(1)} samples/s`);
+      rows.push({ backend, network: entry.net, phase, selection: backend === 'webgpu' ? selection : 'cpu', batch_size: net.batch, ...timed, load_average: load });
+      console.error(`${backend} ${entry.net} ${phase} (${selection}): ${timed.samples_per_second.toFixed(1)} samples/s`);
     }
   }
   const model = BertModel.load(resolveModelDir(bertModel));
@@ -236,13 +262,20 @@ for (const [what, byBackend] of Object.entries(firsts)) {
 const speed = (r) => (r.samples_per_second >= 100 ? Math.round(r.samples_per_second) : Number(r.samples_per_second.toFixed(2)));
 const gpu = Object.values(selections).find((s) => s.adapter && s.backend === 'webgpu');
 console.log(`bench:gpu; adapter ${gpu ? adapterLabel(gpu.adapter) : 'none'}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores\n`);
-printTable(rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), samples_per_second: speed(r) })), ['backend', 'network', 'phase', 'batch_size', 'steps', 'seconds', 'samples_per_second']);
+printTable(rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), samples_per_second: speed(r) })), ['backend', 'network', 'phase', 'selection', 'batch_size', 'steps', 'seconds', 'samples_per_second', 'load_average']);
 const ratios = [];
-for (const r of rows.filter((x) => x.backend === 'webgpu')) {
+for (const r of rows.filter((x) => x.backend === 'webgpu' && x.selection !== 'tf.topk')) {
   const cpu = rows.find((x) => x.backend !== 'webgpu' && x.network === r.network && x.phase === r.phase);
-  if (cpu) ratios.push({ network: r.network, phase: r.phase, [`webgpu / ${cpu.backend}`]: Number((r.samples_per_second / cpu.samples_per_second).toFixed(3)) });
+  const sorted = rows.find((x) => x.backend === 'webgpu' && x.selection === 'tf.topk' && x.network === r.network && x.phase === r.phase);
+  ratios.push({
+    network: r.network,
+    phase: r.phase,
+    'webgpu / cpu': cpu ? Number((r.samples_per_second / cpu.samples_per_second).toFixed(3)) : '',
+    'radix / tf.topk (webgpu)': sorted ? Number((r.samples_per_second / sorted.samples_per_second).toFixed(3)) : '',
+  });
 }
 if (ratios.length) {
+  // Sides measured one after the other in this run; the load average is in each row.
   console.log('');
   printTable(ratios);
 }

@@ -201,10 +201,11 @@ export class ResNet implements Backbone {
     for (const n of this.norms) n.freeze(task);
   }
 
-  taskState(task: number): Record<string, StoredTensor> {
+  /** The task's batch-norm statistics, read with `await data()` (a GPU backend has no synchronous read). */
+  async taskState(task: number): Promise<Record<string, StoredTensor>> {
     const out: Record<string, StoredTensor> = {};
     for (const n of this.norms) {
-      const { mean, variance } = n.statistics(task);
+      const { mean, variance } = await n.readStatistics(task);
       out[`${n.name}/mean`] = storedTensor('F32', [n.channels], mean);
       out[`${n.name}/variance`] = storedTensor('F32', [n.channels], variance);
     }

@@ -55,7 +55,7 @@ function step(kind: 'resnet18' | 'resnet50', phase: Phase, fused: boolean): { lo
       logits!.dispose();
       return { logits: values, grads: variables.map((v) => Float32Array.from(grads[v.name]!.dataSync() as Float32Array)) };
     });
-    const stats = Object.values(net.taskState(0)).map((t) => new Float32Array(t.bytes.slice().buffer));
+    const stats = net.batchNorms.flatMap((n) => Object.values(n.statistics(0)));
     return { ...out, stats, usedFused };
   } finally {
     net.dispose();

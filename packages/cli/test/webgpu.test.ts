@@ -28,7 +28,7 @@ import {
   type Task,
 } from '@supermask/core';
 import { TopKScorer } from '@supermask/strategy-supsup';
-import { blobsConfig, testRegistry } from './helpers.js';
+import { blobs, blobsConfig, testRegistry } from './helpers.js';
 
 /** Whether this machine has a WebGPU adapter: tried once, and the reason printed when not. */
 async function webgpuAvailable(): Promise<string | undefined> {
@@ -232,11 +232,15 @@ class GuaranteeRecorder implements Observer {
   readonly id = 'guarantee-recorder';
   experiment!: Experiment;
   /** logits[j] = task j's test logits after each task from j on. */
-  readonly logits: Float32Array[][] = [[], [], []];
+  readonly logits: Float32Array[][];
   /** Weights outside E_t that changed during task t's weight phase (must be 0), and inside E_t. */
   readonly changed: { outside: number; inside: number }[] = [];
   private before: Uint32Array[] = [];
   private editable: Float32Array[] = [];
+
+  constructor(tasks: number) {
+    this.logits = Array.from({ length: tasks }, () => []);
+  }
 
   async beforePhase(info: PhaseInfo): Promise<void> {
     if (info.phase.name !== 'weight') return;
@@ -282,14 +286,46 @@ class GuaranteeRecorder implements Observer {
   }
 }
 
-async function train(strategy: 'supsup' | 'exssnet', backend: 'webgpu' | 'cpu'): Promise<{ results: ExperimentResults; recorder: GuaranteeRecorder }> {
+/** A registry with `tiny-images`: 4 Gaussian-blob classes drawn as 8x8 one-channel images (for the ResNet). */
+function imageRegistry() {
   const registry = testRegistry();
-  const phases =
-    strategy === 'supsup'
-      ? { mask_phase: { epochs: 2, lr: 0.05, batch_size: 16 } }
-      : { mask_phase: { epochs: 2, lr: 0.05, batch_size: 16 }, weight_phase: { epochs: 2, lr: 0.01, batch_size: 16 } };
-  const config = resolveConfig(blobsConfig({ backend, strategy: { id: strategy, options: phases } }), registry);
-  const recorder = new GuaranteeRecorder();
+  registry.register({
+    kind: 'dataset',
+    id: 'tiny-images',
+    description: 'Gaussian blobs as 8x8 images (tests)',
+    schema: { type: 'object', properties: {} },
+    create: () => ({ load: async () => ({ ...blobs(4, 4, 64, 16, 6), name: 'tiny-images', inputShape: [8, 8, 1] }) }),
+  });
+  return registry;
+}
+
+const PHASES = {
+  supsup: { mask_phase: { epochs: 2, lr: 0.05, batch_size: 16 } },
+  exssnet: { mask_phase: { epochs: 2, lr: 0.05, batch_size: 16 }, weight_phase: { epochs: 2, lr: 0.01, batch_size: 16 } },
+};
+
+/** A tiny ResNet-18 (width 2) on 8x8 images, 2 tasks of 2 classes, with the protected-weights guard on. */
+function resnetConfig(strategy: 'supsup' | 'exssnet', backend: 'webgpu' | 'cpu') {
+  return blobsConfig({
+    name: `tiny-resnet-${strategy}`,
+    backend,
+    dataset: { id: 'tiny-images' },
+    stream: { id: 'split', options: { tasks: 2, classes_per_task: 2 } },
+    backbone: { id: 'resnet18', options: { nf: 2 } },
+    strategy: { id: strategy, options: { mask_phase: { epochs: 1, lr: 0.05, batch_size: 16 }, ...(strategy === 'exssnet' ? { weight_phase: { epochs: 1, lr: 0.01, batch_size: 16 } } : {}) } },
+    batch_norm: { recalibration_examples: 32, batch_size: 16 },
+    debug: { check_protected_weights: true },
+  });
+}
+
+async function train(
+  strategy: 'supsup' | 'exssnet',
+  backend: 'webgpu' | 'cpu',
+  raw: Record<string, unknown> = blobsConfig({ backend, strategy: { id: strategy, options: PHASES[strategy] } }),
+  registry = testRegistry(),
+): Promise<{ results: ExperimentResults; recorder: GuaranteeRecorder }> {
+  const config = resolveConfig(raw, registry);
+  const recorder = new GuaranteeRecorder(config.stream.options.tasks as number);
   const experiment = await Experiment.create({ config, registry, observers: [recorder] });
   recorder.experiment = experiment;
   try {
@@ -302,11 +338,21 @@ async function train(strategy: 'supsup' | 'exssnet', backend: 'webgpu' | 'cpu'):
 
 /** Earlier tasks' logits after every later task are bit for bit those right after the task. */
 function expectNoForgetting(recorder: GuaranteeRecorder, results: ExperimentResults): void {
-  for (let j = 0; j < 3; j++) {
-    expect(recorder.logits[j]).toHaveLength(3 - j);
+  const tasks = recorder.logits.length;
+  for (let j = 0; j < tasks; j++) {
+    expect(recorder.logits[j]).toHaveLength(tasks - j);
     for (const later of recorder.logits[j]!.slice(1)) expect(new Uint32Array(later.buffer)).toEqual(new Uint32Array(recorder.logits[j]![0]!.buffer));
   }
   expect(results.forgetting).toBe(0);
+}
+
+/** Each weight phase changed weights inside the task's editable set and none outside it. */
+function expectProtectedWeights(recorder: GuaranteeRecorder, tasks: number): void {
+  expect(recorder.changed).toHaveLength(tasks);
+  for (const c of recorder.changed) {
+    expect(c.outside).toBe(0);
+    expect(c.inside).toBeGreaterThan(0);
+  }
 }
 
 describe.skipIf(unavailable)('training on webgpu (Experiment API, reads with await data())', () => {
@@ -323,11 +369,7 @@ describe.skipIf(unavailable)('training on webgpu (Experiment API, reads with awa
   it('ExSSNeT: protected weights unchanged bit for bit, earlier logits unchanged, accuracies within one test example of cpu', async () => {
     const gpu = await train('exssnet', 'webgpu');
     expectNoForgetting(gpu.recorder, gpu.results);
-    expect(gpu.recorder.changed).toHaveLength(3);
-    for (const c of gpu.recorder.changed) {
-      expect(c.outside).toBe(0);
-      expect(c.inside).toBeGreaterThan(0);
-    }
+    expectProtectedWeights(gpu.recorder, 3);
     const cpu = await train('exssnet', 'cpu');
     const oneExample = 1 / 40 + 1e-9;
     gpu.results.accuracy_matrix.forEach((row, i) => row.forEach((v, j) => {
@@ -335,4 +377,59 @@ describe.skipIf(unavailable)('training on webgpu (Experiment API, reads with awa
       else expect(Math.abs(v - cpu.results.accuracy_matrix[i]![j]!), `after task ${i + 1}, task ${j + 1}`).toBeLessThanOrEqual(oneExample);
     }));
   });
+
+  it('tiny ResNet-18 (width 2, 8x8 images; batch norm, protected-weights guard on): SupSup and ExSSNeT keep earlier tasks bit for bit, same seed same matrix (ExSSNeT, both phases)', async () => {
+    for (const strategy of ['supsup', 'exssnet'] as const) {
+      const first = await train(strategy, 'webgpu', resnetConfig(strategy, 'webgpu'), imageRegistry());
+      expect(first.results.backend).toBe('webgpu');
+      expectNoForgetting(first.recorder, first.results);
+      if (strategy === 'exssnet') expectProtectedWeights(first.recorder, 2);
+      // Batch-norm statistics were read (asynchronously) into the task records.
+      expect(first.results.tasks[0]!.state_bytes.backbone).toBeGreaterThan(0);
+      if (strategy === 'supsup') continue;
+      const again = await train(strategy, 'webgpu', resnetConfig(strategy, 'webgpu'), imageRegistry());
+      expect(again.results.accuracy_matrix).toEqual(first.results.accuracy_matrix);
+      expect(again.recorder.logits).toEqual(first.recorder.logits);
+    }
+  });
+});
+
+/** Split Fashion-MNIST (the embedded subset), LeNet 300-100 at density 0.1: 2 tasks of 256 training images, 1 epoch per phase. */
+function fashionConfig(strategy: 'supsup' | 'exssnet', backend: 'webgpu' | 'cpu') {
+  const phase = { epochs: 1, optimizer: 'adam', lr: 0.01, batch_size: 64 };
+  return {
+    name: `fmnist-${strategy}`,
+    seed: 0,
+    backend,
+    dataset: { id: 'fashion-mnist', options: { source: 'embedded' } },
+    stream: { id: 'split', options: { tasks: 2, classes_per_task: 2, train_per_task: 256 } },
+    backbone: { id: 'lenet', options: { hidden: [300, 100] } },
+    strategy: { id: strategy, options: strategy === 'supsup' ? { mask_phase: phase } : { mask_phase: phase, weight_phase: { ...phase, lr: 0.001 } } },
+    mask_scorer: { id: 'topk', options: { density: 0.1 } },
+    ...(strategy === 'exssnet' ? { ownership_policy: { id: 'exclusive' } } : {}),
+  };
+}
+
+describe.skipIf(unavailable)('Split Fashion-MNIST (embedded) with LeNet: webgpu against cpu-ort', () => {
+  for (const strategy of ['supsup', 'exssnet'] as const) {
+    it(`${strategy}: accuracy matrix within 1 point of cpu-ort, forgetting exactly 0, earlier logits bit for bit`, async () => {
+      const gpu = await train(strategy, 'webgpu', fashionConfig(strategy, 'webgpu'));
+      // Backend `cpu` runs the masked layers on ONNX Runtime (cpu-ort) where installed, as on every supported platform.
+      const cpu = await train(strategy, 'cpu', fashionConfig(strategy, 'cpu'));
+      expect(gpu.results.backend).toBe('webgpu');
+      expect(cpu.results.backend).toBe('cpu-ort');
+      console.log(`${strategy} accuracy matrix, webgpu ${JSON.stringify(gpu.results.accuracy_matrix)}, cpu-ort ${JSON.stringify(cpu.results.accuracy_matrix)}`);
+      expectNoForgetting(gpu.recorder, gpu.results);
+      if (strategy === 'exssnet') expectProtectedWeights(gpu.recorder, 2);
+      expect(cpu.results.forgetting).toBe(0);
+      gpu.results.accuracy_matrix.forEach((row, i) =>
+        row.forEach((v, j) => {
+          if (v === null) expect(cpu.results.accuracy_matrix[i]![j]).toBeNull();
+          else expect(Math.abs(v - cpu.results.accuracy_matrix[i]![j]!), `after task ${i + 1}, task ${j + 1}`).toBeLessThanOrEqual(0.01 + 1e-9);
+        }),
+      );
+      // The tasks were learned (not two chance-level matrices that agree).
+      for (const v of gpu.results.accuracy_matrix[1]!) expect(v!).toBeGreaterThan(0.8);
+    });
+  }
 });

@@ -59,8 +59,8 @@ export interface Backbone {
   addTask(task: number): void;
   /** Called once task `task` is trained: freezes its per-task state (batch-norm statistics). */
   finishTask?(task: number): void;
-  /** Per-task state besides masks (batch-norm statistics) as tensors, for checkpoints and exports. */
-  taskState?(task: number): Record<string, StoredTensor>;
+  /** Per-task state besides masks (batch-norm statistics) as tensors, for checkpoints and exports; may read the device asynchronously. */
+  taskState?(task: number): Record<string, StoredTensor> | Promise<Record<string, StoredTensor>>;
   /** Restores what taskState returned for a task (after addTask). */
   loadTaskState?(task: number, tensors: Record<string, StoredTensor>): void;
   /** Logits, shape [batch, numClasses]. `x` has shape [batch, ...inputShape]. */

@@ -156,11 +156,11 @@ export async function evaluateAllInference(backbone: Backbone, tasks: readonly T
  * Re-estimates the task's batch-norm running statistics with its final mask and weights: a
  * forward pass in training mode (no gradient) over up to `examples` training examples. During
  * training the masks change every step, so the running averages mix statistics of networks that
- * no longer exist. Skipped (undefined) for backbones without per-task state.
+ * no longer exist. Skipped (undefined) for backbones without per-task state (no `taskState`).
  */
 export function recalibrateBatchNorm(backbone: Backbone, task: Task, examples: number, batchSize: number, rng: Rng): number | undefined {
   const count = Math.min(task.train.n, examples);
-  if (count === 0 || Object.keys(backbone.taskState?.(task.index) ?? {}).length === 0) return undefined;
+  if (count === 0 || !backbone.taskState) return undefined;
   const started = performance.now();
   const order = rng.permutation(task.train.n);
   for (let start = 0; start < count; start += batchSize) {

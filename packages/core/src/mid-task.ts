@@ -162,7 +162,7 @@ export async function captureMidTask(backbone: Backbone, loop: LoopState, task: 
     const fixed = l.masks.fixedMask(t);
     if (fixed) tensors.set(names.mask(l.name), storedTensor('F32', l.shape, fixed));
   }
-  for (const [name, x] of Object.entries(backbone.taskState?.(t) ?? {})) tensors.set(`${names.backbone}${name}`, x);
+  for (const [name, x] of Object.entries((await backbone.taskState?.(t)) ?? {})) tensors.set(`${names.backbone}${name}`, x);
   const optimizer = await saveOptimizerState(loop.optimizer, loop.variables, tensors);
   const session: ComponentState | undefined = await loop.session.saveState?.();
   for (const [name, x] of Object.entries(session?.tensors ?? {})) tensors.set(`${names.session}${name}`, x);

@@ -119,7 +119,7 @@ export const weightPhase: PhaseKind = {
     const editable = editableSets(layers, ownership, t);
     const variables = layers.filter((_, i) => editable[i] !== null).map((l) => l.weight);
     for (const v of variables) v.trainable = true;
-    const guard = checkProtectedWeights ? new ProtectedWeightsGuard(layers, editable, t) : undefined;
+    const guard = checkProtectedWeights ? await ProtectedWeightsGuard.create(layers, editable, t) : undefined;
     return {
       variables,
       context: () => fixedContext(t, true),
@@ -138,14 +138,18 @@ export const weightPhase: PhaseKind = {
  * the editable set is bit-for-bit what it was when the phase started.
  */
 export class ProtectedWeightsGuard {
-  private readonly snapshots: { layer: MaskedLayer; before: Uint32Array; allowed: Float32Array | null }[];
+  private constructor(private readonly snapshots: { layer: MaskedLayer; before: Uint32Array; allowed: Float32Array | null }[], private readonly task: number) {}
 
-  constructor(layers: readonly MaskedLayer[], editable: readonly (tf.Tensor | null)[], private readonly task: number) {
-    this.snapshots = layers.map((layer, i) => ({
-      layer,
-      before: new Uint32Array(Float32Array.from(layer.weight.dataSync() as Float32Array).buffer),
-      allowed: editable[i] ? Float32Array.from(editable[i]!.dataSync() as Float32Array) : null,
-    }));
+  /** Snapshots the weights (and the editable sets) now, read with `await data()` as GPU backends need. */
+  static async create(layers: readonly MaskedLayer[], editable: readonly (tf.Tensor | null)[], task: number): Promise<ProtectedWeightsGuard> {
+    const snapshots = await Promise.all(
+      layers.map(async (layer, i) => ({
+        layer,
+        before: new Uint32Array(Float32Array.from((await layer.weight.data()) as Float32Array).buffer),
+        allowed: editable[i] ? Float32Array.from((await editable[i]!.data()) as Float32Array) : null,
+      })),
+    );
+    return new ProtectedWeightsGuard(snapshots, task);
   }
 
   async check(epoch: number, batch: number): Promise<void> {

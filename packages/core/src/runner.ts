@@ -222,7 +222,7 @@ export class Experiment implements RunView {
     this.backbone.finishTask?.(t);
     this.learnedTasks = t + 1;
     const maskBytes = layers.reduce((sum, l) => sum + l.masks.bytes(t).mask, 0);
-    const backboneBytes = Object.values(this.backbone.taskState?.(t) ?? {}).reduce((sum, x) => sum + x.bytes.byteLength, 0);
+    const backboneBytes = Object.values((await this.backbone.taskState?.(t)) ?? {}).reduce((sum, x) => sum + x.bytes.byteLength, 0);
     await this.emit('beforeEval', { afterTask: t });
     const evalStart = performance.now();
     const row: (number | null)[] = this.stream.tasks.map(() => null);

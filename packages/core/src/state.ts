@@ -61,7 +61,7 @@ export async function saveRunState(dir: string, run: SavedRun): Promise<{ file: 
       const bits = l.masks.packedMask(t);
       tensors.set(stateNames.mask(l.name, t), storedTensor('U8', [bits.length], bits));
     }
-    for (const [name, x] of Object.entries(run.backbone.taskState?.(t) ?? {})) tensors.set(`${stateNames.backbonePrefix(t)}${name}`, x);
+    for (const [name, x] of Object.entries((await run.backbone.taskState?.(t)) ?? {})) tensors.set(`${stateNames.backbonePrefix(t)}${name}`, x);
   }
   const components: Record<string, unknown> = {};
   for (const [key, component] of run.components) {

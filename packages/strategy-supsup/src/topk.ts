@@ -62,7 +62,7 @@ export class TopKScorer implements MaskScorer {
     return topKAbsMask(scores, keptCount(scores.length, density), undefined, scratch);
   }
 
-  /** The mask found on the device: `tf.topk` for the threshold, the same tie rule as `maskValues`. */
+  /** The mask found on the device: a radix selection of the threshold (no sort, no read back), the same tie rule as `maskValues`. */
   maskTensor(scores: tf.Tensor, density: number): tf.Tensor {
     return topKAbsMaskTensor(scores, keptCount(scores.size, density));
   }

@@ -34,7 +34,7 @@ export function freeWeightSets({ backbone, ownership, task }: Pick<PhaseSetup, '
  */
 export const wsnPhase: PhaseKind = {
   id: 'wsn',
-  begin(setup: PhaseSetup): PhaseSession {
+  async begin(setup: PhaseSetup): Promise<PhaseSession> {
     const { task, backbone, ownership, strategy, checkProtectedWeights } = setup;
     if (!ownership.allowsWeightTraining) {
       throw new Error(`strategy "${strategy}" uses phase kind "wsn", which trains weights, but ownership policy "${ownership.id}" freezes every weight (use "exclusive")`);
@@ -44,7 +44,7 @@ export const wsnPhase: PhaseKind = {
     const free = freeWeightSets(setup);
     const weights = layers.filter((_, i) => free[i] !== null).map((l) => l.weight);
     for (const w of weights) w.trainable = true;
-    const guard = checkProtectedWeights ? new ProtectedWeightsGuard(layers, free, t) : undefined;
+    const guard = checkProtectedWeights ? await ProtectedWeightsGuard.create(layers, free, t) : undefined;
     return {
       variables: [...layers.map((l) => l.scores(t)), ...weights],
       context: () => trainingContext(t),

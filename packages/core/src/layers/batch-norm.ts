@@ -6,6 +6,8 @@ interface BnState {
   mean: tf.Variable;
   variance: tf.Variable;
   frozen: boolean;
+  /** Host copy of the statistics while they cannot change (frozen) or since they were set from host values. */
+  host?: { mean: Float32Array; variance: Float32Array };
 }
 
 /**
@@ -39,9 +41,27 @@ export class TaskBatchNorm {
     this.state(task).frozen = true;
   }
 
+  /**
+   * A copy of a task's running statistics, read synchronously: from the host copy kept once they
+   * were read with `readStatistics` after `freeze` or set with `setStatistics` (no device read),
+   * else with `dataSync` (a GPU backend in Node has none: use `readStatistics`).
+   */
   statistics(task: number): { mean: Float32Array; variance: Float32Array } {
     const s = this.state(task);
+    if (s.host) return { mean: Float32Array.from(s.host.mean), variance: Float32Array.from(s.host.variance) };
     return { mean: Float32Array.from(s.mean.dataSync() as Float32Array), variance: Float32Array.from(s.variance.dataSync() as Float32Array) };
+  }
+
+  /** `statistics` read with `await data()`, as GPU backends need; a frozen task's are kept on the host from then on. */
+  async readStatistics(task: number): Promise<{ mean: Float32Array; variance: Float32Array }> {
+    const s = this.state(task);
+    if (!s.host) {
+      const [mean, variance] = (await Promise.all([s.mean.data(), s.variance.data()])) as Float32Array[];
+      const host = { mean: Float32Array.from(mean!), variance: Float32Array.from(variance!) };
+      if (!s.frozen) return host;
+      s.host = host;
+    }
+    return this.statistics(task);
   }
 
   setStatistics(task: number, mean: Float32Array, variance: Float32Array): void {
@@ -51,6 +71,7 @@ export class TaskBatchNorm {
       s.mean.assign(tf.tensor1d(mean));
       s.variance.assign(tf.tensor1d(variance));
     });
+    s.host = { mean: Float32Array.from(mean), variance: Float32Array.from(variance) };
   }
 
   apply<T extends tf.Tensor>(x: T, ctx: ForwardContext): T {
@@ -82,6 +103,7 @@ export class TaskBatchNorm {
   /** Moves a task's running statistics toward a batch's mean and biased variance over `count` values per channel. */
   track(task: number, mean: tf.Tensor, variance: tf.Tensor, count: number): void {
     const s = this.state(task);
+    s.host = undefined;
     tf.tidy(() => {
       const unbiased = count > 1 ? variance.mul(count / (count - 1)) : variance;
       s.mean.assign(s.mean.mul(1 - this.momentum).add(mean.mul(this.momentum)));
