@@ -4,7 +4,7 @@
  * same JSON Schemas.
  */
 export const STREAMS = ['split', 'permuted', 'rotated'] as const;
-export const STRATEGIES = ['supsup', 'exssnet'] as const;
+export const STRATEGIES = ['supsup', 'exssnet', 'wsn'] as const;
 export const BACKBONES = ['lenet', 'resnet18'] as const;
 export const TASK_INFERENCE = ['oracle', 'exhaustive', 'oneshot', 'binary'] as const;
 
@@ -23,7 +23,7 @@ export interface PageSettings {
   /** ResNet-18 base width. */
   resnetWidth: number;
   density: number;
-  /** Mask-phase epochs (both strategies) and weight-phase epochs (ExSSNeT). */
+  /** Mask-phase epochs (WSN: epochs of its one phase) and weight-phase epochs (ExSSNeT). */
   epochs: number;
   weightEpochs: number;
   lr: number;
@@ -58,6 +58,7 @@ export function pageConfig(s: PageSettings): Record<string, unknown> {
     ...(s.trainPerTask !== undefined ? { train_per_task: s.trainPerTask } : {}),
     ...(s.testPerTask !== undefined ? { test_per_task: s.testPerTask } : {}),
   };
+  const init = s.strategy === 'wsn' ? { weight_init: 'kaiming_normal' } : {};
   const stream =
     s.stream === 'split'
       ? { id: 'split', options: { tasks: s.tasks, classes_per_task: s.classesPerTask, ...subset } }
@@ -67,11 +68,17 @@ export function pageConfig(s: PageSettings): Record<string, unknown> {
     seed: s.seed,
     dataset: { id: 'fashion-mnist', options: { source: 'embedded' } },
     stream,
-    backbone: s.backbone === 'lenet' ? { id: 'lenet', options: { hidden: [300, 100] } } : { id: 'resnet18', options: { nf: s.resnetWidth } },
+    // WSN learns its weights from a standard init (configs/split-fmnist-wsn.json does the same).
+    backbone:
+      s.backbone === 'lenet'
+        ? { id: 'lenet', options: { hidden: [300, 100], ...init } }
+        : { id: 'resnet18', options: { nf: s.resnetWidth, ...init } },
     strategy:
       s.strategy === 'supsup'
         ? { id: 'supsup', options: { mask_phase: phase(s.epochs) } }
-        : { id: 'exssnet', options: { mask_phase: phase(s.epochs), weight_phase: phase(s.weightEpochs) } },
+        : s.strategy === 'wsn'
+          ? { id: 'wsn', options: { phase: phase(s.epochs) } }
+          : { id: 'exssnet', options: { mask_phase: phase(s.epochs), weight_phase: phase(s.weightEpochs) } },
     mask_scorer: { id: 'topk', options: { density: s.density } },
     ...(s.kkt ? { knowledge_transfer: { id: 'kkt' } } : {}),
     task_inference: { id: s.taskInference },

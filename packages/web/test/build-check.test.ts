@@ -29,7 +29,7 @@ describe('the browser build check', () => {
   });
 
   it('passes for the browser entries of core, datasets and report and every strategy, backbone and KKT package the page uses', async () => {
-    const entries = ['core/src/browser.ts', 'datasets/src/browser.ts', 'report/src/browser.ts', 'strategy-supsup/src/index.ts', 'strategy-exssnet/src/index.ts', 'kkt/src/index.ts', 'backbone-mlp/src/index.ts', 'backbone-resnet/src/index.ts'];
+    const entries = ['core/src/browser.ts', 'datasets/src/browser.ts', 'report/src/browser.ts', 'strategy-supsup/src/index.ts', 'strategy-exssnet/src/index.ts', 'strategy-wsn/src/index.ts', 'kkt/src/index.ts', 'backbone-mlp/src/index.ts', 'backbone-resnet/src/index.ts'];
     await expect(buildEntries(entries.map((e) => join(REPO_ROOT, 'packages', e)))).resolves.toBeDefined();
   });
 
