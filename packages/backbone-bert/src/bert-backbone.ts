@@ -28,6 +28,7 @@ import {
   type MaskedLayer,
   type Rng,
 } from '@supermask/core';
+import { assertSyncReads } from './encoder.js';
 import { bertForward, ENCODER_DENSE_NAMES, frozenDense, type BertWeights, type DenseFn, type EncoderDenseName } from './bert.js';
 import { KIM_CNN_PROPERTIES, KimCnnHead, type KimCnnOptions, type WeightInit } from './kim-cnn.js';
 
@@ -97,6 +98,7 @@ export class BertBackbone implements Backbone {
       throw new ConfigError('texts longer than the model accepts', [`encoder max_length ${this.length} > max_position_embeddings ${cfg.max_position_embeddings}`]);
     }
     if (options.mask_encoder) {
+      assertSyncReads('backbone bert with mask_encoder');
       weights.layers.forEach((layerWeights, i) => {
         for (const name of options.masked_layers) {
           const w = layerWeights.dense[name];

@@ -8,6 +8,7 @@
  *   row 1 the attention mask (1 token, 0 padding), row 2 the token type ids.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '@supermask/core';
 import { BertModel } from './bert.js';
 import { FeatureCache, setMemoryCacheLimit, type FeatureCacheStats } from './feature-cache.js';
 import { modelFingerprint, readBertConfig, resolveModelDir, type BertConfig, type ModelLookup } from './model-dir.js';
@@ -184,6 +185,7 @@ export class BertTextEncoder {
 
   /** Runs frozen BERT on a token batch: [n, maxLength, hidden], padded positions 0 (no cache). */
   featuresOfTokens(batch: TokenBatch): Float32Array {
+    assertSyncReads('the frozen BERT feature encoder');
     const started = performance.now();
     const model = this.model();
     const { n, length } = batch;
@@ -220,4 +222,15 @@ export function tokenRows(batch: TokenBatch): Float32Array {
     }
   }
   return out;
+}
+
+/**
+ * The BERT text path reads tensors synchronously (features into the cache, encoder weights into
+ * masked layers); tfjs's webgpu backend in Node cannot (`dataSync` needs an OffscreenCanvas).
+ * Until that path is asynchronous, webgpu gets a plain error instead of a crash.
+ */
+export function assertSyncReads(what: string): void {
+  if (tf.getBackend() === 'webgpu') {
+    throw new ConfigError(`${what} runs on the cpu backends only for now: it reads tensors synchronously, which the webgpu backend cannot; use --backend cpu (or auto without a GPU)`, ['backend: webgpu']);
+  }
 }

@@ -433,3 +433,17 @@ describe.skipIf(unavailable)('Split Fashion-MNIST (embedded) with LeNet: webgpu 
     });
   }
 });
+
+describe.skipIf(unavailable)('the BERT text path on webgpu', () => {
+  it('is refused with a config error naming the backend, not a crash in a synchronous read', async () => {
+    const { assertSyncReads } = await import('@supermask/backbone-bert');
+    const { ConfigError } = await import('@supermask/core');
+    await on('webgpu', async () => {
+      expect(() => assertSyncReads('the frozen BERT feature encoder')).toThrow(ConfigError);
+      expect(() => assertSyncReads('the frozen BERT feature encoder')).toThrow(/use --backend cpu/);
+    });
+    await on('cpu', async () => {
+      expect(() => assertSyncReads('the frozen BERT feature encoder')).not.toThrow();
+    });
+  });
+});
