@@ -99,7 +99,8 @@ export function staleResults(repo, now = Date.now()) {
     .map((name) => ({ name, stale: staleness(repo, name, load(name), { load, now }) }));
 }
 
-const day = (ms) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+/** A time in ms as 'YYYY-MM-DD HH:MM UTC'. */
+export const utc = (ms) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 /** The command that reruns bench/SCRIPT.mjs: the npm script of package.json that runs it, else node. */
 export function rerunCommand(repo, script) {
@@ -111,6 +112,6 @@ export function rerunCommand(repo, script) {
 /** The warning for results NAME that `stale` (from staleness) flags, one line per config. */
 export function staleMessages(repo, name, stale) {
   return stale.map(
-    (s) => `bench/results/${name}.json (${day(s.measured)} UTC) is older than the last change to ${s.config} (${day(s.changed)} UTC): rerun ${rerunCommand(repo, s.script ?? name)}`,
+    (s) => `bench/results/${name}.json (${utc(s.measured)}) is older than the last change to ${s.config} (${utc(s.changed)}): rerun ${rerunCommand(repo, s.script ?? name)}`,
   );
 }

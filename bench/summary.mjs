@@ -7,11 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '@supermask/core';
 import { join } from 'node:path';
 import { root } from './common.mjs';
-import { staleMessages, staleResults } from './stale.mjs';
+import { staleMessages, staleResults, utc } from './stale.mjs';
 
 const stale = new Map(staleResults(root).map(({ name, stale }) => [name, stale]));
 for (const [name, changes] of stale) for (const line of staleMessages(root, name, changes)) console.error(`warning: ${line}`);
-const utc = (ms) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 /** The README line saying results NAME are older than configs they use (nothing when fresh). */
 const staleNote = (name) => {
   const changes = stale.get(name) ?? [];

@@ -1,11 +1,14 @@
 // bench/stale.mjs: which bench/results are older than the last change to the configs/ files their benchmark reads.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-ignore: a plain ESM script of the repository's bench/, not a package
-import { scriptOf, staleMessages, staleResults, staleness } from '../../../bench/stale.mjs';
+import { BENCH_CONFIGS, scriptOf, staleMessages, staleResults, staleness } from '../../../bench/stale.mjs';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -93,6 +96,15 @@ describe('bench/stale.mjs', () => {
     expect(staleOf(dir, 'strategies').map((s: { config: string }) => s.config)).toEqual(['configs/split-fmnist-wsn.json']);
     expect(staleOf(dir, 'strategies-a')).toHaveLength(1);
     expect(staleOf(dir, 'strategies-b')).toEqual([]);
+  });
+
+  it('declares the configs of every benchmark that writes results, and only configs that exist', () => {
+    const writers = readdirSync(join(root, 'bench'))
+      .filter((f) => f.endsWith('.mjs') && f !== 'common.mjs' && readFileSync(join(root, 'bench', f), 'utf8').includes('writeResults('))
+      .map((f) => f.slice(0, -'.mjs'.length));
+    expect(writers.filter((w) => !(w in BENCH_CONFIGS))).toEqual([]);
+    const declared = Object.values(BENCH_CONFIGS).flat() as string[];
+    expect(declared.filter((f) => !existsSync(join(root, 'configs', f)))).toEqual([]);
   });
 
   it('maps results names to the bench script that wrote them', () => {
