@@ -1,6 +1,6 @@
 // Shared helpers of the benchmarks: data location, a printed table, and bench/results/NAME.json.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { Experiment, readCheckpoint, readConfigFile, resolveConfig, versions, writeJsonAtomic } from '@supermask/core';
@@ -23,11 +23,12 @@ export function printTable(rows, columns = Object.keys(rows[0] ?? {})) {
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
 }
 
-/** Writes bench/results/NAME.json (BENCH_OUT/NAME.json when set; atomically and durably, core's writeJsonAtomic) with the figures, config, seed and machine. */
+/** Writes bench/results/NAME.json (BENCH_OUT/NAME.json when set; atomically and durably, core's writeJsonAtomic) with the figures, config, seed and machine, and the bench script that ran (bench/stale.mjs maps it to the configs it reads). */
 export function writeResults(name, payload) {
   const file = join(process.env.BENCH_OUT || join(root, 'bench', 'results'), `${name}.json`);
   const body = {
     benchmark: name,
+    script: basename(process.argv[1] ?? '', '.mjs'),
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, total_memory_gb: Math.round(os.totalmem() / 2 ** 30) },
     versions: versions(),

@@ -1,10 +1,23 @@
 // npm run bench:summary — the README's benchmark section, generated from bench/results/*.json
 // (nothing typed by hand). With --write, replaces the text between the README's
-// <!-- bench:start --> and <!-- bench:end --> markers.
+// <!-- bench:start --> and <!-- bench:end --> markers. Results measured before the last change to a
+// configs/ file their benchmark reads are warned about on stderr and in their README section;
+// with --check the script exits 1 when any are.
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '@supermask/core';
 import { join } from 'node:path';
 import { root } from './common.mjs';
+import { staleMessages, staleResults, utc } from './stale.mjs';
+
+const stale = new Map(staleResults(root).map(({ name, stale }) => [name, stale]));
+for (const [name, changes] of stale) for (const line of staleMessages(root, name, changes)) console.error(`warning: ${line}`);
+/** The README line saying results NAME are older than configs they use (nothing when fresh). */
+const staleNote = (name) => {
+  const changes = stale.get(name) ?? [];
+  if (!changes.length) return [];
+  const configs = changes.map((c) => `\`${c.config}\` (${utc(c.changed)})`).join(', ');
+  return [`**Stale:** measured ${utc(changes[0].measured)}, before the last change to ${configs}; rerun the command above and \`npm run bench:summary -- --write\`.`, ''];
+};
 
 const load = (name) => {
   const file = join(root, 'bench', 'results', `${name}.json`);
@@ -17,7 +30,7 @@ const out = [];
 const section = (title, name, body, command = `npm run bench:${name}`) => {
   const d = load(name);
   if (!d) return;
-  out.push(`### ${title}`, '', `\`${command}\` (${d.date?.slice(0, 10)}, ${d.machine?.cpus} cores; \`bench/results/${name}.json\`)`, '', body(d), '');
+  out.push(`### ${title}`, '', `\`${command}\` (${d.date?.slice(0, 10)}, ${d.machine?.cpus} cores; \`bench/results/${name}.json\`)`, '', ...staleNote(name), body(d), '');
 };
 
 section('Kernels: plain tfjs cpu against cpu + ONNX Runtime', 'kernels', (d) =>
@@ -65,7 +78,7 @@ section('Strategies as packages: SupSup, ExSSNeT, WSN, WSN + KKT, PackNet (Split
   const full = load('strategies-full-seed0');
   return [
     ...strategiesTable(d),
-    ...(full && d.train_per_task !== 'all' ? ['', `The same on the full data, one seed (\`BENCH_SEEDS=0 BENCH_RESULTS=strategies-full-seed0\`, ${full.date.slice(0, 10)}; \`bench/results/strategies-full-seed0.json\`):`, '', ...strategiesTable(full)] : []),
+    ...(full && d.train_per_task !== 'all' ? ['', `The same on the full data, one seed (\`BENCH_SEEDS=0 BENCH_RESULTS=strategies-full-seed0\`, ${full.date.slice(0, 10)}; \`bench/results/strategies-full-seed0.json\`):`, '', ...staleNote('strategies-full-seed0'), ...strategiesTable(full)] : []),
     '',
     'Capacity used: fraction of the network\'s weights owned by some task after the last one. PackNet owns exactly `kept_fraction` of every layer per task; the mask methods reuse weights earlier masks hold, and with KKT a task starts from an earlier task\'s scores, so its mask overlaps more. Seconds per task were measured on a shared, loaded machine: compare them within one table only.',
   ].join('\n');
@@ -192,3 +205,7 @@ if (process.argv.includes('--write')) {
   writeFileAtomic(readme, `${s.slice(0, start + '<!-- bench:start -->'.length)}\n${text}\n${s.slice(end)}`);
   console.log(`README.md benchmark section rewritten from bench/results`);
 } else console.log(text);
+if (process.argv.includes('--check') && [...stale.values()].some((changes) => changes.length)) {
+  console.error('bench:summary --check: some results are older than the configs they use (warnings above)');
+  process.exit(1);
+}
