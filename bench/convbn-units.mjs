@@ -6,7 +6,7 @@
 // BENCH_REPS (default 5) timed calls per unit after one untimed call (session creation).
 // Writes bench/results/convbn-units.json.
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ortRuntime, registerOrtBackend } from '@supermask/kernels-ort';
 import { printTable, writeResults } from './common.mjs';
 

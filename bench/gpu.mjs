@@ -17,7 +17,7 @@
 // Writes bench/results/gpu.json (or BENCH_OUT/gpu.json) with the adapter description.
 import os from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { adapterLabel, createOptimizer, keptCount, readConfigFile, registerCoreComponents, Registry, resolveConfig, Rng, selectBackend } from '@supermask/core';
 import { LeNet, register as registerMlp } from '@supermask/backbone-mlp';
 import { ResNet, register as registerResNet } from '@supermask/backbone-resnet';

@@ -3,7 +3,7 @@
 // 300-100 (batch 64) and of the reduced ResNet-18 (nf 20, 32x32, batch 64; 16 for the filter gradients). Then the ORT kernels
 // under other thread settings (intra-op threads, spinning). Writes bench/results/kernels.json.
 // BENCH_SECONDS: time per measurement (default 0.6); BENCH_QUICK=1: a few shapes only.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { registerOrtBackend, unregisterOrtBackend, ortStats } from '@supermask/kernels-ort';
 import { printTable, writeResults } from './common.mjs';
 

@@ -8,7 +8,7 @@
 // configs/split-fmnist-resnet18-exssnet.json with its mask phase cut to 0 epochs. BENCH_STEPS
 // (default 4) counted steps per phase, SUPERMASK_FUSED_CONV=0 profiles the op-by-op path.
 // Writes bench/results/profile-resnet.json.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { createRegistry } from '@supermask/cli';
 import { OrtRuntime } from '@supermask/kernels-ort';
 import { printTable, timedPhase, weightPhaseOnly, writeResults } from './common.mjs';

@@ -9,7 +9,7 @@
 // BENCH_TASKS (20) resizes it. Writes bench/results/resnet-stream.json.
 import os from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Experiment, readConfigFile, resolveConfig } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
 import { fullDataDir, printTable, root, writeResults } from './common.mjs';

@@ -11,7 +11,7 @@
 // Test batches of BENCH_INFERENCE_BATCH (128) images; BENCH_SUPERFLUOUS overrides the configs' superfluous outputs. Writes bench/results/task-inference-diagnose.json.
 import { join } from 'node:path';
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { effectiveWeight, Experiment, inferenceContext, readCheckpoint, readConfigFile, resolveConfig, superpositionContext } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';

@@ -47,7 +47,7 @@ export default defineConfig({
   root: new URL('.', import.meta.url).pathname,
   // Relative asset paths: the built folder can be hosted under any path.
   base: './',
-  resolve: { alias: [...workspaceAliases(), { find: /^@tensorflow\/tfjs$/, replacement: fileURLToPath(new URL('./src/tfjs.ts', import.meta.url)) }] },
+  resolve: { alias: [...workspaceAliases(), { find: /^.*\/vendor\/tfjs-registrations\.mjs$/, replacement: fileURLToPath(new URL('./src/tfjs.ts', import.meta.url)) }] },
   define: { __SUPERMASK_CORE_VERSION__: JSON.stringify(coreVersion) },
   plugins: [nodeBuiltinGuard(), embeddedData()],
   worker: { format: 'es', plugins: () => [nodeBuiltinGuard()] },

@@ -1,5 +1,5 @@
 // examples/strategy-head-tuning/src/index.ts
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { fixedContext, phaseOptionsSchema, type PhaseKind, type PhaseOptions, type PhaseSpec, type PluginManifest, type Registry, type Strategy } from '@supermask/core';
 
 /**

@@ -14,7 +14,7 @@
  * its per-task mask (SupSup's head): `linear` over the pooler output (BERT's classifier), or
  * `kim-cnn` over the last hidden state (padded positions zeroed).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigError,
   describeSpec,

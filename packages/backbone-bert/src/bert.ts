@@ -9,7 +9,7 @@
  * Every dense layer goes through a `DenseFn`, so a caller can substitute masked layers
  * (`MaskedBert`) without a second implementation of the equations.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { asFloat32, DataError, readSafetensors } from '@supermask/core';
 import { checkModelFiles, readBertConfig, type BertConfig } from './model-dir.js';

@@ -7,7 +7,7 @@
  * - `output: "tokens"` (BERT inside the network): [3, maxLength] per text: row 0 the token ids,
  *   row 1 the attention mask (1 token, 0 padding), row 2 the token type ids.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '@supermask/core';
 import { BertModel } from './bert.js';
 import { FeatureCache, setMemoryCacheLimit, type FeatureCacheStats } from './feature-cache.js';

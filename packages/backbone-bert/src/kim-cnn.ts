@@ -5,7 +5,7 @@
  * masked, as in SupSup's networks; dropout is left out (masks are the regulariser, and a
  * deterministic forward keeps earlier tasks bit-exact).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigError,
   describeSpec,

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fusedConvBnAvailable, kaimingUniform, keptCount, Rng, selectBackend, straightThroughMask, topKAbsMask, type ForwardContext } from '@supermask/core';
 import { ResNet } from '@supermask/backbone-resnet';

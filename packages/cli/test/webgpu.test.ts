@@ -3,7 +3,7 @@
  * lavapipe from bookworm-backports, see .ci/run); elsewhere every test is skipped with the reason.
  * Shapes are tiny: lavapipe runs the GPU path on the CPU.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Experiment,

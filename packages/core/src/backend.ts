@@ -1,4 +1,8 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// The cpu backend, and tfjs-core's gradients and chained ops (x.mul(y)): what @tensorflow/tfjs registered
+// besides parts supermask does not use (layers, converter, data, webgl). See scripts/bundle-tfjs-registrations.mjs.
+import '@tensorflow/tfjs-backend-cpu';
+import '../vendor/tfjs-registrations.mjs';
 import { firstLineOf as firstLine } from './errors.js';
 import { activateWebGpu, adapterLabel, probeWebGpu, DAWN_MODULE, WEBGPU_BACKEND_MODULE, type AdapterDescription } from './webgpu.js';
 

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { LabeledDataset, Task, TaskStream } from './data.js';
 import type { Rng } from './rng.js';
 import type { MaskedLayer } from './layers/masked-layer.js';

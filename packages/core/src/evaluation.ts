@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, InferenceContext, TaskInference } from './contracts.js';
 import { fixedContext, superpositionContext } from './contexts.js';
 import { inputSize, type Split, type Task } from './data.js';

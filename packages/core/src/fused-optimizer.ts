@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 /** tfjs's NamedTensor (what Optimizer.getWeights gives). */
 type NamedTensor = { name: string; tensor: tf.Tensor };
 

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, ComponentState } from './contracts.js';
 import { expectTensor, type LoadedCheckpoint } from './checkpoint.js';
 import { DataError } from './errors.js';

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, ComponentState, KnowledgeTransfer, MaskScorer, PhaseSpec, TaskInference, WeightOwnershipPolicy } from './contracts.js';
 import type { ResolvedConfig } from './config.js';
 import type { Task, TaskStream } from './data.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ComponentState, ForwardContext, Backbone, PhaseSpec, WeightOwnershipPolicy } from './contracts.js';
 import { fixedContext, trainingContext } from './contexts.js';
 import type { Task } from './data.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { OptimizerName, PhaseOptions, ScheduleName } from './contracts.js';
 import { FusedOptimizer } from './fused-optimizer.js';
 import type { JsonSchema } from './registry.js';

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
 import type { BackendSelection } from './backend.js';
 import { checkpointObserver, resultsObserver } from './builtin-observers.js';

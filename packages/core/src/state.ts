@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ResolvedConfig } from './config.js';
 import type { Backbone, ComponentState, Stateful } from './contracts.js';
 import type { TaskStream } from './data.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { LayerShape, MaskScorer } from './contracts.js';
 import { packBits, unpackBits } from './bitpack.js';
 import { unpackBitsTensor } from './device-masks.js';

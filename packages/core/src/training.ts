@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { augmentationFill, isIdentityAugmentation } from './augment.js';
 import type { ResolvedConfig } from './config.js';
 import type { Backbone, PhaseSpec, WeightOwnershipPolicy } from './contracts.js';

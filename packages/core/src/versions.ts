@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Versions recorded in results.json. The runtime part (node and @supermask/core from its
@@ -17,7 +17,7 @@ export function coreVersion(): string {
   return runtime['@supermask/core'] ?? 'unknown';
 }
 
-/** Versions recorded in results.json: the runtime (node or browser), @supermask/core, tfjs. */
+/** Versions recorded in results.json: the runtime (node or browser), @supermask/core, tfjs-core. */
 export function versions(): Record<string, string> {
-  return { ...runtime, '@supermask/core': coreVersion(), '@tensorflow/tfjs': tf.version.tfjs };
+  return { ...runtime, '@supermask/core': coreVersion(), '@tensorflow/tfjs-core': tf.version_core };
 }

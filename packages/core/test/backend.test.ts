@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { DAWN_MODULE, FAST_CPU_MODULE, NATIVE_MODULES, WEBGPU_BACKEND_MODULE, selectBackend, type ModuleImporter } from '@supermask/core';
 

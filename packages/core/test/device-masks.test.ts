@@ -4,7 +4,7 @@
  * value, across exponents, subnormals, zeros and ties. (webgpu.test.ts repeats the mask check on
  * the GPU.)
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kthLargestTensor, Rng, topKAbsMask, topKAbsMaskTensor } from '@supermask/core';
 

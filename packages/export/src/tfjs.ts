@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '@supermask/core';
 import { dirname, join } from 'node:path';
@@ -9,34 +10,34 @@ export const TFJS_MODEL_JSON = 'model.json';
 export const TFJS_WEIGHTS = 'group1-shard1of1.bin';
 
 /** The graph as a TensorFlow.js functional LayersModel (weights set); the caller disposes it. */
-export function tfjsLayersModel(graph: ModelGraph, name = 'supermask_task_model'): tf.LayersModel {
-  const values = new Map<string, tf.SymbolicTensor>();
+export function tfjsLayersModel(graph: ModelGraph, name = 'supermask_task_model'): tfl.LayersModel {
+  const values = new Map<string, tfl.SymbolicTensor>();
   const created: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T): T => {
     created.push(t);
     return t;
   };
-  const input = tf.input({ shape: graph.inputShape, name: 'input' });
+  const input = tfl.input({ shape: graph.inputShape, name: 'input' });
   const one = (n: GraphNode) => values.get(n.inputs[0]!)!;
   try {
     for (const n of graph.nodes) {
-      let out: tf.SymbolicTensor;
+      let out: tfl.SymbolicTensor;
       switch (n.op) {
         case 'input':
           out = input;
           break;
         case 'flatten':
-          out = tf.layers.flatten({ name: `${n.id}_flatten` }).apply(one(n)) as tf.SymbolicTensor;
+          out = tfl.layers.flatten({ name: `${n.id}_flatten` }).apply(one(n)) as tfl.SymbolicTensor;
           break;
         case 'dense':
-          out = tf.layers
+          out = tfl.layers
             .dense({ name: n.name, units: n.units, useBias: false, weights: [keep(tf.tensor2d(n.weight, [n.fanIn, n.units]))] })
-            .apply(one(n)) as tf.SymbolicTensor;
+            .apply(one(n)) as tfl.SymbolicTensor;
           break;
         case 'conv2d': {
           // Symmetric padding as its own layer: 'same' pads stride-2 convolutions asymmetrically.
-          const x = n.padding > 0 ? (tf.layers.zeroPadding2d({ name: `${n.name}_pad`, padding: n.padding }).apply(one(n)) as tf.SymbolicTensor) : one(n);
-          out = tf.layers
+          const x = n.padding > 0 ? (tfl.layers.zeroPadding2d({ name: `${n.name}_pad`, padding: n.padding }).apply(one(n)) as tfl.SymbolicTensor) : one(n);
+          out = tfl.layers
             .conv2d({
               name: n.name,
               filters: n.outChannels,
@@ -46,11 +47,11 @@ export function tfjsLayersModel(graph: ModelGraph, name = 'supermask_task_model'
               useBias: false,
               weights: [keep(tf.tensor4d(n.weight, [n.kernel, n.kernel, n.inChannels, n.outChannels]))],
             })
-            .apply(x) as tf.SymbolicTensor;
+            .apply(x) as tfl.SymbolicTensor;
           break;
         }
         case 'batchnorm':
-          out = tf.layers
+          out = tfl.layers
             .batchNormalization({
               name: n.name,
               axis: -1,
@@ -59,21 +60,21 @@ export function tfjsLayersModel(graph: ModelGraph, name = 'supermask_task_model'
               epsilon: n.epsilon,
               weights: [keep(tf.tensor1d(n.mean)), keep(tf.tensor1d(n.variance))],
             })
-            .apply(one(n)) as tf.SymbolicTensor;
+            .apply(one(n)) as tfl.SymbolicTensor;
           break;
         case 'relu':
-          out = tf.layers.reLU({ name: `${n.id}_relu` }).apply(one(n)) as tf.SymbolicTensor;
+          out = tfl.layers.reLU({ name: `${n.id}_relu` }).apply(one(n)) as tfl.SymbolicTensor;
           break;
         case 'add':
-          out = tf.layers.add({ name: `${n.id}_add` }).apply(n.inputs.map((i) => values.get(i)!)) as tf.SymbolicTensor;
+          out = tfl.layers.add({ name: `${n.id}_add` }).apply(n.inputs.map((i) => values.get(i)!)) as tfl.SymbolicTensor;
           break;
         case 'global_avg_pool':
-          out = tf.layers.globalAveragePooling2d({ name: `${n.id}_pool` }).apply(one(n)) as tf.SymbolicTensor;
+          out = tfl.layers.globalAveragePooling2d({ name: `${n.id}_pool` }).apply(one(n)) as tfl.SymbolicTensor;
           break;
       }
       values.set(n.id, out);
     }
-    return tf.model({ name, inputs: input, outputs: values.get(graph.output)! });
+    return tfl.model({ name, inputs: input, outputs: values.get(graph.output)! });
   } finally {
     for (const t of created) t.dispose();
   }

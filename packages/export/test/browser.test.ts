@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -13,8 +14,13 @@ const present = existsSync(CHROMIUM);
 const required = process.env.CI === 'true';
 if (!present && !required) console.warn(`skipping the exported-model browser test: no Chromium at ${CHROMIUM} (CI installs it and runs this test)`);
 
-/** TensorFlow.js's browser bundle, from the installed package (nothing fetched). */
-const TFJS_BUNDLE = join(createRequire(import.meta.url).resolve('@tensorflow/tfjs').replace(/dist\/.*$/, 'dist'), 'tf.min.js');
+/** TensorFlow.js's browser bundles (core, the cpu backend, layers; each adds to the global `tf`), from the installed packages (nothing fetched). */
+const require = createRequire(import.meta.url);
+const TFJS_BUNDLES = [
+  ['@tensorflow/tfjs-core', 'tf-core.min.js'],
+  ['@tensorflow/tfjs-backend-cpu', 'tf-backend-cpu.min.js'],
+  ['@tensorflow/tfjs-layers', 'tf-layers.min.js'],
+].map(([name, file]) => join(require.resolve(name!).replace(/dist\/.*$/, 'dist'), file!));
 const ORIGIN = 'http://models.test';
 
 describe('an exported TensorFlow.js model in a browser', () => {
@@ -29,7 +35,7 @@ describe('an exported TensorFlow.js model in a browser', () => {
       const inputShape = r.shape.slice(1);
       const size = inputShape.reduce((a, b) => a * b, 1);
       const x = Array.from(r.test.x.subarray(0, n * size));
-      const model = await tf.loadLayersModel(fileModelLoader(join(out, 'model.json')));
+      const model = await tfl.loadLayersModel(fileModelLoader(join(out, 'model.json')));
       const expected = tf.tidy(() => Array.from((model.predict(tf.tensor(x, [n, ...inputShape])) as tf.Tensor).dataSync()));
       model.dispose();
       models.push({ name, out, n, inputShape, x, expected });
@@ -52,11 +58,11 @@ describe('an exported TensorFlow.js model in a browser', () => {
         } else await route.abort();
       });
       await page.goto(`${ORIGIN}/`);
-      await page.addScriptTag({ path: TFJS_BUNDLE });
+      for (const path of TFJS_BUNDLES) await page.addScriptTag({ path });
       for (const m of models) {
         const logits = await page.evaluate(
           async ({ url, x, shape }) => {
-            const tfb = (globalThis as unknown as { tf: typeof tf }).tf;
+            const tfb = (globalThis as unknown as { tf: typeof tf & typeof tfl }).tf;
             await tfb.setBackend('cpu');
             const model = await tfb.loadLayersModel(url);
             const y = model.predict(tfb.tensor(x, shape)) as tf.Tensor;

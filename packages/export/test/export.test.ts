@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { readFileSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ async function check(name: string, config: Record<string, unknown>, task: number
   const x = tf.tensor(t.x, shape);
   const reference = tf.tidy(() => native.predict(x).dataSync() as Float32Array);
 
-  const layers = await tf.loadLayersModel(fileModelLoader(join(dir, 'tfjs', 'model.json')));
+  const layers = await tfl.loadLayersModel(fileModelLoader(join(dir, 'tfjs', 'model.json')));
   const fromTfjs = tf.tidy(() => (layers.predict(x) as tf.Tensor).dataSync() as Float32Array);
   layers.dispose();
   x.dispose();

@@ -1,4 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// The cpu backend, whose factory cpu-ort extends.
+import '@tensorflow/tfjs-backend-cpu';
 import { EXTRA_KERNELS, ORT_KERNELS, type CpuBackendLike, type KernelContext } from './kernels.js';
 import { loadOnnxRuntime, OrtRuntime, type RuntimeOptions, type RuntimeStats } from './runtime.js';
 
@@ -58,7 +60,7 @@ export function registerOrtBackend(options: OrtBackendOptions = {}): OrtBackendR
     return describe(name, ort.version, runtime);
   }
   const cpuFactory = tf.findBackendFactory('cpu');
-  if (!cpuFactory) throw new Error('the tfjs cpu backend is not registered (import @tensorflow/tfjs first)');
+  if (!cpuFactory) throw new Error('the tfjs cpu backend is not registered (import @tensorflow/tfjs-backend-cpu first)');
   // Validates the options and the binding before anything is registered.
   const probe = new OrtRuntime(options);
   probe.dispose();

@@ -1,7 +1,7 @@
 import { GraphBuilder } from './onnx.js';
 import type { CpuBackendLike, KernelContext } from './kernels.js';
 import type { Feed } from './runtime.js';
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Kernel names of the fused convolution + non-affine batch norm (+ residual) (+ ReLU) unit of a

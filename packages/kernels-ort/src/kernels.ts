@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { GraphBuilder, type AttributeValue, type Dim } from './onnx.js';
 import type { Feed, OrtRuntime } from './runtime.js';
 import { CONV_BN_GRAD_KERNEL, CONV_BN_KERNEL, convBn, convBnGrad } from './conv-bn.js';

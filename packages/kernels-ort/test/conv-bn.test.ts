@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { convBn, MaskedConv2d, TaskBatchNorm, type ForwardContext } from '@supermask/core';
 import { CONV_BN_KERNEL } from '@supermask/kernels-ort';

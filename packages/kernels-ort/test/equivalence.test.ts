@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { ELEMENTWISE_MIN_SIZE } from '@supermask/kernels-ort';
 import { expectEquivalent, withGradients, type Input } from './helpers.js';

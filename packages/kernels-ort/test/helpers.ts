@@ -1,5 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
+// tfjs-core's gradients and chained ops, which @supermask/core registers.
+import '@supermask/core';
 import { ortStats, registerOrtBackend } from '@supermask/kernels-ort';
 
 export const ORT = registerOrtBackend().backendName;

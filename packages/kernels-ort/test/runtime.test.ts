@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createOptimizer, FusedOptimizer, OPTIMIZER_STEP_KERNEL as CORE_STEP_KERNEL, type PhaseOptions } from '@supermask/core';
 import { GraphBuilder, OPTIMIZER_STEP_KERNEL, OrtRuntime, ortRuntime, ortStats, registerOrtBackend, unregisterOrtBackend } from '@supermask/kernels-ort';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * k-nearest-neighbour classification with L2 distance and a majority vote, batched on tfjs

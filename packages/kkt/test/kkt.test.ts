@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Experiment, fromFloat16, resolveConfig, Rng, toFloat16, type Backbone, type Observer, type PhaseInfo, type Task, type TransferContext } from '@supermask/core';
 import { chooseSources, KnnKnowledgeTransfer, type KktOptions } from '@supermask/kkt';

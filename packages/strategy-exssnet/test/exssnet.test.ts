@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Experiment, resolveConfig, type Observer, type PhaseInfo, type Task } from '@supermask/core';
 import { OwnershipPolicy } from '@supermask/strategy-exssnet';

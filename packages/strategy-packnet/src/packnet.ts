@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { fixedContext, phaseOptionsSchema, topKAbsMask, type PhaseKind, type PhaseOptions, type PhaseSession, type PhaseSetup, type PhaseSpec, type Strategy } from '@supermask/core';
 
 export interface PruneOptions {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { checkPluginManifests, Registry } from '@supermask/core';
 import * as packnetPackage from '@supermask/strategy-packnet';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type BackboneSpec, type InferenceContext } from '@supermask/core';
 import { MEASURED_RELIABILITY } from './reliability.js';
 import { EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, readGradient, scaleFreeEntropy, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';

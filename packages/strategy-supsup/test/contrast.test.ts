@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inferenceContext, inputSize, outputWidth, type Experiment, type InferenceContext } from '@supermask/core';
 import { contrastGradient, ContrastInference, entropyGradient, meanEntropy, scaleFreeEntropy, scramble, superfluousLogSumExp, superpositionLogits, uniformMixGradient } from '@supermask/strategy-supsup';

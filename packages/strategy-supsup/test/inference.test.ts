@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedContext, inferenceContext, inputSize, type Experiment, type ExperimentResults } from '@supermask/core';
 import { BinaryInference, entropyGradient, ExhaustiveInference, OneShotInference, superpositionEntropy } from '@supermask/strategy-supsup';

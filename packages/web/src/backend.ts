@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BackendSelection } from '@supermask/core/browser';
 import type { PageBackend } from './protocol.js';
 

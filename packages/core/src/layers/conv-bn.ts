@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardContext } from '../contracts.js';
 import type { TaskBatchNorm } from './batch-norm.js';
 import type { MaskedConv2d } from './masked-conv2d.js';

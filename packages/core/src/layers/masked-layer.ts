@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { LayerShape } from '../contracts.js';
 import { LayerMasks, uniqueName, variableFrom } from '../task-mask.js';
 

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * A binary mask of `scores` with the straight-through gradient of edge-popup: the forward keeps
