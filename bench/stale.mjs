@@ -16,6 +16,7 @@ export const BENCH_CONFIGS = {
   'profile-resnet': ['split-fmnist-resnet18-supsup.json', 'split-fmnist-resnet18-exssnet.json'],
   'resnet-stream': ['split-fmnist-resnet18-exssnet.json'],
   resnet18: ['split-fmnist-resnet18-supsup.json', 'split-fmnist-resnet18-exssnet.json'],
+  'resnet18-accuracy': ['split-fmnist-resnet18-supsup.json', 'split-fmnist-resnet18-exssnet.json'],
   soak: [],
   startup: [],
   strategies: ['split-fmnist-supsup.json', 'split-fmnist-exssnet.json', 'split-fmnist-wsn.json', 'split-fmnist-wsn-kkt.json', 'split-fmnist-packnet.json'],
