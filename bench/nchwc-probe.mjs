@@ -4,7 +4,9 @@
 // shapes (batch 64)? Each shape: the plain NCHW Conv graph the fused unit uses today (filter in
 // tfjs layout, Transposed in the graph) against ReorderInput -> NchwcConv -> ReorderOutput with
 // the filter padded to the block size and reordered in the graph (Pad, Reshape, Transpose),
-// timed alternately, CPU time of the process per call. Block size probed at run time.
+// timed alternately, CPU time of the process per call. Block size probed at run time. Also:
+// the filter gradient as one NCHWc convolution (batch as channels) against today's per-tap Gemms,
+// and the dx of a strided 1x1 by ConvTranspose against a 1x1 Conv spread onto every s-th pixel.
 // BENCH_REPS (default 8). Writes bench/results/nchwc-probe.json.
 import os from 'node:os';
 import { GraphBuilder, OrtRuntime } from '@supermask/kernels-ort';
@@ -220,10 +222,70 @@ for (const [cin, cout, k, stride, size] of shapes) {
     speedup: t.taps / t.nchwc,
   });
 }
+
+// dx of the strided 1x1 shortcuts: ConvTranspose against a 1x1 Conv (in and out swapped) whose
+// result is spread onto every second pixel (Reshape, Pad with zeros, Reshape): what the unit does now.
+const spreadRows = [];
+for (const [cin, cout, k, stride, size] of shapes) {
+  if (k !== 1 || stride === 1) continue;
+  const out = Math.floor((size - 1) / stride) + 1;
+  const flops = 2 * batch * out * out * cout * cin;
+  const dcDims = ['N', cout, out, out];
+  const fDims = [1, 1, cin, cout];
+  const transposeConv = () => {
+    const gb = new GraphBuilder();
+    const w = gb.node('Transpose', [gb.input('in1', fDims)], { perm: [3, 2, 0, 1] });
+    const outputPadding = size - ((out - 1) * stride + 1);
+    gb.node('ConvTranspose', [gb.input('in0', dcDims), w], { kernel_shape: [1, 1], strides: [stride, stride], pads: [0, 0, 0, 0], output_padding: [outputPadding, outputPadding] }, 'y');
+    gb.output('y', 'y', ['N', cin, size, size]);
+    return gb.encode();
+  };
+  const spread = () => {
+    const gb = new GraphBuilder();
+    const w = gb.node('Transpose', [gb.input('in1', fDims)], { perm: [2, 3, 0, 1] });
+    const c = gb.node('Conv', [gb.input('in0', dcDims), w], { kernel_shape: [1, 1] });
+    const six = gb.node('Reshape', [c, gb.constantInt64([0, cin, out, 1, out, 1])]);
+    const padded = gb.node('Pad', [six, gb.constantInt64([0, 0, 0, 0, 0, 0, 0, 0, 0, stride - 1, 0, stride - 1])]);
+    const full = gb.node('Reshape', [padded, gb.constantInt64([0, cin, out * stride, out * stride])], {}, out * stride === size ? 'y' : undefined);
+    if (out * stride !== size) gb.node('Slice', [full, gb.constantInt64([0, 0]), gb.constantInt64([size, size]), gb.constantInt64([2, 3])], {}, 'y');
+    gb.output('y', 'y', ['N', cin, size, size]);
+    return gb.encode();
+  };
+  const feeds = [
+    { data: random(batch * cout * out * out), dims: [batch, cout, out, out] },
+    { data: random(cin * cout), dims: fDims },
+  ];
+  const key = `dx|${cin}|${cout}|${stride}|${size}`;
+  const a = runtime.run(`convtranspose|${key}`, transposeConv, feeds, flops);
+  const b = runtime.run(`spread|${key}`, spread, feeds, flops);
+  let maxErr = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < a.length; i++) {
+    maxErr = Math.max(maxErr, Math.abs(a[i] - b[i]));
+    maxAbs = Math.max(maxAbs, Math.abs(a[i]));
+  }
+  const t = { convtranspose: 0, spread: 0 };
+  for (let r = 0; r < reps; r++) {
+    for (const [name, build] of [['convtranspose', transposeConv], ['spread', spread]]) {
+      const c0 = cpuMs();
+      runtime.run(`${name}|${key}`, build, feeds, flops);
+      t[name] += (cpuMs() - c0) / reps;
+    }
+  }
+  spreadRows.push({
+    shape: `dx ${cin}->${cout} 1x1 s${stride} @${size}`,
+    max_rel_error: (maxErr / maxAbs).toExponential(1),
+    convtranspose_cpu_ms: t.convtranspose,
+    conv_spread_cpu_ms: t.spread,
+    speedup: t.convtranspose / t.spread,
+  });
+}
 runtime.dispose();
 const loadAverage = os.loadavg();
 console.log(`batch ${batch}, ${reps} alternating timed calls each, 2 intra-op threads; load average ${loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`);
 printTable(rows);
 console.log('');
 printTable(dwRows);
-writeResults('nchwc-probe', { config: { batch, reps, intra_op_threads: 2, block }, seed, backend: 'onnxruntime-node', load_average: loadAverage, rows, dw_rows: dwRows });
+console.log('');
+printTable(spreadRows);
+writeResults('nchwc-probe', { config: { batch, reps, intra_op_threads: 2, block }, seed, backend: 'onnxruntime-node', load_average: loadAverage, rows, dw_rows: dwRows, strided_1x1_dx_rows: spreadRows });

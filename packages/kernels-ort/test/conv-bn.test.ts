@@ -52,6 +52,8 @@ describe('fused conv + batch-norm kernels = op by op on the ORT backend (relativ
     ['3x3 stride 2 on an even size (output padding 1), skip and ReLU', 4, 6, 3, 2, 8, true, true, true],
     ['3x3 stride 2 on an odd size, no ReLU', 4, 6, 3, 2, 9, false, false, true],
     ['1x1 stride 2 (shortcut), no ReLU', 4, 8, 1, 2, 8, false, false, true],
+    ['1x1 stride 2 on an odd size', 3, 5, 1, 2, 9, false, false, true],
+    ['1x1 stride 3 on a size not a multiple of 3', 3, 4, 1, 3, 7, true, false, true],
     ['running statistics (evaluation), skip and ReLU', 3, 5, 3, 1, 6, true, true, false],
   ];
   for (const [name, cin, cout, k, stride, size, relu, skip, training] of cases) {
@@ -75,6 +77,7 @@ describe('fused conv + batch-norm kernels = op by op on the ORT backend (relativ
     ['blocked: 3x3 stride 1, skip and ReLU, training', 16, 16, 3, 1, 6, true, true, true],
     ['blocked: 3x3 stride 2 (dx by ConvTranspose), training', 16, 32, 3, 2, 8, true, false, true],
     ['blocked: 1x1 stride 1, running statistics', 32, 16, 1, 1, 5, false, false, false],
+    ['blocked: 1x1 stride 2 (shortcut; dx by ConvTranspose)', 16, 32, 1, 2, 7, false, false, true],
   ];
   for (const [name, cin, cout, k, stride, size, relu, skip, training] of blocked) {
     it(name, async () => {
