@@ -1,4 +1,4 @@
-// node bench/nchwc-probe.mjs — does ONNX Runtime's blocked NCHWc convolution (contrib domain
+// npm run bench:nchwc-probe — does ONNX Runtime's blocked NCHWc convolution (contrib domain
 // com.microsoft.nchwc: ReorderInput, Conv, ReorderOutput; MLAS) accept a filter that is a graph
 // input (W * M changes every step), give Conv's numbers, and how fast is it on ResNet-18 nf 20's
 // shapes (batch 64)? Each shape: the plain NCHW Conv graph the fused unit uses today (filter in
