@@ -49,6 +49,30 @@ const cpuMs = () => {
   return (c.user + c.system) / 1000;
 };
 
+/**
+ * Runs two graphs (named by `names`, built by `builds`) on the same feeds: the largest difference
+ * of their outputs relative to the first's largest value, and each one's CPU ms a call over
+ * `reps` alternating timed calls (after the untimed first call that creates the sessions).
+ */
+function compare(key, names, builds, feeds, flops) {
+  const [a, b] = names.map((name, i) => runtime.run(`${name}|${key}`, builds[i], feeds, flops));
+  let maxErr = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < a.length; i++) {
+    maxErr = Math.max(maxErr, Math.abs(a[i] - b[i]));
+    maxAbs = Math.max(maxAbs, Math.abs(a[i]));
+  }
+  const ms = [0, 0];
+  for (let r = 0; r < reps; r++) {
+    names.forEach((name, i) => {
+      const c0 = cpuMs();
+      runtime.run(`${name}|${key}`, builds[i], feeds, flops);
+      ms[i] += (cpuMs() - c0) / reps;
+    });
+  }
+  return { relError: (maxErr / maxAbs).toExponential(1), ms };
+}
+
 /** NCHWc filter [Op, Ip, k, k] (OIHWBiBo) or [Op, cin, k, k] (OIHWBo, NCHW input) from tfjs's [k, k, cin, cout]. */
 function nchwcFilter(gb, f, k, cin, cout, blockedInput) {
   const ip = blockedInput ? up(cin) : cin;
@@ -111,28 +135,14 @@ for (const [cin, cout, k, stride, size, what] of shapes) {
     { data: random(k * k * cin * cout), dims: fDims },
   ];
   const key = `${cin}|${cout}|${k}|${stride}|${size}`;
-  const a = runtime.run(`plain|${key}`, plain, feeds, flops);
-  const b = runtime.run(`nchwc|${key}`, blocked, feeds, flops);
-  let maxErr = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < a.length; i++) {
-    maxErr = Math.max(maxErr, Math.abs(a[i] - b[i]));
-    maxAbs = Math.max(maxAbs, Math.abs(a[i]));
-  }
-  const t = { plain: 0, nchwc: 0 };
-  for (let r = 0; r < reps; r++) {
-    for (const [name, build] of [['plain', plain], ['nchwc', blocked]]) {
-      const c0 = cpuMs();
-      runtime.run(`${name}|${key}`, build, feeds, flops);
-      t[name] += (cpuMs() - c0) / reps;
-    }
-  }
+  const { relError, ms } = compare(key, ['plain', 'nchwc'], [plain, blocked], feeds, flops);
+  const t = { plain: ms[0], nchwc: ms[1] };
   const padded = (blockedInput ? up(cin) : cin) * up(cout);
   rows.push({
     shape: `${cin}->${cout} ${k}x${k} s${stride} @${size}`,
     what,
     gflop: flops / 1e9,
-    max_rel_error: (maxErr / maxAbs).toExponential(1),
+    max_rel_error: relError,
     padding_waste: padded / (cin * cout) - 1,
     conv_cpu_ms: t.plain,
     nchwc_cpu_ms: t.nchwc,
@@ -195,26 +205,12 @@ for (const [cin, cout, k, stride, size] of shapes) {
     { data: random(batch * cout * out * out), dims: [batch, cout, out, out] },
   ];
   const key = `dw|${cin}|${cout}|${k}|${stride}|${size}`;
-  const a = runtime.run(`taps|${key}`, taps, feeds, flops);
-  const b = runtime.run(`nchwc|${key}`, blocked, feeds, flops);
-  let maxErr = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < a.length; i++) {
-    maxErr = Math.max(maxErr, Math.abs(a[i] - b[i]));
-    maxAbs = Math.max(maxAbs, Math.abs(a[i]));
-  }
-  const t = { taps: 0, nchwc: 0 };
-  for (let r = 0; r < reps; r++) {
-    for (const [name, build] of [['taps', taps], ['nchwc', blocked]]) {
-      const c0 = cpuMs();
-      runtime.run(`${name}|${key}`, build, feeds, flops);
-      t[name] += (cpuMs() - c0) / reps;
-    }
-  }
+  const { relError, ms } = compare(key, ['taps', 'nchwc'], [taps, blocked], feeds, flops);
+  const t = { taps: ms[0], nchwc: ms[1] };
   dwRows.push({
     shape: `dW ${cin}->${cout} ${k}x${k} s${stride} @${size}`,
     gflop: flops / 1e9,
-    max_rel_error: (maxErr / maxAbs).toExponential(1),
+    max_rel_error: relError,
     taps_cpu_ms: t.taps,
     nchwc_cpu_ms: t.nchwc,
     taps_gflops_per_cpu_s: flops / 1e6 / t.taps,
@@ -256,25 +252,11 @@ for (const [cin, cout, k, stride, size] of shapes) {
     { data: random(cin * cout), dims: fDims },
   ];
   const key = `dx|${cin}|${cout}|${stride}|${size}`;
-  const a = runtime.run(`convtranspose|${key}`, transposeConv, feeds, flops);
-  const b = runtime.run(`spread|${key}`, spread, feeds, flops);
-  let maxErr = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < a.length; i++) {
-    maxErr = Math.max(maxErr, Math.abs(a[i] - b[i]));
-    maxAbs = Math.max(maxAbs, Math.abs(a[i]));
-  }
-  const t = { convtranspose: 0, spread: 0 };
-  for (let r = 0; r < reps; r++) {
-    for (const [name, build] of [['convtranspose', transposeConv], ['spread', spread]]) {
-      const c0 = cpuMs();
-      runtime.run(`${name}|${key}`, build, feeds, flops);
-      t[name] += (cpuMs() - c0) / reps;
-    }
-  }
+  const { relError, ms } = compare(key, ['convtranspose', 'spread'], [transposeConv, spread], feeds, flops);
+  const t = { convtranspose: ms[0], spread: ms[1] };
   spreadRows.push({
     shape: `dx ${cin}->${cout} 1x1 s${stride} @${size}`,
-    max_rel_error: (maxErr / maxAbs).toExponential(1),
+    max_rel_error: relError,
     convtranspose_cpu_ms: t.convtranspose,
     conv_spread_cpu_ms: t.spread,
     speedup: t.convtranspose / t.spread,
