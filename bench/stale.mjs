@@ -13,6 +13,7 @@ export const BENCH_CONFIGS = {
   kernels: [],
   kkt: ['rotated-fmnist-exssnet-kkt.json'],
   lenet: ['split-fmnist-supsup.json', 'split-fmnist-exssnet.json'],
+  'nchwc-probe': [],
   'profile-resnet': ['split-fmnist-resnet18-supsup.json', 'split-fmnist-resnet18-exssnet.json'],
   'resnet-stream': ['split-fmnist-resnet18-exssnet.json'],
   resnet18: ['split-fmnist-resnet18-supsup.json', 'split-fmnist-resnet18-exssnet.json'],

@@ -65,11 +65,11 @@ section('Against PyTorch on the same machine, measured alternately (density 0.1,
     `PyTorch ${d.peer?.torch} on ${d.peer?.threads} threads (\`bench/peer/supermask_peer.py\`); best of ${d.rounds} alternating rounds each; load average at the end ${(d.load_average_end ?? []).map((l) => num(l, 2)).join(' ')}.`,
     '',
     table(
-      ['network', 'phase', 'project samples/s', 'PyTorch samples/s', 'project / PyTorch', ...(d.cpu_time ? ['project CPU ms a step', 'PyTorch CPU ms a step', 'CPU-time ratio'] : []), ...(d.op_by_op ? ['project op by op samples/s'] : [])],
+      ['network', 'phase', 'project samples/s', 'PyTorch samples/s', 'project / PyTorch', ...(d.cpu_time ? ['project CPU ms a step', 'PyTorch CPU ms a step', 'CPU-time ratio'] : []), ...(d.op_by_op ? ['project op by op samples/s'] : []), ...(d.no_nchwc ? ['project without NCHWc samples/s', 'without NCHWc CPU ms a step'] : [])],
       d.rows.map((r, i) => {
         const c = d.cpu_time?.find((e) => e.net === r.net && e.phase === r.phase);
         const cpu = d.cpu_time ? [num(c?.project_ms_per_step, 0), c?.pytorch_ms_per_step == null ? '' : num(c.pytorch_ms_per_step, 0), c?.ratio == null ? '' : `${num(c.ratio, 2)}x`] : [];
-        return [r.net, r.phase, num(r.project, 1), r.pytorch === null ? 'not run' : num(r.pytorch, 1), r.ratio === null ? '' : `${num(r.ratio, 2)}x`, ...cpu, ...(d.op_by_op ? [num(d.op_by_op[i]?.samples_per_second, 1)] : [])];
+        return [r.net, r.phase, num(r.project, 1), r.pytorch === null ? 'not run' : num(r.pytorch, 1), r.ratio === null ? '' : `${num(r.ratio, 2)}x`, ...cpu, ...(d.op_by_op ? [num(d.op_by_op[i]?.samples_per_second, 1)] : []), ...(d.no_nchwc ? [num(d.no_nchwc[i]?.samples_per_second, 1), num(d.no_nchwc[i]?.cpu_ms_per_step, 0)] : [])];
       }),
     ),
   ].join('\n'),

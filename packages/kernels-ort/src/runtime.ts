@@ -155,6 +155,11 @@ export class OrtRuntime {
     return outputs.map((name) => out[name]!.data);
   }
 
+  /** The keys of the sessions alive, least recently used first (each with its thread count, `|t<n>`). */
+  sessionKeys(): string[] {
+    return [...this.sessions.keys()];
+  }
+
   noteFallback(): void {
     this.stats.fallbacks++;
   }
