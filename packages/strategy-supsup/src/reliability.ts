@@ -15,8 +15,9 @@ const setting = (trainPerTask: number | 'all', superfluous: number) =>
  * `oneshot` and `binary`: issue 21's run on all training data; `contrast`: its worst measured
  * 10-task setting (20,000 images per task).
  */
-export const MEASURED_RELIABILITY: Readonly<Record<'oneshot' | 'binary' | 'contrast', Readonly<Record<string, BenchReliability>>>> = {
+export const MEASURED_RELIABILITY: Readonly<Record<'oneshot' | 'binary' | 'contrast' | 'prototype', Readonly<Record<string, BenchReliability>>>> = {
   oneshot: { exssnet: { task_id_accuracy: 0.004, measured: setting('all', 90), source: { bench: 'task-inference', tasks: 10, train_per_task: 'all', superfluous_outputs: 90 } } },
   binary: { exssnet: { task_id_accuracy: 0.47, measured: setting('all', 90), source: { bench: 'task-inference', tasks: 10, train_per_task: 'all', superfluous_outputs: 90 } } },
   contrast: { exssnet: { task_id_accuracy: 0.65, measured: setting(20000, 90), source: { bench: 'task-inference-20000', tasks: 10, train_per_task: 20000, superfluous_outputs: 90 } } },
+  prototype: {},
 };
