@@ -50,9 +50,9 @@ describe('known reliability of task inference', () => {
   it('warns about gradient methods without superfluous outputs, naming the methods that need none', () => {
     const none = { strategy: { id: 'supsup' }, outputs: { superfluous: 0 } };
     for (const id of ['oneshot', 'binary']) {
-      expect(taskInferenceWarnings(inference(id), none)).toEqual([expect.stringMatching(new RegExp(`task inference "${id}" without superfluous outputs: .*"contrast" needs none and "exhaustive" is exact`))]);
+      expect(taskInferenceWarnings(inference(id), none)).toEqual([expect.stringMatching(new RegExp(`task inference "${id}" without superfluous outputs: .*"prototype" and "contrast" need none and "exhaustive" is exact`))]);
     }
-    for (const id of ['contrast', 'exhaustive', 'oracle']) expect(taskInferenceWarnings(inference(id), none)).toEqual([]);
+    for (const id of ['prototype', 'contrast', 'exhaustive', 'oracle']) expect(taskInferenceWarnings(inference(id), none)).toEqual([]);
     // Both warnings at once: oneshot on ExSSNeT without superfluous outputs.
     expect(taskInferenceWarnings(inference('oneshot'), { strategy: { id: 'exssnet' } })).toHaveLength(2);
   });

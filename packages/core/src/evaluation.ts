@@ -82,7 +82,7 @@ export function taskInferenceWarnings(inference: TaskInference, config: { strate
   const exact = '"exhaustive" is exact (one forward pass per learned task)';
   const warnings: string[] = [];
   if (inference.wantsSuperfluousOutputs && (config.outputs?.superfluous ?? 0) === 0) {
-    warnings.push(`task inference "${inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably; "contrast" needs none and ${exact}`);
+    warnings.push(`task inference "${inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably; "prototype" and "contrast" need none and ${exact}`);
   }
   const known = inference.knownReliability?.[config.strategy.id];
   if (known && known.task_id_accuracy < RELIABLE_TASK_ID_ACCURACY) {
