@@ -128,7 +128,7 @@ const taskInferenceTable = (d) =>
         r.tasks ?? 10,
         r.train_per_task ?? d.train_per_task,
         r.superfluous_outputs ?? 0,
-        r.inference,
+        r.error ? `${r.inference} (cannot run: ${r.error})` : r.inference,
         pct(r.task_id_accuracy),
         pct(r.average_accuracy),
         num(r.seconds_per_batch, 4),
@@ -138,27 +138,27 @@ const taskInferenceTable = (d) =>
     ),
   ].join('\n');
 for (const [name, env, note] of [
-  ['task-inference', 'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=2000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90,0 BENCH_METHODS=oneshot,binary,exhaustive,contrast,contrast-1,g-verify'],
-  ['task-inference-50', 'BENCH_TASKS=10,50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=128 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-50'],
-  ['task-inference-20000', 'BENCH_STRATEGIES=exssnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=20000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-20000'],
+  ['task-inference', 'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=all BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90,0 BENCH_REPEATS=3 BENCH_METHODS=oneshot,binary,exhaustive,contrast,prototype,prototype-1', 'all training images (the setting of issue 21)'],
+  ['task-inference-50', 'BENCH_TASKS=10,50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=256 BENCH_SUPERFLUOUS=0 BENCH_REPEATS=3 BENCH_METHODS=oneshot,exhaustive,contrast,prototype,prototype-1 BENCH_RESULTS_NAME=task-inference-50', 'cost from 10 to 50 tasks'],
   [
-    'task-inference-20000-b',
-    'BENCH_STRATEGIES=exssnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=20000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90 BENCH_METHODS=oneshot,contrast-scale-free,contrast-scale-free-1,contrast-5 BENCH_RESULTS_NAME=task-inference-20000-b',
-    'contrast variants on the same ExSSNeT model',
+    'task-inference-wsn-packnet',
+    'BENCH_STRATEGIES=wsn,packnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=all BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,exhaustive,contrast,prototype,prototype-1 BENCH_RESULTS_NAME=task-inference-wsn-packnet',
+    'WSN and PackNet (their split-fmnist recipes on the permuted data)',
   ],
   [
-    'task-inference-50-b',
-    'BENCH_STRATEGIES=exssnet BENCH_TASKS=50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=128 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,contrast-scale-free,contrast-scale-free-1,contrast-5 BENCH_RESULTS_NAME=task-inference-50-b',
-    'contrast variants on the same ExSSNeT model',
-  ],
-  [
-    'task-inference-1000',
-    'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=500 BENCH_SUPERFLUOUS=0,10,30,90 BENCH_RESULTS_NAME=task-inference-1000',
-    'accuracy against superfluous outputs; run before `contrast` existed: `shortlist` was its first version (the plain G or H gradient keeps 2 tasks, verified alone; = contrast with scramble: false), `shortlist-1` the G gradient alone',
+    'task-inference-superfluous',
+    'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=1000,20000 BENCH_TEST_PER_TASK=500 BENCH_SUPERFLUOUS=0,90 BENCH_METHODS=oneshot,prototype BENCH_RESULTS_NAME=task-inference-superfluous',
+    'average accuracy with and without superfluous outputs (oracle rows)',
   ],
 ]) {
   section(`Task inference (Permuted Fashion-MNIST, 10 classes per task, LeNet, test batch 128)${note ? `: ${note}` : ''}`, name, taskInferenceTable, `${env} npm run bench:task-inference`);
 }
+section(
+  'Task inference on Split Fashion-MNIST (5 tasks of 2 classes, LeNet, test batch 128): tasks whose input distributions are closer',
+  'task-inference-split',
+  taskInferenceTable,
+  'BENCH_STREAM=split BENCH_STRATEGIES=supsup,exssnet,wsn,packnet BENCH_TRAIN_PER_TASK=all BENCH_TEST_PER_TASK=1000 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,exhaustive,contrast,prototype,prototype-1 BENCH_RESULTS_NAME=task-inference-split npm run bench:task-inference',
+);
 section('100 tasks on one network (Permuted Fashion-MNIST, 1,000 / 500 images per task, LeNet)', '100-tasks', (d) =>
   [
     table(

@@ -86,7 +86,7 @@ export function taskInferenceWarnings(inference: TaskInference, config: { strate
   }
   const known = inference.knownReliability?.[config.strategy.id];
   if (known && known.task_id_accuracy < RELIABLE_TASK_ID_ACCURACY) {
-    warnings.push(`task inference "${inference.id}" is known to be unreliable with strategy "${config.strategy.id}": it identified ${(100 * known.task_id_accuracy).toFixed(1)}% of test batches' tasks (${known.measured}); ${exact}`);
+    warnings.push(`task inference "${inference.id}" is known to be unreliable with strategy "${config.strategy.id}": it identified ${(100 * known.task_id_accuracy).toFixed(1)}% of test batches' tasks (${known.measured}); "prototype" ranks tasks by their input statistics instead of the gradient, and ${exact}`);
   }
   return warnings;
 }

@@ -12,12 +12,13 @@ const setting = (trainPerTask: number | 'all', superfluous: number) =>
  * Task-id accuracy of the gradient methods where they are known to fail: with ExSSNeT the trained
  * weights sharpen every mask's outputs, and the entropy gradient of the superposition prefers the
  * wrong masks (TaskInference.knownReliability: runs and `supermask eval` warn below 90%).
- * `oneshot` and `binary`: issue 21's run on all training data; `contrast`: its worst measured
- * 10-task setting (20,000 images per task).
+ * Each figure is the method's worst 10-task row of `npm run bench:task-inference` on all training
+ * data (bench/results/task-inference.json). `prototype` identified every batch in every setting
+ * measured (SupSup and ExSSNeT with 1,000 to 60,000 images and 10 to 100 tasks), so it declares none.
  */
 export const MEASURED_RELIABILITY: Readonly<Record<'oneshot' | 'binary' | 'contrast' | 'prototype', Readonly<Record<string, BenchReliability>>>> = {
-  oneshot: { exssnet: { task_id_accuracy: 0.004, measured: setting('all', 90), source: { bench: 'task-inference', tasks: 10, train_per_task: 'all', superfluous_outputs: 90 } } },
-  binary: { exssnet: { task_id_accuracy: 0.47, measured: setting('all', 90), source: { bench: 'task-inference', tasks: 10, train_per_task: 'all', superfluous_outputs: 90 } } },
-  contrast: { exssnet: { task_id_accuracy: 0.65, measured: setting(20000, 90), source: { bench: 'task-inference-20000', tasks: 10, train_per_task: 20000, superfluous_outputs: 90 } } },
+  oneshot: { exssnet: { task_id_accuracy: 0, measured: setting('all', 90), source: { bench: 'task-inference', tasks: 10, train_per_task: 'all', superfluous_outputs: 90 } } },
+  binary: { exssnet: { task_id_accuracy: 0.475, measured: setting('all', 90), source: { bench: 'task-inference', tasks: 10, train_per_task: 'all', superfluous_outputs: 90 } } },
+  contrast: { exssnet: { task_id_accuracy: 0.3, measured: setting('all', 90), source: { bench: 'task-inference', tasks: 10, train_per_task: 'all', superfluous_outputs: 90 } } },
   prototype: {},
 };
