@@ -8,7 +8,7 @@
 // (BENCH_SUPERFLUOUS, default: the config's value, 0 and 90); then every learned task's test set
 // (BENCH_TEST_PER_TASK, default 256 images) is evaluated in batches of BENCH_INFERENCE_BATCH (128)
 // with the oracle task id and with each task inference (BENCH_METHODS, default oneshot, binary,
-// exhaustive, contrast, prototype, prototype-1; also contrast-1, oneshot-verify, g-verify,
+// exhaustive, contrast, prototype, prototype-2; also contrast-1, oneshot-verify, g-verify,
 // g-contrast, contrast-scale-free, contrast-scale-free-1, contrast-5, prototype-3). A method that
 // cannot run on a model is a row with its error. Seconds per test batch are measured side by side
 // in one process, the fastest of BENCH_REPEATS (2) passes over the test sets (the first warms up); `cost_vs_oneshot` is each method's time per batch over one-shot's on the same
@@ -42,10 +42,10 @@ const methodSpecs = {
   'g-verify': { id: 'contrast', options: { scramble: false, objective: 'superfluous' }, superfluous: true },
   'g-contrast': { id: 'contrast', options: { objective: 'superfluous' }, superfluous: true },
   prototype: { id: 'prototype' },
-  'prototype-1': { id: 'prototype', options: { candidates: 1 } },
+  'prototype-2': { id: 'prototype', options: { candidates: 2 } },
   'prototype-3': { id: 'prototype', options: { candidates: 3 } },
 };
-const methods = list('BENCH_METHODS', 'oneshot,binary,exhaustive,contrast,prototype,prototype-1');
+const methods = list('BENCH_METHODS', 'oneshot,binary,exhaustive,contrast,prototype,prototype-2');
 const streamKind = process.env.BENCH_STREAM ?? 'permuted';
 if (!['permuted', 'split'].includes(streamKind)) throw new Error(`BENCH_STREAM: unknown stream "${streamKind}" (known: permuted, split)`);
 for (const m of methods) if (!methodSpecs[m]) throw new Error(`BENCH_METHODS: unknown method "${m}" (known: ${Object.keys(methodSpecs).join(', ')})`);
