@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { inputSize, storedTensor, type ComponentState, type InferenceContext, type StoredTensor, type Task } from '@supermask/core';
 import { MEASURED_RELIABILITY } from './reliability.js';
-import { EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, type InferenceOptions } from './inference.js';
+import { candidatesOption, EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, type InferenceOptions } from './inference.js';
 
 export interface PrototypeOptions extends InferenceOptions {
   /** How many tasks the input statistics keep; each then runs alone and the lowest entropy wins. */
@@ -15,13 +15,10 @@ export const PROTOTYPE_SCHEMA = {
   additionalProperties: false,
   properties: {
     ...INFERENCE_SCHEMA.properties,
-    candidates: {
-      type: 'integer',
-      minimum: 1,
-      default: 1,
-      description:
-        'Tasks kept by the input statistics; with more than 1 each runs alone and the lowest output entropy wins (for tasks whose inputs look alike; measured worse on Split Fashion-MNIST, where a 2-class head is confident on any input). 1 = the statistics decide alone, no forward pass',
-    },
+    candidates: candidatesOption(
+      1,
+      'Tasks kept by the input statistics; with more than 1 each runs alone and the lowest output entropy wins (for tasks whose inputs look alike; measured worse on Split Fashion-MNIST, where a 2-class head is confident on any input). 1 = the statistics decide alone, no forward pass',
+    ),
     variance_floor: {
       type: 'number',
       exclusiveMinimum: 0,

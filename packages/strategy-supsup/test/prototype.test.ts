@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Experiment, inferenceContext, inputSize, resolveConfig, Rng, type Logger } from '@supermask/core';
 import { batchLogLikelihood, InputStatistics, PrototypeInference } from '@supermask/strategy-supsup';
 import { testRegistry } from '../../cli/test/helpers.js';
+import { countingForwardPasses } from './helpers.js';
 
 const registry = testRegistry();
 const EXSSNET = { id: 'exssnet', options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 }, weight_phase: { epochs: 1, lr: 0.01, batch_size: 64 } } };
@@ -166,27 +167,19 @@ describe('prototype task inference', () => {
   it('costs no forward pass per batch (`candidates` passes with more than 1), whatever the number of learned tasks', async () => {
     const inference = experiment.inference as PrototypeInference;
     const backbone = experiment.backbone;
-    const forward = backbone.forward.bind(backbone);
-    let calls = 0;
-    backbone.forward = (x, fctx) => {
-      calls++;
-      return forward(x, fctx);
-    };
-    try {
+    await countingForwardPasses(backbone, async (calls, reset) => {
       const x = batchOf(experiment, 1, 0, 32);
       for (const candidates of [1, 2, 3]) {
         const method = create({ candidates });
         for (const t of [0, 1, 2]) method.setStatistics(t, inference.statistics(t)!);
         for (const learned of [2, 3]) {
-          calls = 0;
+          reset();
           expect(await method.infer(x, -1, inferenceContext(backbone, learned))).toBe(1);
-          expect(calls).toBe(candidates === 1 ? 0 : Math.min(candidates, learned));
+          expect(calls()).toBe(candidates === 1 ? 0 : Math.min(candidates, learned));
         }
       }
       x.dispose();
-    } finally {
-      backbone.forward = forward;
-    }
+    });
   });
 
   it('resumes from its checkpoint with the same statistics and the same inferences; a checkpoint without them is relearned from the data with a warning', async () => {
