@@ -44,7 +44,9 @@ describe('known reliability of task inference', () => {
     expect(reliabilityWarning(inference('oneshot'), 'supsup')).toBeUndefined();
     expect(reliabilityWarning(inference('contrast'), 'exssnet')).toMatch(/"contrast" .* 30\.0% .*all 60,000 training images per task.*"exhaustive" is exact/);
     expect(reliabilityWarning(inference('contrast'), 'supsup')).toBeUndefined();
-    for (const id of ['prototype', 'exhaustive', 'oracle']) expect(reliabilityWarning(inference(id), 'exssnet')).toBeUndefined();
+    expect(reliabilityWarning(inference('contrast'), 'packnet')).toMatch(/"contrast" .* "packnet": it identified 77\.5% .*the recipe of configs\/split-fmnist-packnet\.json.*"prototype" ranks tasks by their input statistics/);
+    expect(reliabilityWarning(inference('oneshot'), 'wsn')).toMatch(/"oneshot" .* "wsn": it identified 60\.0%/);
+    for (const id of ['prototype', 'exhaustive', 'oracle']) for (const strategy of ['exssnet', 'wsn', 'packnet']) expect(reliabilityWarning(inference(id), strategy)).toBeUndefined();
   });
 
   it('warns about gradient methods without superfluous outputs, naming the methods that need none', () => {
