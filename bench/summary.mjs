@@ -119,10 +119,10 @@ section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d)
 });
 const taskInferenceTable = (d) =>
   [
-    `Training images per task: ${[d.train_per_task].flat().join(', ')}; test images per task: ${d.test_per_task}; seed ${d.seed}. Seconds per test batch measured side by side in one process; cost = seconds per batch over one-shot's on the same model.`,
+    `Training images per task: ${[d.train_per_task].flat().join(', ')}; test images per task: ${d.test_per_task}; seed ${d.seed}. Seconds per test batch measured side by side in one process (choosing the task and predicting the batch; the fastest of ${d.repeats ?? 1} passes); cost = seconds per batch over one-shot's on the same model.${d.timing_rounds ? ` Choice = the task choice alone on one batch of the last task, median of ${d.timing_rounds} rounds in which the methods take turns.` : ''}`,
     '',
     table(
-      ['strategy', 'tasks', 'train/task', 'superfluous outputs', 'inference', 'task-id accuracy (%)', 'average accuracy (%)', 's per batch', 'cost vs one-shot', 'task-id accuracy per task (%)'],
+      ['strategy', 'tasks', 'train/task', 'superfluous outputs', 'inference', 'task-id accuracy (%)', 'average accuracy (%)', 's per batch', 'cost vs one-shot', 'choice ms (median)', 'choice vs one-shot', 'task-id accuracy per task (%)'],
       d.rows.map((r) => [
         r.strategy,
         r.tasks ?? 10,
@@ -133,6 +133,8 @@ const taskInferenceTable = (d) =>
         pct(r.average_accuracy),
         num(r.seconds_per_batch, 4),
         num(r.cost_vs_oneshot, 2),
+        num(r.infer_ms_median, 2),
+        num(r.infer_vs_oneshot, 3),
         (r.per_task_id_accuracy ?? []).length <= 10 ? r.per_task_id_accuracy.map((a) => (100 * a).toFixed(1)).join(' ') : `min ${(100 * Math.min(...r.per_task_id_accuracy)).toFixed(1)}`,
       ]),
     ),

@@ -11,13 +11,16 @@
 // exhaustive, contrast, prototype, prototype-2; also contrast-1, oneshot-verify, g-verify,
 // g-contrast, contrast-scale-free, contrast-scale-free-1, contrast-5, prototype-3). A method that
 // cannot run on a model is a row with its error. Seconds per test batch are measured side by side
-// in one process, the fastest of BENCH_REPEATS (2) passes over the test sets (the first warms up); `cost_vs_oneshot` is each method's time per batch over one-shot's on the same
+// in one process, the fastest of BENCH_REPEATS (2) passes over the test sets (the first warms up);
+// `infer_ms_median` is the choice of the task alone on one batch (median of BENCH_TIMING_ROUNDS,
+// 15, rounds in which the methods take turns), `infer_vs_oneshot` its ratio to one-shot's; `cost_vs_oneshot` is each method's time per batch over one-shot's on the same
 // model. Writes bench/results/task-inference.json (or BENCH_RESULTS_NAME). With BENCH_RUN_DIR each
 // trained model is checkpointed in a folder there and reused by later runs of the same config.
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import os from 'node:os';
-import { readConfigFile } from '@supermask/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { inferenceContext, inputSize, outputWidth, readConfigFile } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
 import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
 
@@ -27,6 +30,7 @@ const trainSizes = list('BENCH_TRAIN_PER_TASK', '1000').map((s) => (s === 'all' 
 const testPerTask = process.env.BENCH_TEST_PER_TASK === 'all' ? undefined : Number(process.env.BENCH_TEST_PER_TASK ?? 256);
 const batchSize = Number(process.env.BENCH_INFERENCE_BATCH ?? 128);
 const repeats = Number(process.env.BENCH_REPEATS ?? 2);
+const timingRounds = Number(process.env.BENCH_TIMING_ROUNDS ?? 15);
 const backend = process.env.BENCH_BACKEND ?? 'auto';
 const strategies = list('BENCH_STRATEGIES', 'supsup,exssnet');
 const methodSpecs = {
@@ -69,6 +73,39 @@ function baseConfig(strategy) {
   if (from.ownership_policy) raw.ownership_policy = from.ownership_policy;
   return { file: recipe, raw, files: [data, recipe] };
 }
+/**
+ * The cost of choosing the task alone (the `infer` call, without predicting the batch), in seconds:
+ * each method (built as the registry builds it, learning what it learns from the stream's training
+ * data) infers one test batch of the last task `timingRounds` times, the methods taking turns in
+ * each round (so load changes hit them alike) after one warm-up call each; the median per method.
+ */
+async function inferenceTiming(experiment, registry, names) {
+  const last = experiment.stream.tasks[experiment.finishedTasks - 1];
+  const n = Math.min(batchSize, last.test.n);
+  const d = inputSize(last.inputShape);
+  const x = tf.tensor(last.test.x.subarray(0, n * d), [n, ...last.inputShape]);
+  const ctx = inferenceContext(experiment.backbone, experiment.finishedTasks);
+  const spec = { inputShape: last.inputShape, numClasses: experiment.stream.numClasses, numOutputs: outputWidth(experiment.stream.numClasses, experiment.config) };
+  const built = [];
+  for (const name of names) {
+    const { id, options } = methodSpecs[name];
+    const inference = registry.get('task_inference', id).create(registry.resolveOptions('task_inference', { id, options: { batch_size: batchSize, ...options } }, name), { resolve: () => spec });
+    for (const t of experiment.stream.tasks.slice(0, experiment.finishedTasks)) if (inference.learnTask && !inference.hasLearned(t.index)) await inference.learnTask(t);
+    await inference.infer(x, -1, ctx);
+    built.push({ name, inference, seconds: [] });
+  }
+  for (let round = 0; round < timingRounds; round++) {
+    for (const b of built) {
+      const start = performance.now();
+      await b.inference.infer(x, -1, ctx);
+      b.seconds.push((performance.now() - start) / 1000);
+    }
+  }
+  x.dispose();
+  const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  return Object.fromEntries(built.map((b) => [b.name, median(b.seconds)]));
+}
+
 for (const tasks of taskCounts) {
   for (const trainPerTask of trainSizes) {
     for (const strategy of strategies) {
@@ -83,7 +120,7 @@ for (const tasks of taskCounts) {
         if (!dataDir) raw.dataset.options = { source: 'embedded' };
         raw.task_inference = { id: 'oracle' };
         const variant = { stream: streamKind, strategy, tasks: raw.stream.options.tasks, train_per_task: trainPerTask ?? 'all', superfluous_outputs: superfluous };
-        const inspect = async (experiment, results) => {
+        const inspect = async (experiment, results, registry) => {
           console.error(`${strategy}, ${streamKind} ${variant.tasks} tasks, ${trainPerTask ?? 'all'} images per task, ${superfluous} superfluous outputs: average accuracy ${(100 * results.average_accuracy).toFixed(2)}%, backend ${results.backend}, load ${os.loadavg()[0].toFixed(2)}`);
           training.push({ ...variant, average_accuracy: results.average_accuracy, load_average: os.loadavg()[0], mask_overlap: results.tasks.map((t) => Number((t.ownership?.total.overlap ?? 0).toFixed(3))) });
           const batches = experiment.stream.tasks.reduce((s, t) => s + Math.ceil(t.test.n / batchSize), 0);
@@ -120,8 +157,16 @@ for (const tasks of taskCounts) {
               backend: results.backend,
             });
           }
+          const timing = await inferenceTiming(experiment, registry, methods.filter((m) => measured.some((r) => r.inference === m && r.seconds_per_batch !== undefined)));
           const oneshot = measured.find((r) => r.inference === 'oneshot');
-          for (const r of measured) rows.push({ ...r, ...(oneshot && r.seconds_per_batch !== undefined ? { cost_vs_oneshot: r.seconds_per_batch / oneshot.seconds_per_batch } : {}) });
+          for (const r of measured) {
+            const t = timing[r.inference];
+            rows.push({
+              ...r,
+              ...(oneshot && r.seconds_per_batch !== undefined ? { cost_vs_oneshot: r.seconds_per_batch / oneshot.seconds_per_batch } : {}),
+              ...(t !== undefined ? { infer_ms_median: 1000 * t, ...(timing.oneshot ? { infer_vs_oneshot: t / timing.oneshot } : {}) } : {}),
+            });
+          }
         };
         const runDir = runRoot ? join(runRoot, `${streamKind === 'split' ? 'split-' : ''}${strategy}-${variant.tasks}-${trainPerTask ?? 'all'}-${superfluous}`) : undefined;
         const { config } = await runConfig(raw, { file, backend, dataDir, createRegistry, inspect, runDir });
@@ -133,13 +178,14 @@ for (const tasks of taskCounts) {
 console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores\n`);
 printTable(training, ['stream', 'strategy', 'tasks', 'train_per_task', 'superfluous_outputs', 'average_accuracy']);
 console.log('');
-printTable(rows, ['stream', 'strategy', 'tasks', 'train_per_task', 'superfluous_outputs', 'inference', 'task_id_accuracy', 'average_accuracy', 'seconds_per_batch', 'cost_vs_oneshot']);
+printTable(rows, ['stream', 'strategy', 'tasks', 'train_per_task', 'superfluous_outputs', 'inference', 'task_id_accuracy', 'average_accuracy', 'seconds_per_batch', 'cost_vs_oneshot', 'infer_ms_median', 'infer_vs_oneshot']);
 writeResults(process.env.BENCH_RESULTS_NAME ?? 'task-inference', {
   seed: configs[0].config.seed,
   stream: streamKind,
   config_files: [...configFiles],
   inference_batch_size: batchSize,
   repeats,
+  timing_rounds: timingRounds,
   tasks: configs.map((c) => c.tasks).filter((t, i, all) => all.indexOf(t) === i),
   train_per_task: trainSizes.map((s) => s ?? 'all'),
   test_per_task: testPerTask ?? 'all',
