@@ -13,7 +13,9 @@
 // cannot run on a model is a row with its error. Seconds per test batch are measured side by side
 // in one process, the fastest of BENCH_REPEATS (2) passes over the test sets (the first warms up);
 // `infer_ms_median` is the choice of the task alone on one batch (median of BENCH_TIMING_ROUNDS,
-// 15, rounds in which the methods take turns), `infer_vs_oneshot` its ratio to one-shot's; `cost_vs_oneshot` is each method's time per batch over one-shot's on the same
+// 15, rounds in which the methods take turns), `infer_vs_oneshot` its ratio to one-shot's; with
+// BENCH_TIMING_TASKS=k the same rounds also time each method on the model's first k tasks
+// (`infer_ms_median_at`, `infer_growth` = time with all tasks / time with k: the cost's growth); `cost_vs_oneshot` is each method's time per batch over one-shot's on the same
 // model. Writes bench/results/task-inference.json (or BENCH_RESULTS_NAME). With BENCH_RUN_DIR each
 // trained model is checkpointed in a folder there and reused by later runs of the same config.
 import { existsSync } from 'node:fs';
@@ -31,6 +33,7 @@ const testPerTask = process.env.BENCH_TEST_PER_TASK === 'all' ? undefined : Numb
 const batchSize = Number(process.env.BENCH_INFERENCE_BATCH ?? 128);
 const repeats = Number(process.env.BENCH_REPEATS ?? 2);
 const timingRounds = Number(process.env.BENCH_TIMING_ROUNDS ?? 15);
+const timingTasks = list('BENCH_TIMING_TASKS', '').map(Number);
 const backend = process.env.BENCH_BACKEND ?? 'auto';
 const strategies = list('BENCH_STRATEGIES', 'supsup,exssnet');
 const methodSpecs = {
@@ -80,30 +83,35 @@ function baseConfig(strategy) {
  * each round (so load changes hit them alike) after one warm-up call each; the median per method.
  */
 async function inferenceTiming(experiment, registry, names) {
-  const last = experiment.stream.tasks[experiment.finishedTasks - 1];
+  const learned = experiment.finishedTasks;
+  // Learned-task counts timed side by side: all, and each of BENCH_TIMING_TASKS below it (the first k tasks of the same model).
+  const counts = [...timingTasks.filter((k) => k < learned), learned];
+  const last = experiment.stream.tasks[learned - 1];
   const n = Math.min(batchSize, last.test.n);
   const d = inputSize(last.inputShape);
   const x = tf.tensor(last.test.x.subarray(0, n * d), [n, ...last.inputShape]);
-  const ctx = inferenceContext(experiment.backbone, experiment.finishedTasks);
+  const contexts = counts.map((k) => inferenceContext(experiment.backbone, k));
   const spec = { inputShape: last.inputShape, numClasses: experiment.stream.numClasses, numOutputs: outputWidth(experiment.stream.numClasses, experiment.config) };
   const built = [];
   for (const name of names) {
     const { id, options } = methodSpecs[name];
     const inference = registry.get('task_inference', id).create(registry.resolveOptions('task_inference', { id, options: { batch_size: batchSize, ...options } }, name), { resolve: () => spec });
     for (const t of experiment.stream.tasks.slice(0, experiment.finishedTasks)) if (inference.learnTask && !inference.hasLearned(t.index)) await inference.learnTask(t);
-    await inference.infer(x, -1, ctx);
-    built.push({ name, inference, seconds: [] });
+    for (const ctx of contexts) await inference.infer(x, -1, ctx);
+    built.push({ name, inference, seconds: counts.map(() => []) });
   }
   for (let round = 0; round < timingRounds; round++) {
     for (const b of built) {
-      const start = performance.now();
-      await b.inference.infer(x, -1, ctx);
-      b.seconds.push((performance.now() - start) / 1000);
+      for (const [i, ctx] of contexts.entries()) {
+        const start = performance.now();
+        await b.inference.infer(x, -1, ctx);
+        b.seconds[i].push((performance.now() - start) / 1000);
+      }
     }
   }
   x.dispose();
   const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
-  return Object.fromEntries(built.map((b) => [b.name, median(b.seconds)]));
+  return Object.fromEntries(built.map((b) => [b.name, { all: median(b.seconds.at(-1)), at: Object.fromEntries(counts.slice(0, -1).map((k, i) => [k, median(b.seconds[i])])) }]));
 }
 
 for (const tasks of taskCounts) {
@@ -164,7 +172,9 @@ for (const tasks of taskCounts) {
             rows.push({
               ...r,
               ...(oneshot && r.seconds_per_batch !== undefined ? { cost_vs_oneshot: r.seconds_per_batch / oneshot.seconds_per_batch } : {}),
-              ...(t !== undefined ? { infer_ms_median: 1000 * t, ...(timing.oneshot ? { infer_vs_oneshot: t / timing.oneshot } : {}) } : {}),
+              ...(t !== undefined ? { infer_ms_median: 1000 * t.all, ...(timing.oneshot ? { infer_vs_oneshot: t.all / timing.oneshot.all } : {}) } : {}),
+              // The same choice on the model's first k tasks, timed in the same rounds: how the cost grows with the task count.
+              ...(t !== undefined && Object.keys(t.at).length ? { infer_ms_median_at: Object.fromEntries(Object.entries(t.at).map(([k, v]) => [k, 1000 * v])), infer_growth: Object.fromEntries(Object.entries(t.at).map(([k, v]) => [k, t.all / v])) } : {}),
             });
           }
         };
@@ -178,7 +188,10 @@ for (const tasks of taskCounts) {
 console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores\n`);
 printTable(training, ['stream', 'strategy', 'tasks', 'train_per_task', 'superfluous_outputs', 'average_accuracy']);
 console.log('');
-printTable(rows, ['stream', 'strategy', 'tasks', 'train_per_task', 'superfluous_outputs', 'inference', 'task_id_accuracy', 'average_accuracy', 'seconds_per_batch', 'cost_vs_oneshot', 'infer_ms_median', 'infer_vs_oneshot']);
+printTable(
+  rows.map((r) => ({ ...r, growth: Object.entries(r.infer_growth ?? {}).map(([k, g]) => `${g.toFixed(2)}x vs ${k}`).join(' ') })),
+  ['stream', 'strategy', 'tasks', 'train_per_task', 'superfluous_outputs', 'inference', 'task_id_accuracy', 'average_accuracy', 'seconds_per_batch', 'cost_vs_oneshot', 'infer_ms_median', 'infer_vs_oneshot', 'growth'],
+);
 writeResults(process.env.BENCH_RESULTS_NAME ?? 'task-inference', {
   seed: configs[0].config.seed,
   stream: streamKind,
@@ -186,6 +199,7 @@ writeResults(process.env.BENCH_RESULTS_NAME ?? 'task-inference', {
   inference_batch_size: batchSize,
   repeats,
   timing_rounds: timingRounds,
+  timing_tasks: timingTasks,
   tasks: configs.map((c) => c.tasks).filter((t, i, all) => all.indexOf(t) === i),
   train_per_task: trainSizes.map((s) => s ?? 'all'),
   test_per_task: testPerTask ?? 'all',
