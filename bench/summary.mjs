@@ -40,7 +40,11 @@ section('LeNet 300-100 training (density 0.1, batch 64)', 'lenet', (d) =>
   table(['backend', 'phase', 'samples/s'], d.rows.map((r) => [r.backend, r.phase, num(r.samples_per_second, 0)])),
 );
 section('ResNet-18 (nf 20, 32x32) training (density 0.1, batch 64)', 'resnet18', (d) =>
-  [table(['backend', 'phase', 'samples/s'], d.rows.map((r) => [r.backend, r.phase, num(r.samples_per_second, 3)])), '', (d.speedups ?? []).map((s) => `${s.phase} phase: cpu-ort is ${num(s.speedup, 0)}x plain cpu.`).join(' ')].join('\n'),
+  [
+    table(['backend', 'phase', 'steps', 'samples/s', 'load average (1 min) at the start'], d.rows.map((r) => [r.backend, r.phase, String(r.steps ?? ''), num(r.samples_per_second, 3), num(r.load_average, 2)])),
+    '',
+    `${(d.speedups ?? []).map((s) => `${s.phase} phase: cpu-ort is ${num(s.speedup, 0)}x plain cpu.`).join(' ')} The rows ran one after the other; where their load averages differ, so does the share of the 2 cores each got, and the ratio with it.`,
+  ].join('\n'),
 );
 section('ResNet-18 accuracy: fused conv + batch-norm units against op by op (Split Fashion-MNIST)', 'resnet18-accuracy', (d) =>
   [
