@@ -146,7 +146,7 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
     return gb.encode();
   };
   const outputs = ['y', 'xhat', 'invstd', 'mean', 'variance'];
-  const out = ctx.runtime(backend).runOutputs(key('ConvBn', g, a, Boolean(skip)), build, feeds, outputs, g.flops);
+  const out = ctx.runtime(backend).runOutputs(key('ConvBn', g, a, Boolean(skip)), build, feeds, outputs, g.flops, g.oh * g.ow);
   return out.map((data, i) => backend.makeTensorInfo(i < 2 ? outShape : [g.cout], 'float32', data));
 }
 
@@ -224,7 +224,7 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
     return gb.encode();
   };
   const outputs = ['dx', 'dfilter', ...(withSkip ? ['dskip'] : [])];
-  const out = ctx.runtime(backend).runOutputs(key('ConvBnGrad', g, a, withSkip), build, feeds, outputs, 2 * g.flops);
+  const out = ctx.runtime(backend).runOutputs(key('ConvBnGrad', g, a, withSkip), build, feeds, outputs, 2 * g.flops, g.oh * g.ow);
   const shapes = [x!.shape, filter!.shape, outShape];
   return out.map((data, i) => backend.makeTensorInfo(shapes[i]!, 'float32', data));
 }

@@ -1,0 +1,118 @@
+// npm run bench:unit-threads — for each unit shape of ResNet-18 nf 20 (32x32, batch 64, training
+// mode), the fused conv + batch-norm unit's forward and backward sessions on ONNX Runtime's
+// intra-op threads (@supermask/kernels-ort's default, 2 here) against one thread, alternately in
+// one process (BENCH_ROUNDS rounds of BENCH_REPS calls each way): CPU time of the process (every
+// thread) and wall time per call, the ratios 1 thread / N threads, and the choice the backend
+// makes by default (`parallelPixels`). Writes bench/results/unit-threads.json.
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { ortRuntime, registerOrtBackend } from '@supermask/kernels-ort';
+import { printTable, writeResults } from './common.mjs';
+
+const reps = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const batch = 64;
+const seed = 0;
+// [in, out, kernel, stride, input size, ReLU, skip, units of this shape in the network]
+const units = [
+  [1, 20, 3, 1, 32, true, false, 1],
+  [20, 20, 3, 1, 32, true, false, 2],
+  [20, 20, 3, 1, 32, true, true, 2],
+  [20, 40, 3, 2, 32, true, false, 1],
+  [20, 40, 1, 2, 32, false, false, 1],
+  [40, 40, 3, 1, 16, true, false, 1],
+  [40, 40, 3, 1, 16, true, true, 2],
+  [40, 80, 3, 2, 16, true, false, 1],
+  [40, 80, 1, 2, 16, false, false, 1],
+  [80, 80, 3, 1, 8, true, false, 1],
+  [80, 80, 3, 1, 8, true, true, 2],
+  [80, 160, 3, 2, 8, true, false, 1],
+  [80, 160, 1, 2, 8, false, false, 1],
+  [160, 160, 3, 1, 4, true, false, 1],
+  [160, 160, 3, 1, 4, true, true, 2],
+];
+
+const { backendName } = registerOrtBackend();
+await tf.setBackend(backendName);
+const runtime = ortRuntime(backendName);
+const defaults = { parallelFlops: runtime.parallelFlops, parallelPixels: runtime.parallelPixels };
+const cpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+
+/** Sets the runtime's thresholds so that every unit runs on `threads` threads (1 or the runtime's intraOpThreads). */
+function force(threads) {
+  Object.assign(runtime, threads === 1 ? { parallelFlops: Infinity, parallelPixels: Infinity } : { parallelFlops: 0, parallelPixels: 0 });
+}
+
+const rows = [];
+for (const [cin, cout, k, stride, size, relu, skip, count] of units) {
+  const pad = (k - 1) / 2;
+  const out = Math.floor((size + 2 * pad - k) / stride) + 1;
+  const x = tf.randomNormal([batch, cin, size, size], 0, 1, 'float32', seed + 1);
+  const filter = tf.randomNormal([k, k, cin, cout], 0, 0.1, 'float32', seed + 2);
+  const skipIn = tf.randomNormal([batch, cout, out, out], 0, 1, 'float32', seed + 3);
+  const dy = tf.randomNormal([batch, cout, out, out], 0, 1, 'float32', seed + 4);
+  const attrs = { stride, pad, relu, mode: 'batch', epsilon: 1e-5 };
+  const inputs = skip ? { x, filter, skip: skipIn } : { x, filter };
+  const t = { 1: { cpu: 0, ms: 0 }, [runtime.intraOpThreads]: { cpu: 0, ms: 0 } };
+  const call = () => {
+    const outs = tf.engine().runKernel('SupermaskConvBn', inputs, attrs);
+    const grads = tf.engine().runKernel('SupermaskConvBnGrad', { dy, x, filter, y: outs[0], xhat: outs[1], invstd: outs[2] }, { ...attrs, skip });
+    tf.dispose([...outs, ...grads]);
+  };
+  for (const threads of Object.keys(t)) {
+    force(Number(threads));
+    call(); // session creation, not timed
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const threads of Object.keys(t)) {
+      force(Number(threads));
+      const c0 = cpuMs();
+      const w0 = performance.now();
+      for (let i = 0; i < reps; i++) call();
+      t[threads].cpu += (cpuMs() - c0) / (reps * rounds);
+      t[threads].ms += (performance.now() - w0) / (reps * rounds);
+    }
+  }
+  Object.assign(runtime, defaults);
+  tf.dispose([x, filter, skipIn, dy]);
+  const n = runtime.intraOpThreads;
+  rows.push({
+    unit: `${cin}->${cout} ${k}x${k} s${stride} @${size}${relu ? ' relu' : ''}${skip ? ' skip' : ''}`,
+    count,
+    output_pixels: out * out,
+    [`cpu_ms_${n}t`]: t[n].cpu,
+    cpu_ms_1t: t[1].cpu,
+    [`wall_ms_${n}t`]: t[n].ms,
+    wall_ms_1t: t[1].ms,
+    cpu_ratio_1t: t[1].cpu / t[n].cpu,
+    wall_ratio_1t: t[1].ms / t[n].ms,
+    default_threads: out * out >= runtime.parallelPixels ? n : 1,
+  });
+}
+const n = runtime.intraOpThreads;
+const sum = (f) => rows.reduce((s, r) => s + f(r) * r.count, 0);
+const step = {
+  [`cpu_ms_${n}t`]: sum((r) => r[`cpu_ms_${n}t`]),
+  cpu_ms_1t: sum((r) => r.cpu_ms_1t),
+  cpu_ms_default: sum((r) => (r.default_threads === 1 ? r.cpu_ms_1t : r[`cpu_ms_${n}t`])),
+  [`wall_ms_${n}t`]: sum((r) => r[`wall_ms_${n}t`]),
+  wall_ms_1t: sum((r) => r.wall_ms_1t),
+  wall_ms_default: sum((r) => (r.default_threads === 1 ? r.wall_ms_1t : r[`wall_ms_${n}t`])),
+};
+const loadAverage = os.loadavg();
+console.log(`ResNet-18 nf 20 units, forward + backward, batch ${batch}, ${rounds} alternating rounds of ${reps} calls; ${n} intra-op threads against 1; default parallelPixels ${defaults.parallelPixels}; load average ${loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`);
+printTable(rows);
+console.log(`\na training step's units (forward + backward): CPU ms ${n} threads ${step[`cpu_ms_${n}t`].toFixed(1)}, 1 thread ${step.cpu_ms_1t.toFixed(1)}, default choice ${step.cpu_ms_default.toFixed(1)}; wall ms ${step[`wall_ms_${n}t`].toFixed(1)} / ${step.wall_ms_1t.toFixed(1)} / ${step.wall_ms_default.toFixed(1)}`);
+await tf.setBackend('cpu');
+tf.removeBackend(backendName);
+writeResults('unit-threads', {
+  config: { network: 'resnet18', nf: 20, input: [32, 32, 1], batch, mode: 'batch', reps, rounds, intra_op_threads: n, parallel_pixels: defaults.parallelPixels },
+  seed,
+  backend: backendName,
+  load_average: loadAverage,
+  rows,
+  step,
+});
