@@ -26,6 +26,31 @@ export function fixedContext(task: number, training = false): ForwardContext {
 }
 
 /**
+ * Context of a weight phase of task `task`: its fixed mask, batch-norm statistics updated, and the
+ * gradient reaching the weight of each layer in `gradientMasks` multiplied by that layer's 0/1
+ * tensor there (the task's mask times the weights the task may change), in one product: the same
+ * values as the product rule's dL/dW = dL/d(W * M) * M followed by a multiplication by the
+ * editable set, with one full-size multiply a layer and step fewer. Layers not in the map get
+ * `fixedContext`'s effective weight.
+ */
+export function weightTrainingContext(task: number, gradientMasks: ReadonlyMap<MaskedLayer, tf.Tensor>): ForwardContext {
+  return {
+    task,
+    training: true,
+    weight: (layer: MaskedLayer) => {
+      const mask = layer.masks.tensor(task);
+      const gradientMask = gradientMasks.get(layer);
+      if (!gradientMask) return effectiveWeight(layer.weight, mask);
+      const op = tf.customGrad(((w: tf.Tensor) => ({
+        value: effectiveWeight(w, mask),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[]) => (dy as tf.Tensor).mul(gradientMask),
+      })) as unknown as Parameters<typeof tf.customGrad>[0]);
+      return op(layer.weight);
+    },
+  };
+}
+
+/**
  * Superposition of learned tasks' masks: W * sum_i alpha_i M_{candidates[i]} (task inference).
  * Each layer's mix is one [1, k] x [k, size] product of alpha and the stacked masks (a constant
  * number of ops whatever k), computed once per context: every forward pass through the context
