@@ -2,18 +2,20 @@
 // backend cpu = cpu-ort, fused conv + batch-norm units) with the changes made around the ONNX
 // Runtime unit graphs (issue #17) against the same step without them, alternately in one process
 // (BENCH_ROUNDS rounds, BENCH_STEPS counted steps each), so that the machine's load hits both alike:
-// - `before`: every unit on the intra-op threads whatever its size (parallelPixels 0), and the
+// - `before`: every unit on the intra-op threads whatever its size (parallelPixels 0), the
 //   weight phase's gradients multiplied twice (fixedContext's product rule, then the editable
-//   set by maskWeightGradients), as before;
+//   set by maskWeightGradients), and batch norm's running statistics updated by tensor ops, as
+//   before;
 // - `after`: the defaults (units with feature maps under parallelPixels on one thread; the weight
-//   phase's one gradient mask, weightTrainingContext).
+//   phase's one gradient mask, weightTrainingContext; the running statistics by one loop).
 // Mask phase: configs/split-fmnist-resnet18-supsup.json; weight phase:
 // configs/split-fmnist-resnet18-exssnet.json with its mask phase cut to 0 epochs. Prints wall and
 // CPU time (the process, every thread) per step, best and mean of the rounds, and after / before;
 // writes bench/results/outside-graphs.json.
 import os from 'node:os';
 import { createRegistry } from '@supermask/cli';
-import { editableSets, fixedContext, maskWeightGradients, weightPhase } from '@supermask/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { editableSets, fixedContext, maskWeightGradients, TaskBatchNorm, weightPhase } from '@supermask/core';
 import { ortRuntime } from '@supermask/kernels-ort';
 import { printTable, timedPhase, weightPhaseOnly, writeResults } from './common.mjs';
 
@@ -43,6 +45,18 @@ async function previousBegin(setup) {
   };
 }
 
+// Batch norm's running-statistics update as it was: tensor ops on every backend.
+const currentTrack = TaskBatchNorm.prototype.track;
+function previousTrack(task, mean, variance, count) {
+  const s = this.states.get(task);
+  s.host = undefined;
+  tf.tidy(() => {
+    const unbiased = count > 1 ? variance.mul(count / (count - 1)) : variance;
+    s.mean.assign(s.mean.mul(1 - this.momentum).add(mean.mul(this.momentum)));
+    s.variance.assign(s.variance.mul(1 - this.momentum).add(unbiased.mul(this.momentum)));
+  });
+}
+
 let defaultPixels;
 const variants = {
   before: (experiment) => {
@@ -50,12 +64,14 @@ const variants = {
     defaultPixels ??= runtime.parallelPixels;
     runtime.parallelPixels = 0;
     weightPhase.begin = previousBegin;
+    TaskBatchNorm.prototype.track = previousTrack;
   },
   after: (experiment) => {
     const runtime = ortRuntime(experiment.backendSelection.backend);
     defaultPixels ??= runtime.parallelPixels;
     runtime.parallelPixels = defaultPixels;
     weightPhase.begin = currentBegin;
+    TaskBatchNorm.prototype.track = currentTrack;
   },
 };
 
@@ -67,6 +83,7 @@ for (const { phase, file, edit } of phases) {
     for (const [variant, ready] of Object.entries(variants)) {
       const m = await timedPhase({ file, phase, edit, steps, batch, createRegistry, hooks: { ready } });
       weightPhase.begin = currentBegin;
+      TaskBatchNorm.prototype.track = currentTrack;
       backend = m.backend;
       config ??= {};
       config[phase] = m.config;
