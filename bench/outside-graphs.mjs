@@ -4,10 +4,12 @@
 // (BENCH_ROUNDS rounds, BENCH_STEPS counted steps each), so that the machine's load hits both alike:
 // - `before`: every unit on the intra-op threads whatever its size (parallelPixels 0), the
 //   weight phase's gradients multiplied twice (fixedContext's product rule, then the editable
-//   set by maskWeightGradients), and batch norm's running statistics updated by tensor ops, as
-//   before;
+//   set by maskWeightGradients), the mask phase's W * M and its straight-through gradient by
+//   tensor ops (the scorer's weightWithGradient off), and batch norm's running statistics
+//   updated by tensor ops, as before;
 // - `after`: the defaults (units with feature maps under parallelPixels on one thread; the weight
-//   phase's one gradient mask, weightTrainingContext; the running statistics by one loop).
+//   phase's one gradient mask, weightTrainingContext; the scores' gradient dy * W * sign(S) by one
+//   kernel, straightThroughProduct; the running statistics by one loop).
 // Mask phase: configs/split-fmnist-resnet18-supsup.json; weight phase:
 // configs/split-fmnist-resnet18-exssnet.json with its mask phase cut to 0 epochs. Prints wall and
 // CPU time (the process, every thread) per step, best and mean of the rounds, and after / before;
@@ -63,6 +65,8 @@ const variants = {
     const runtime = ortRuntime(experiment.backendSelection.backend);
     defaultPixels ??= runtime.parallelPixels;
     runtime.parallelPixels = 0;
+    // The scorer without its fused product: LayerMasks multiplies maskWithGradient's mask.
+    experiment.scorer.weightWithGradient = undefined;
     weightPhase.begin = previousBegin;
     TaskBatchNorm.prototype.track = previousTrack;
   },

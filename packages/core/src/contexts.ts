@@ -14,10 +14,11 @@ export function effectiveWeight(weight: tf.Tensor, mask: tf.Tensor): tf.Tensor {
 
 /**
  * Training context of task `task`: each layer's mask with the straight-through gradient to the
- * task's scores (a task whose mask a phase set, or without scores, uses that fixed mask).
+ * task's scores (a task whose mask a phase set, or without scores, uses that fixed mask); see
+ * `LayerMasks.weightWithGradient`.
  */
 export function trainingContext(task: number): ForwardContext {
-  return { task, training: true, weight: (layer: MaskedLayer) => effectiveWeight(layer.weight, layer.masks.withGradient(task)) };
+  return { task, training: true, weight: (layer: MaskedLayer) => layer.masks.weightWithGradient(task, layer.weight) };
 }
 
 /** Context with task `task`'s fixed (cached or bit-packed) mask; `training` updates its batch-norm statistics. */

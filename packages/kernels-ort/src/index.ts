@@ -5,4 +5,5 @@ export { GraphBuilder, OPSET } from './onnx.js';
 export { OrtRuntime, loadOnnxRuntime } from './runtime.js';
 export type { Feed, RuntimeOptions, RuntimeStats, ThreadOptions } from './runtime.js';
 export { CONV_BN_GRAD_KERNEL, CONV_BN_KERNEL } from './conv-bn.js';
+export { STRAIGHT_THROUGH_GRAD_KERNEL } from './straight-through.js';
 export type { ConvBnMode } from './conv-bn.js';

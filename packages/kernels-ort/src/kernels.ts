@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GraphBuilder, type AttributeValue, type Dim } from './onnx.js';
 import type { Feed, OrtRuntime } from './runtime.js';
 import { CONV_BN_GRAD_KERNEL, CONV_BN_KERNEL, convBn, convBnGrad } from './conv-bn.js';
+import { STRAIGHT_THROUGH_GRAD_KERNEL, straightThroughGrad } from './straight-through.js';
 
 /** The parts of tfjs-backend-cpu's MathBackendCPU the kernels use. */
 export interface CpuBackendLike extends tf.KernelBackend {
@@ -566,6 +567,7 @@ export const EXTRA_KERNELS: readonly { kernelName: string; run(args: KernelArgs,
   { kernelName: OPTIMIZER_STEP_KERNEL, run: optimizerStep },
   { kernelName: CONV_BN_KERNEL, run: convBn },
   { kernelName: CONV_BN_GRAD_KERNEL, run: convBnGrad },
+  { kernelName: STRAIGHT_THROUGH_GRAD_KERNEL, run: straightThroughGrad },
 ];
 
 /** The kernels computed by ONNX Runtime. Each returns null for inputs it does not take (then the plain cpu kernel runs). */
