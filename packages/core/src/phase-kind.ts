@@ -125,14 +125,22 @@ export const weightPhase: PhaseKind = {
       const allowed = editable[i];
       if (allowed) gradientMasks.set(l, tf.keep(tf.tidy(() => l.masks.tensor(t).mul(allowed))));
     });
+    let guard: ProtectedWeightsGuard | undefined;
+    try {
+      guard = checkProtectedWeights ? await ProtectedWeightsGuard.create(layers, editable, t) : undefined;
+    } catch (error) {
+      for (const g of gradientMasks.values()) g.dispose();
+      throw error;
+    } finally {
+      // The gradient masks (and the guard's copies) hold what the steps need.
+      for (const e of editable) e?.dispose();
+    }
     for (const v of variables) v.trainable = true;
-    const guard = checkProtectedWeights ? await ProtectedWeightsGuard.create(layers, editable, t) : undefined;
     return {
       variables,
       context: () => weightTrainingContext(t, gradientMasks),
       afterStep: guard ? ({ epoch, batch }) => guard.check(epoch, batch) : undefined,
       dispose: () => {
-        for (const e of editable) e?.dispose();
         for (const g of gradientMasks.values()) g.dispose();
         for (const v of variables) v.trainable = false;
       },
