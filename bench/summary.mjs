@@ -42,16 +42,34 @@ section('LeNet 300-100 training (density 0.1, batch 64)', 'lenet', (d) =>
 section('ResNet-18 (nf 20, 32x32) training (density 0.1, batch 64)', 'resnet18', (d) =>
   [table(['backend', 'phase', 'samples/s'], d.rows.map((r) => [r.backend, r.phase, num(r.samples_per_second, 3)])), '', (d.speedups ?? []).map((s) => `${s.phase} phase: cpu-ort is ${num(s.speedup, 0)}x plain cpu.`).join(' ')].join('\n'),
 );
+section('ResNet-18 accuracy: fused conv + batch-norm units against op by op (Split Fashion-MNIST)', 'resnet18-accuracy', (d) =>
+  [
+    `Average accuracy (%) of each config on both paths, seeds ${(d.seeds ?? []).join(' ')}, backend ${d.backend}.`,
+    '',
+    table(
+      ['config', 'seed', 'op by op', 'fused', 'fused - op by op (points)'],
+      (d.rows ?? []).flatMap((s) => [
+        ...d.runs
+          .filter((r) => r.config === s.config && r.path === 'fused')
+          .map((f) => {
+            const o = d.runs.find((r) => r.config === s.config && r.path === 'op-by-op' && r.seed === f.seed);
+            return [s.config.replace(/\.json$/, ''), String(f.seed), num(100 * o.average_accuracy, 2), num(100 * f.average_accuracy, 2), num(100 * (f.average_accuracy - o.average_accuracy), 2)];
+          }),
+        [s.config.replace(/\.json$/, ''), 'mean ± sd', `${num(s.op_by_op_mean, 2)} ± ${num(s.op_by_op_sd, 2)}`, `${num(s.fused_mean, 2)} ± ${num(s.fused_sd, 2)}`, `${num(s.difference_mean, 2)} ± ${num(s.difference_sd, 2)}`],
+      ]),
+    ),
+  ].join('\n'),
+);
 section('Against PyTorch on the same machine, measured alternately (density 0.1, batch 64)', 'vs-pytorch', (d) =>
   [
     `PyTorch ${d.peer?.torch} on ${d.peer?.threads} threads (\`bench/peer/supermask_peer.py\`); best of ${d.rounds} alternating rounds each; load average at the end ${(d.load_average_end ?? []).map((l) => num(l, 2)).join(' ')}.`,
     '',
     table(
-      ['network', 'phase', 'project samples/s', 'PyTorch samples/s', 'project / PyTorch', ...(d.cpu_time ? ['project CPU ms a step', 'PyTorch CPU ms a step', 'CPU-time ratio'] : []), ...(d.op_by_op ? ['project op by op samples/s'] : [])],
+      ['network', 'phase', 'project samples/s', 'PyTorch samples/s', 'project / PyTorch', ...(d.cpu_time ? ['project CPU ms a step', 'PyTorch CPU ms a step', 'CPU-time ratio'] : []), ...(d.op_by_op ? ['project op by op samples/s'] : []), ...(d.no_nchwc ? ['project without NCHWc samples/s', 'without NCHWc CPU ms a step'] : [])],
       d.rows.map((r, i) => {
         const c = d.cpu_time?.find((e) => e.net === r.net && e.phase === r.phase);
         const cpu = d.cpu_time ? [num(c?.project_ms_per_step, 0), c?.pytorch_ms_per_step == null ? '' : num(c.pytorch_ms_per_step, 0), c?.ratio == null ? '' : `${num(c.ratio, 2)}x`] : [];
-        return [r.net, r.phase, num(r.project, 1), r.pytorch === null ? 'not run' : num(r.pytorch, 1), r.ratio === null ? '' : `${num(r.ratio, 2)}x`, ...cpu, ...(d.op_by_op ? [num(d.op_by_op[i]?.samples_per_second, 1)] : [])];
+        return [r.net, r.phase, num(r.project, 1), r.pytorch === null ? 'not run' : num(r.pytorch, 1), r.ratio === null ? '' : `${num(r.ratio, 2)}x`, ...cpu, ...(d.op_by_op ? [num(d.op_by_op[i]?.samples_per_second, 1)] : []), ...(d.no_nchwc ? [num(d.no_nchwc[i]?.samples_per_second, 1), num(d.no_nchwc[i]?.cpu_ms_per_step, 0)] : [])];
       }),
     ),
   ].join('\n'),

@@ -14,7 +14,8 @@
 // measurement (the first step is not counted on either side). Besides samples/s, the CPU time
 // per step of each side's process (all threads; the least of the rounds): the work a step costs,
 // which a loaded machine does not inflate as it does wall time. BENCH_OP_BY_OP=1 also times the
-// ResNets with the fused conv + batch-norm kernels off (SUPERMASK_FUSED_CONV=0) in each round.
+// ResNets with the fused conv + batch-norm kernels off (SUPERMASK_FUSED_CONV=0) in each round;
+// BENCH_NO_NCHWC=1 likewise without ONNX Runtime's blocked NCHWc convolutions (SUPERMASK_ORT_NCHWC=0).
 // Writes bench/results/vs-pytorch.json.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -27,6 +28,12 @@ const lenetSteps = Number(process.env.BENCH_STEPS_LENET ?? 100);
 const resnetSteps = Number(process.env.BENCH_STEPS_RESNET ?? 8);
 const threads = Number(process.env.BENCH_PEER_THREADS ?? Math.min(2, os.cpus().length));
 const compareOpByOp = process.env.BENCH_OP_BY_OP === '1';
+const compareNoNchwc = process.env.BENCH_NO_NCHWC === '1';
+/** Project-side variants timed in each round of the ResNet rows besides the default path. */
+const variants = [
+  ...(compareOpByOp ? [{ side: 'project-op-by-op', env: 'SUPERMASK_FUSED_CONV', column: 'project op by op' }] : []),
+  ...(compareNoNchwc ? [{ side: 'project-no-nchwc', env: 'SUPERMASK_ORT_NCHWC', column: 'project without NCHWc' }] : []),
+];
 const peerScript = join(root, 'bench', 'peer', 'supermask_peer.py');
 // OpenMP's waiting threads sleep instead of spinning, as ONNX Runtime's do here: on a shared
 // machine spinning workers cost PyTorch up to 7x (ResNet-18 weight phase at load 20: 7.8 samples/s
@@ -81,7 +88,7 @@ const results = [];
 for (const row of rows) {
   let project = 0;
   let pytorch = row.peer === false ? null : 0;
-  let opByOp = null;
+  const other = {};
   let projectCpu = Infinity;
   let pytorchCpu = Infinity;
   let config;
@@ -91,15 +98,18 @@ for (const row of rows) {
     measurements.push({ net: row.net, phase: row.phase, side: 'project', round: r, samples_per_second: p.samples_per_second, cpu_ms_per_step: p.cpu_ms_per_step, backend: p.backend, load_average: p.load_average });
     project = Math.max(project, p.samples_per_second);
     projectCpu = Math.min(projectCpu, p.cpu_ms_per_step);
-    if (compareOpByOp && row.net !== 'lenet') {
-      // The same network with the fused conv + batch-norm kernels switched off (the op-by-op path).
-      process.env.SUPERMASK_FUSED_CONV = '0';
+    for (const variant of variants) {
+      if (row.net === 'lenet') continue;
+      // The same network with one part of the fast path switched off by its environment variable.
+      process.env[variant.env] = '0';
       try {
         const o = await timedPhase({ file: row.file, phase: row.phase, edit: row.edit, steps: row.steps, batch: row.batch ?? 64, createRegistry });
-        measurements.push({ net: row.net, phase: row.phase, side: 'project-op-by-op', round: r, samples_per_second: o.samples_per_second, backend: o.backend, load_average: o.load_average });
-        opByOp = Math.max(opByOp ?? 0, o.samples_per_second);
+        measurements.push({ net: row.net, phase: row.phase, side: variant.side, round: r, samples_per_second: o.samples_per_second, cpu_ms_per_step: o.cpu_ms_per_step, backend: o.backend, load_average: o.load_average });
+        const best = (other[variant.side] ??= { samples_per_second: 0, cpu_ms_per_step: Infinity });
+        best.samples_per_second = Math.max(best.samples_per_second, o.samples_per_second);
+        best.cpu_ms_per_step = Math.min(best.cpu_ms_per_step, o.cpu_ms_per_step);
       } finally {
-        delete process.env.SUPERMASK_FUSED_CONV;
+        delete process.env[variant.env];
       }
     }
     if (pytorch !== null) {
@@ -112,7 +122,7 @@ for (const row of rows) {
     const round = Object.fromEntries(measurements.filter((m) => m.net === row.net && m.phase === row.phase && m.round === r).map((m) => [m.side, m.samples_per_second.toFixed(1)]));
     console.log(`${row.label}, ${row.phase} phase, round ${r + 1}: ${Object.entries(round).map(([k, v]) => `${k} ${v}`).join(', ')} samples/s (load ${os.loadavg()[0].toFixed(2)})`);
   }
-  results.push({ net: row.net, label: row.label, phase: row.phase, batch: row.batch ?? 64, steps: row.steps, project, pytorch, ratio: pytorch ? project / pytorch : null, project_cpu_ms_per_step: projectCpu, pytorch_cpu_ms_per_step: pytorch === null ? null : pytorchCpu, op_by_op: opByOp, config_file: `configs/${row.file}`, config });
+  results.push({ net: row.net, label: row.label, phase: row.phase, batch: row.batch ?? 64, steps: row.steps, project, pytorch, ratio: pytorch ? project / pytorch : null, project_cpu_ms_per_step: projectCpu, pytorch_cpu_ms_per_step: pytorch === null ? null : pytorchCpu, other, config_file: `configs/${row.file}`, config });
 }
 
 console.log(`\nproject (tfjs + ONNX Runtime kernels, best of ${rounds}) / PyTorch ${peer.torch} (${threads} threads, best of ${rounds}); samples/s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores\n`);
@@ -126,7 +136,16 @@ printTable(
     'project CPU ms/step': r.project_cpu_ms_per_step.toFixed(0),
     'pytorch CPU ms/step': r.pytorch_cpu_ms_per_step === null ? '' : r.pytorch_cpu_ms_per_step.toFixed(0),
     'CPU-time ratio': r.pytorch_cpu_ms_per_step === null ? '' : `${(r.pytorch_cpu_ms_per_step / r.project_cpu_ms_per_step).toFixed(2)}x`,
-    ...(compareOpByOp ? { 'project op by op': r.op_by_op === null ? '' : r.op_by_op.toFixed(1) } : {}),
+    ...Object.fromEntries(
+      variants.flatMap((v) => {
+        const o = r.other[v.side];
+        return [
+          [v.column, o ? o.samples_per_second.toFixed(1) : ''],
+          [`${v.column} CPU ms/step`, o ? o.cpu_ms_per_step.toFixed(0) : ''],
+          [`CPU-time ratio default / ${v.column}`, o ? `${(o.cpu_ms_per_step / r.project_cpu_ms_per_step).toFixed(3)}x` : ''],
+        ];
+      }),
+    ),
   })),
 );
 writeResults('vs-pytorch', {
@@ -145,6 +164,9 @@ writeResults('vs-pytorch', {
     pytorch_ms_per_step: pytorch_cpu_ms_per_step,
     ratio: pytorch_cpu_ms_per_step === null ? null : pytorch_cpu_ms_per_step / project_cpu_ms_per_step,
   })),
-  op_by_op: compareOpByOp ? results.map(({ net, phase, op_by_op }) => ({ net, phase, samples_per_second: op_by_op })) : undefined,
+  op_by_op: compareOpByOp ? results.map(({ net, phase, other }) => ({ net, phase, samples_per_second: other['project-op-by-op']?.samples_per_second ?? null })) : undefined,
+  no_nchwc: compareNoNchwc
+    ? results.map(({ net, phase, other }) => ({ net, phase, samples_per_second: other['project-no-nchwc']?.samples_per_second ?? null, cpu_ms_per_step: other['project-no-nchwc']?.cpu_ms_per_step ?? null }))
+    : undefined,
   measurements,
 });

@@ -100,6 +100,12 @@ function checkpointAt(dir: string): { checkpoint: string; task: number } {
 
 const tensorBytes = (dir: string) => new Map([...readCheckpoint(dir).tensors].map(([name, t]) => [name, Buffer.from(t.bytes).toString('hex')]));
 const results = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+/** metrics.csv without its timing column: a resumed run's rows, each once, equal the reference's. */
+function metricsRows(dir: string): string[] {
+  const [header, ...rows] = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
+  const timing = header!.split(',').indexOf('samples_per_second');
+  return [header!, ...rows].map((row) => row.split(',').filter((_, i) => i !== timing).join(','));
+}
 
 describe('crash soak', () => {
   const dir = mkdtempSync(join(tmpdir(), 'supermask-soak-'));
@@ -160,6 +166,7 @@ describe('crash soak', () => {
       checkRunDir(out());
       expect(results(out()).accuracy_matrix).toEqual(results(reference).accuracy_matrix);
       expect(tensorBytes(out())).toEqual(tensorBytes(reference));
+      expect(metricsRows(out())).toEqual(metricsRows(reference));
       finished.push(out());
       round++;
     };

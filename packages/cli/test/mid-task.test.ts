@@ -34,6 +34,25 @@ function tensorBytes(dir: string): Map<string, string> {
   return new Map([...readCheckpoint(dir).tensors].map(([name, t]) => [name, Buffer.from(t.bytes).toString('hex')]));
 }
 
+/** metrics.csv without its timing column (samples_per_second), row by row. */
+function metricsRows(dir: string): string[] {
+  const [header, ...rows] = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
+  const timing = header!.split(',').indexOf('samples_per_second');
+  return [header!, ...rows].map((row) => row.split(',').filter((_, i) => i !== timing).join(','));
+}
+
+/** How many times each event (with its task, phase, epoch and batch) is in events.jsonl. */
+function eventCounts(dir: string, events: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of readFileSync(join(dir, 'events.jsonl'), 'utf8').trim().split('\n')) {
+    const e = JSON.parse(line) as Record<string, unknown>;
+    if (!events.includes(e.event as string)) continue;
+    const key = JSON.stringify([e.event, e.task, e.index, e.epoch, e.batch]);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
 /** Asks the run to stop in beforeBatch of (task, phase, epoch, batch), 0-based. */
 function stopAt(where: { task: number; phase: number; epoch: number; batch: number }, experiment: () => Experiment): Observer {
   return {
@@ -88,12 +107,44 @@ describe('mid-task checkpoints', () => {
       expect(results.accuracy_matrix).toEqual(reference.matrix);
       // Weights, masks and batch-norm statistics of the final checkpoint: the same bytes.
       expect(tensorBytes(dir)).toEqual(referenceTensors);
+      // The logs were cut back to the checkpoint before the resumed run appended: no epoch,
+      // evaluation or batch is in them twice, and none is missing.
+      expect(metricsRows(dir)).toEqual(metricsRows(referenceDir));
+      const logged = ['afterBatch', 'afterEpoch', 'afterEval', 'afterTask'];
+      expect(eventCounts(dir, logged)).toEqual(eventCounts(referenceDir, logged));
       expect(results.tasks.map((t) => t.phases.map((p) => p.steps))).toEqual(reference.experiment.taskRecords.map((t) => t.phases.map((p) => p.steps)));
       expect(results.tasks.map((t) => t.phases.map((p) => p.epoch_accuracy))).toEqual(reference.experiment.taskRecords.map((t) => t.phases.map((p) => p.epoch_accuracy)));
       // The end-of-task checkpoint replaced the mid-task one; one tensors file is left.
       expect(readCheckpoint(dir).manifest).not.toHaveProperty('position');
       expect(readdirSync(dir).filter((f) => f.endsWith('.safetensors'))).toEqual(['checkpoint-task-0003.safetensors']);
     }
+  });
+
+  it('after a crash, the resumed run cuts metrics.csv and events.jsonl back to its checkpoint: nothing logged twice', async () => {
+    const referenceDir = tmp();
+    const reference = await runAll(exssnet(), referenceDir);
+    // A crash (an exception, as a kill would leave it) in task 2's second mask epoch: its first
+    // epoch's rows were appended after the last periodic checkpoint (every 5 steps, 8 per epoch).
+    const dir = tmp();
+    const registry = testRegistry();
+    const crash: Observer = {
+      id: 'crash',
+      beforeBatch: (info) => {
+        if (info.task.index === 1 && info.index === 0 && info.epoch === 1 && info.batch === 0) throw new Error('simulated crash');
+      },
+    };
+    const crashed = await Experiment.create({ config: resolveConfig(exssnet({ every_steps: 5 }), registry), registry, outDir: dir, observers: [crash] });
+    await expect(crashed.run()).rejects.toThrow('simulated crash');
+    crashed.dispose();
+    const at = readCheckpoint(dir).manifest.position!;
+    expect(at).toMatchObject({ task: 1 });
+    const resumed = await Experiment.resume(dir, { registry: testRegistry() });
+    const results = await resumed.run();
+    resumed.dispose();
+    expect(results.accuracy_matrix).toEqual(reference.matrix);
+    expect(metricsRows(dir)).toEqual(metricsRows(referenceDir));
+    const logged = ['afterBatch', 'afterEpoch', 'afterEval', 'afterTask'];
+    expect(eventCounts(dir, logged)).toEqual(eventCounts(referenceDir, logged));
   });
 
   it('writes a checkpoint every N steps (checkpoint.every_steps) without changing the results', async () => {

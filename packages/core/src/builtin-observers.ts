@@ -1,4 +1,5 @@
 import type { DependencyContainer } from 'tsyringe';
+import type { ComponentState } from './contracts.js';
 import type { Observer, RunView } from './observer.js';
 import type { Registry } from './registry.js';
 import { writeResults, type ExperimentResults } from './results.js';
@@ -34,6 +35,48 @@ export function checkpointObserver(writer: RunWriter): Observer {
   };
 }
 
+/**
+ * What an appending log file held when the last checkpoint was written: a resumed run cuts the
+ * file back to it (`keep` lines after `header` lines), so the rows the resumed run writes again
+ * (the task or epoch in progress at the crash) are not there twice.
+ */
+class LogLines {
+  /** Lines written (after the header) by this run or the runs it resumes. */
+  written = 0;
+  private resumeAt: number | undefined;
+
+  constructor(private readonly name: string, private readonly header: number) {}
+
+  save(): ComponentState {
+    return { json: { lines: this.written } };
+  }
+
+  load(state: ComponentState, owner: string): void {
+    const lines = (state.json as { lines?: unknown } | null)?.lines;
+    if (!Number.isInteger(lines) || (lines as number) < 0) throw new Error(`${owner}: expected { lines: a non-negative integer }, got ${JSON.stringify(state.json)}`);
+    this.resumeAt = lines as number;
+  }
+
+  /** At the start of a resumed run: cuts the file back to what the checkpoint saw. */
+  cut(dir: string): void {
+    if (this.resumeAt === undefined) return;
+    const files = runFiles();
+    const text = files.read(dir, this.name);
+    this.written = this.resumeAt;
+    this.resumeAt = undefined;
+    if (text === undefined) return;
+    const lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    const keep = this.header + this.written;
+    if (lines.length > keep) files.write(dir, this.name, lines.slice(0, keep).map((l) => `${l}\n`).join(''));
+  }
+
+  append(dir: string, text: string, lines: number): void {
+    runFiles().append(dir, this.name, text);
+    this.written += lines;
+  }
+}
+
 export const METRICS_CSV = 'metrics.csv';
 export const METRICS_COLUMNS = ['event', 'task', 'phase', 'epoch', 'loss', 'train_accuracy', 'test_accuracy', 'samples_per_second', 'lr', 'accuracies'] as const;
 
@@ -42,15 +85,26 @@ const cell = (x: number | string | undefined): string => (x === undefined ? '' :
 /**
  * `metrics-csv`: metrics.csv in the run directory, one row per finished epoch (`event=epoch`) and
  * per evaluation after a task (`event=evaluation`, the accuracy-matrix row space-separated). The
- * header is written once (a resumed run appends); each row is appended and flushed as it comes.
+ * header is written once; each row is appended and flushed as it comes. A resumed run first cuts
+ * the file back to the rows its checkpoint had seen, so no epoch or evaluation appears twice.
  */
 export class MetricsCsvObserver implements Observer {
   readonly id = 'metrics-csv';
+  private readonly log = new LogLines(METRICS_CSV, 1);
 
   beforeExperiment(_info: unknown, run: RunView): void {
     if (!run.outDir) return;
     const files = runFiles();
     if (!files.exists(run.outDir, METRICS_CSV)) files.append(run.outDir, METRICS_CSV, `${METRICS_COLUMNS.join(',')}\n`);
+    this.log.cut(run.outDir);
+  }
+
+  saveState(): ComponentState {
+    return this.log.save();
+  }
+
+  loadState(state: ComponentState): void {
+    this.log.load(state, 'metrics-csv');
   }
 
   afterEpoch(info: Parameters<NonNullable<Observer['afterEpoch']>>[0], run: RunView): void {
@@ -62,7 +116,7 @@ export class MetricsCsvObserver implements Observer {
   }
 
   private row(run: RunView, cells: (number | string | undefined)[]): void {
-    if (run.outDir) runFiles().append(run.outDir, METRICS_CSV, `${cells.map(cell).join(',')}\n`);
+    if (run.outDir) this.log.append(run.outDir, `${cells.map(cell).join(',')}\n`, 1);
   }
 }
 
@@ -94,11 +148,14 @@ function eventFields(info: Record<string, unknown>): Record<string, unknown> {
 /**
  * `events-jsonl`: events.jsonl in the run directory, one JSON object per event
  * (`{"event": "afterEpoch", "time": ..., "task": 1, ...}`; tasks, epochs and batches 1-based).
- * Batch events are buffered and appended with the next other event.
+ * Batch events are buffered and appended with the next other event (or a checkpoint). A resumed
+ * run first cuts the file back to the events its checkpoint had seen, so none appears twice.
  */
 export class EventsJsonlObserver implements Observer {
   readonly id = 'events-jsonl';
   private buffer: string[] = [];
+  private readonly log = new LogLines(EVENTS_JSONL, 0);
+  private dir: string | undefined;
 
   constructor() {
     const events = ['beforeExperiment', 'afterExperiment', 'beforeTask', 'afterTask', 'beforePhase', 'afterPhase', 'beforeEpoch', 'afterEpoch', 'beforeBatch', 'afterBatch', 'beforeEval', 'afterEval'] as const;
@@ -107,11 +164,26 @@ export class EventsJsonlObserver implements Observer {
     }
   }
 
+  saveState(): ComponentState {
+    this.flush();
+    return this.log.save();
+  }
+
+  loadState(state: ComponentState): void {
+    this.log.load(state, 'events-jsonl');
+  }
+
   private record(event: string, info: Record<string, unknown>, run: RunView): void {
     if (!run.outDir) return;
+    if (event === 'beforeExperiment') this.log.cut(run.outDir);
+    this.dir = run.outDir;
     this.buffer.push(JSON.stringify({ event, time: new Date().toISOString(), ...eventFields(info) }));
-    if (event === 'beforeBatch' || event === 'afterBatch') return;
-    runFiles().append(run.outDir, EVENTS_JSONL, `${this.buffer.join('\n')}\n`);
+    if (event !== 'beforeBatch' && event !== 'afterBatch') this.flush();
+  }
+
+  private flush(): void {
+    if (!this.dir || this.buffer.length === 0) return;
+    this.log.append(this.dir, `${this.buffer.join('\n')}\n`, this.buffer.length);
     this.buffer = [];
   }
 }

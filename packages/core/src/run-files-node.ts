@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
 import { writeFileAtomic } from './files.js';
@@ -11,6 +11,7 @@ installRunFiles({
     appendFileSync(join(dir, name), text);
   },
   exists: (dir, name) => existsSync(join(dir, name)),
+  read: (dir, name) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : undefined),
   write: (dir, name, data) => writeFileAtomic(join(dir, name), data),
   readCheckpoint,
   writeCheckpoint,

@@ -11,6 +11,8 @@ export interface RunFiles {
   /** Appends `text` to `dir/name`, creating the directory and the file when missing. */
   append(dir: string, name: string, text: string): void;
   exists(dir: string, name: string): boolean;
+  /** The text of `dir/name`, or undefined when there is no such file. */
+  read(dir: string, name: string): string | undefined;
   /** Writes `dir/name` atomically and durably (a reader never sees it half-written). */
   write(dir: string, name: string, data: string | Uint8Array): void;
   readCheckpoint(dir: string): LoadedCheckpoint;

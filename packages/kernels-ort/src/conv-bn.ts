@@ -1,4 +1,5 @@
 import { GraphBuilder } from './onnx.js';
+import { nchwcBlockFor, nchwcConv } from './nchwc.js';
 import type { CpuBackendLike, KernelContext } from './kernels.js';
 import type { Feed } from './runtime.js';
 import type * as tf from '@tensorflow/tfjs-core';
@@ -81,8 +82,8 @@ function geometry(x: tf.TensorInfo, filter: tf.TensorInfo, a: ConvBnAttrs, kerne
   return { n, cin, h, w, k, cout, oh, ow, flops: 2 * n * oh * ow * cout * k * k * cin };
 }
 
-function key(kind: string, g: Geometry, a: ConvBnAttrs, skip: boolean): string {
-  return `${kind}|${g.cin}x${g.h}x${g.w}|${g.k}x${g.cout}|s${a.stride}p${a.pad}|${a.relu}|${a.mode}|${a.epsilon}|${skip}`;
+function key(kind: string, g: Geometry, a: ConvBnAttrs, skip: boolean, block: number | undefined): string {
+  return `${kind}|${g.cin}x${g.h}x${g.w}|${g.k}x${g.cout}|s${a.stride}p${a.pad}|${a.relu}|${a.mode}|${a.epsilon}|${skip}|b${block ?? 0}`;
 }
 
 /**
@@ -112,12 +113,17 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
       feeds.push({ data: values(backend, t, name, CONV_BN_KERNEL, t.shape.length), dims: [1, g.cout, 1, 1] });
     }
   }
+  const runtime = ctx.runtime(backend);
+  // Blocked (NCHWc) convolution where the channel counts fill whole blocks (see nchwc.ts).
+  const block = nchwcBlockFor(runtime, g.cin, g.cout);
   const build = (): Uint8Array => {
     const gb = new GraphBuilder();
     const xin = gb.input('in0', ['N', g.cin, g.h, g.w]);
-    const w = gb.node('Transpose', [gb.input('in1', [g.k, g.k, g.cin, g.cout])], { perm: FILTER_TO_OIHW });
+    const filterIn = gb.input('in1', [g.k, g.k, g.cin, g.cout]);
     const p = a.pad;
-    const c = gb.node('Conv', [xin, w], { kernel_shape: [g.k, g.k], strides: [a.stride, a.stride], pads: [p, p, p, p], dilations: [1, 1], group: 1 });
+    const c = block
+      ? nchwcConv(gb, xin, filterIn, { block, k: g.k, cin: g.cin, cout: g.cout, stride: a.stride, pad: p })
+      : gb.node('Conv', [xin, gb.node('Transpose', [filterIn], { perm: FILTER_TO_OIHW })], { kernel_shape: [g.k, g.k], strides: [a.stride, a.stride], pads: [p, p, p, p], dilations: [1, 1], group: 1 });
     let next = 2;
     const skipIn = skip ? gb.input(`in${next++}`, ['N', g.cout, g.oh, g.ow]) : undefined;
     let m: string;
@@ -146,7 +152,7 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
     return gb.encode();
   };
   const outputs = ['y', 'xhat', 'invstd', 'mean', 'variance'];
-  const out = ctx.runtime(backend).runOutputs(key('ConvBn', g, a, Boolean(skip)), build, feeds, outputs, g.flops, g.oh * g.ow);
+  const out = runtime.runOutputs(key('ConvBn', g, a, Boolean(skip), block), build, feeds, outputs, g.flops, g.oh * g.ow);
   return out.map((data, i) => backend.makeTensorInfo(i < 2 ? outShape : [g.cout], 'float32', data));
 }
 
@@ -177,6 +183,9 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
   for (const [name, t] of [['dy', dy], ['y', y], ['xhat', xhat]] as const) {
     if (t!.shape.join() !== outShape.join()) throw new Error(`${CONV_BN_GRAD_KERNEL}: ${name} [${t!.shape}] must have the output's shape [${outShape}]`);
   }
+  const runtime = ctx.runtime(backend);
+  // dx at stride 1 is a convolution from cout to cin channels: blocked when they fill whole blocks.
+  const block = a.stride === 1 && a.pad <= g.k - 1 ? nchwcBlockFor(runtime, g.cout, g.cin) : undefined;
   const build = (): Uint8Array => {
     const gb = new GraphBuilder();
     const outDims = ['N', g.cout, g.oh, g.ow];
@@ -202,9 +211,14 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
     if (s === 1 && p <= g.k - 1) {
       // Stride 1: dx = Conv(dc, W flipped spatially with in and out swapped), pads k - 1 - p.
       const q = g.k - 1 - p;
-      const swapped = gb.node('Transpose', [filterIn], { perm: [2, 3, 0, 1] });
-      const flipped = g.k === 1 ? swapped : gb.node('Slice', [swapped, gb.constantInt64([-1, -1]), gb.constantInt64([-(g.k + 1), -(g.k + 1)]), gb.constantInt64([2, 3]), gb.constantInt64([-1, -1])]);
-      dx = gb.node('Conv', [dc, flipped], { kernel_shape: [g.k, g.k], strides: [1, 1], pads: [q, q, q, q], dilations: [1, 1], group: 1 }, 'dx');
+      const flip = (w: string, axes: number[]): string =>
+        g.k === 1 ? w : gb.node('Slice', [w, gb.constantInt64([-1, -1]), gb.constantInt64([-(g.k + 1), -(g.k + 1)]), gb.constantInt64(axes), gb.constantInt64([-1, -1])]);
+      if (block) {
+        dx = nchwcConv(gb, dc, flip(filterIn, [0, 1]), { block, k: g.k, cin: g.cout, cout: g.cin, stride: 1, pad: q }, true, 'dx');
+      } else {
+        const flipped = flip(gb.node('Transpose', [filterIn], { perm: [2, 3, 0, 1] }), [2, 3]);
+        dx = gb.node('Conv', [dc, flipped], { kernel_shape: [g.k, g.k], strides: [1, 1], pads: [q, q, q, q], dilations: [1, 1], group: 1 }, 'dx');
+      }
     } else {
       const w = gb.node('Transpose', [filterIn], { perm: FILTER_TO_OIHW });
       const outputPadding = [g.h + 2 * p - ((g.oh - 1) * s + g.k), g.w + 2 * p - ((g.ow - 1) * s + g.k)];
@@ -224,7 +238,7 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
     return gb.encode();
   };
   const outputs = ['dx', 'dfilter', ...(withSkip ? ['dskip'] : [])];
-  const out = ctx.runtime(backend).runOutputs(key('ConvBnGrad', g, a, withSkip), build, feeds, outputs, 2 * g.flops, g.oh * g.ow);
+  const out = runtime.runOutputs(key('ConvBnGrad', g, a, withSkip, block), build, feeds, outputs, 2 * g.flops, g.oh * g.ow);
   const shapes = [x!.shape, filter!.shape, outShape];
   return out.map((data, i) => backend.makeTensorInfo(shapes[i]!, 'float32', data));
 }

@@ -6,3 +6,4 @@ export { OrtRuntime, loadOnnxRuntime } from './runtime.js';
 export type { Feed, RuntimeOptions, RuntimeStats, ThreadOptions } from './runtime.js';
 export { CONV_BN_GRAD_KERNEL, CONV_BN_KERNEL } from './conv-bn.js';
 export type { ConvBnMode } from './conv-bn.js';
+export { NCHWC_DOMAIN, nchwcBlockSize } from './nchwc.js';

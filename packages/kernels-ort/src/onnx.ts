@@ -91,6 +91,7 @@ export type AttributeValue = number | number[] | { float: number } | { floats: n
 
 interface NodeSpec {
   opType: string;
+  domain?: string;
   input: string[];
   output: string[];
   attribute: Record<string, unknown>[];
@@ -129,6 +130,8 @@ export class GraphBuilder {
   private readonly nodes: NodeSpec[] = [];
   private readonly initializers: Record<string, unknown>[] = [];
   private counter = 0;
+  /** Operator domains other than the default one that nodes use, with their opset versions. */
+  private readonly domains = new Map<string, number>();
 
   /** Declares a graph input and returns its name. */
   input(name: string, shape: readonly Dim[]): string {
@@ -152,6 +155,19 @@ export class GraphBuilder {
     return out;
   }
 
+  /**
+   * Adds a node of an operator domain other than ONNX's own (for example ONNX Runtime's
+   * `com.microsoft.nchwc` contrib ops) at opset `version` and returns the output's name.
+   */
+  domainNode(domain: string, version: number, opType: string, inputs: string[], attributes: Record<string, AttributeValue | undefined> = {}, outputName?: string): string {
+    const known = this.domains.get(domain);
+    if (known !== undefined && known !== version) throw new Error(`domain ${domain}: opset ${version} asked after ${known}`);
+    this.domains.set(domain, version);
+    const out = this.node(opType, inputs, attributes, outputName);
+    this.nodes[this.nodes.length - 1]!.domain = domain;
+    return out;
+  }
+
   /** A float32 constant. */
   constantFloat(values: number[], dims: number[]): string {
     const name = `c${this.counter++}`;
@@ -171,7 +187,7 @@ export class GraphBuilder {
     const message = ModelProto.fromObject({
       irVersion: 8,
       producerName: '@supermask/kernels-ort',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...[...this.domains].map(([domain, version]) => ({ domain, version }))],
       graph: { name: 'kernel', node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     });
     return ModelProto.encode(message).finish();

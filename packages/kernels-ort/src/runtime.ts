@@ -173,6 +173,11 @@ export class OrtRuntime {
     return flops >= this.parallelFlops && (outputPixels === undefined || outputPixels >= this.parallelPixels) ? this.intraOpThreads : 1;
   }
 
+  /** The keys of the sessions alive, least recently used first (each with its thread count, `|t<n>`). */
+  sessionKeys(): string[] {
+    return [...this.sessions.keys()];
+  }
+
   noteFallback(): void {
     this.stats.fallbacks++;
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { convBn, MaskedConv2d, TaskBatchNorm, type ForwardContext } from '@supermask/core';
-import { CONV_BN_KERNEL } from '@supermask/kernels-ort';
+import { CONV_BN_KERNEL, nchwcBlockSize, ortRuntime } from '@supermask/kernels-ort';
 import { ORT, relativeError, uniform } from './helpers.js';
 
 /**
@@ -52,6 +52,8 @@ describe('fused conv + batch-norm kernels = op by op on the ORT backend (relativ
     ['3x3 stride 2 on an even size (output padding 1), skip and ReLU', 4, 6, 3, 2, 8, true, true, true],
     ['3x3 stride 2 on an odd size, no ReLU', 4, 6, 3, 2, 9, false, false, true],
     ['1x1 stride 2 (shortcut), no ReLU', 4, 8, 1, 2, 8, false, false, true],
+    ['1x1 stride 2 on an odd size', 3, 5, 1, 2, 9, false, false, true],
+    ['1x1 stride 3 on a size not a multiple of 3', 3, 4, 1, 3, 7, true, false, true],
     ['running statistics (evaluation), skip and ReLU', 3, 5, 3, 1, 6, true, true, false],
   ];
   for (const [name, cin, cout, k, stride, size, relu, skip, training] of cases) {
@@ -65,6 +67,47 @@ describe('fused conv + batch-norm kernels = op by op on the ORT backend (relativ
         if (i <= 2) expect(r.some((v) => v !== 0)).toBe(true);
         expect(relativeError(r, fused[i]!)).toBeLessThanOrEqual(1e-4);
       });
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  // Channel counts that fill whole NCHWc blocks (8 with AVX2, 16 with AVX-512): the forward
+  // convolution and the stride-1 dx run on ONNX Runtime's blocked kernels where it has them.
+  const blocked: [string, number, number, number, number, number, boolean, boolean, boolean][] = [
+    ['blocked: 3x3 stride 1, skip and ReLU, training', 16, 16, 3, 1, 6, true, true, true],
+    ['blocked: 3x3 stride 2 (dx by ConvTranspose), training', 16, 32, 3, 2, 8, true, false, true],
+    ['blocked: 1x1 stride 1, running statistics', 32, 16, 1, 1, 5, false, false, false],
+    ['blocked: 1x1 stride 2 (shortcut; dx by ConvTranspose)', 16, 32, 1, 2, 7, false, false, true],
+  ];
+  for (const [name, cin, cout, k, stride, size, relu, skip, training] of blocked) {
+    it(name, async () => {
+      await tf.setBackend(ORT);
+      const block = nchwcBlockSize(ortRuntime(ORT));
+      if (block === undefined) console.log('this onnxruntime-node has no NCHWc contrib ops: the plain Conv graphs are checked instead');
+      const before = tf.memory().numTensors;
+      const results: Float32Array[][] = [];
+      for (const off of [false, true]) {
+        if (off) process.env.SUPERMASK_ORT_NCHWC = '0';
+        try {
+          const { reference, fused } = both(cin, cout, k, stride, size, relu, skip, training);
+          reference.forEach((r, i) => {
+            if (i <= 2) expect(r.some((v) => v !== 0)).toBe(true);
+            expect(relativeError(r, fused[i]!)).toBeLessThanOrEqual(1e-4);
+          });
+          results.push(fused);
+        } finally {
+          delete process.env.SUPERMASK_ORT_NCHWC;
+        }
+      }
+      // The blocked sessions exist (key suffix |b<block>) exactly when the ops and the channels allow.
+      const keys = ortRuntime(ORT).sessionKeys();
+      const fits = block !== undefined && cin % block === 0 && cout % block === 0;
+      const made = (kind: string) => keys.some((key) => key.startsWith(`${kind}|${cin}x${size}x${size}|${k}x${cout}|`) && key.includes(`|b${block}|`));
+      expect(made('ConvBn')).toBe(fits);
+      expect(made('ConvBnGrad')).toBe(fits && stride === 1);
+      // Same inputs, same path: the same numbers.
+      const again = both(cin, cout, k, stride, size, relu, skip, training).fused;
+      again.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(results[0]![i]!)));
       expect(tf.memory().numTensors).toBe(before);
     });
   }

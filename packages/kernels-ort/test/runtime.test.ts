@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createOptimizer, FusedOptimizer, OPTIMIZER_STEP_KERNEL as CORE_STEP_KERNEL, type PhaseOptions } from '@supermask/core';
-import { GraphBuilder, OPTIMIZER_STEP_KERNEL, OrtRuntime, ortRuntime, ortStats, registerOrtBackend, unregisterOrtBackend } from '@supermask/kernels-ort';
+import { GraphBuilder, NCHWC_DOMAIN, nchwcBlockSize, OPTIMIZER_STEP_KERNEL, OrtRuntime, ortRuntime, ortStats, registerOrtBackend, unregisterOrtBackend } from '@supermask/kernels-ort';
 import { ORT, uniform } from './helpers.js';
 
 afterAll(async () => {
@@ -102,6 +102,41 @@ describe('session cache', () => {
       await tf.setBackend('cpu');
       unregisterOrtBackend(name);
     }
+  });
+});
+
+describe('contrib operator domains', () => {
+  it('NCHWc: the probed block size is what ReorderInput pads channels to, and a round trip is exact', () => {
+    const runtime = new OrtRuntime();
+    try {
+      const block = nchwcBlockSize(runtime);
+      if (block === undefined) {
+        console.log('this onnxruntime-node has no NCHWc contrib ops: nothing to check');
+        return;
+      }
+      expect(block % 4).toBe(0);
+      // 12 channels of a 2x3 image: blocked to a multiple of the block, then back to NCHW.
+      const x = uniform(2 * 12 * 2 * 3, 9);
+      const bytes = (): Uint8Array => {
+        const gb = new GraphBuilder();
+        const blocked = gb.domainNode(NCHWC_DOMAIN, 1, 'ReorderInput', [gb.input('in0', [2, 12, 2, 3])], {}, 'blocked');
+        gb.domainNode(NCHWC_DOMAIN, 1, 'ReorderOutput', [blocked], { channels: 12 }, 'y');
+        gb.output('y', 'y', [2, 12, 2, 3]);
+        gb.output('blocked', 'blocked', [2, 'C', 2, 3]);
+        return gb.encode();
+      };
+      const [y, blocked] = runtime.runOutputs('roundtrip', bytes, [{ data: x, dims: [2, 12, 2, 3] }], ['y', 'blocked']);
+      expect(Array.from(y!)).toEqual(Array.from(x));
+      expect(blocked!.length).toBe(2 * Math.ceil(12 / block) * block * 2 * 3);
+    } finally {
+      runtime.dispose();
+    }
+  });
+
+  it('a domain asked at two opset versions is refused', () => {
+    const gb = new GraphBuilder();
+    gb.domainNode('com.example', 1, 'A', [gb.input('in0', [1])]);
+    expect(() => gb.domainNode('com.example', 2, 'B', [gb.input('in1', [1])])).toThrow(/domain com.example: opset 2 asked after 1/);
   });
 });
 
