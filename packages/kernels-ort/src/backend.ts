@@ -25,7 +25,7 @@ export interface OrtBackendRegistration {
   maxSessions: number;
   /** Work (floating-point operations) from which a kernel runs on intraOpThreads threads. */
   parallelFlops: number;
-  /** Output pixels per image from which a convolutional unit runs on intraOpThreads threads. */
+  /** Input pixels per image (height x width) from which a convolutional unit runs on intraOpThreads threads. */
   parallelPixels: number;
 }
 

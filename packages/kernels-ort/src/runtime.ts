@@ -65,9 +65,9 @@ export interface RuntimeOptions extends ThreadOptions {
    */
   parallelFlops?: number;
   /**
-   * Output pixels per image (height x width) from which a convolutional unit (SupermaskConvBn and
-   * its gradient) runs on intraOpThreads threads; a unit with smaller feature maps runs on one.
-   * ONNX Runtime parallelises a convolution within each image's GEMMs: on a few output pixels
+   * Input pixels per image (height x width) from which a convolutional unit (SupermaskConvBn and
+   * its gradient) runs on intraOpThreads threads; a unit on smaller feature maps runs on one.
+   * ONNX Runtime parallelises a convolution within each image's GEMMs: on a few pixels
    * (ResNet-18's 8x8 and 4x4 stages) the second thread saves no time and costs CPU time in
    * hand-offs (see the package README). Default: $SUPERMASK_ORT_PARALLEL_PIXELS, else 256.
    */
@@ -150,12 +150,12 @@ export class OrtRuntime {
   /**
    * Like run, for a graph with several outputs: returns them in the order of `outputs`. `flops`,
    * the work of this call, decides between a single-threaded and a multi-threaded session, and so
-   * does `outputPixels` when given (a convolutional unit's output height x width, against
+   * does `pixels` when given (a convolutional unit's input height x width, against
    * parallelPixels).
    */
-  runOutputs(key: string, build: () => Uint8Array, feeds: readonly Feed[], outputs: readonly string[], flops = 0, outputPixels?: number): Float32Array[] {
+  runOutputs(key: string, build: () => Uint8Array, feeds: readonly Feed[], outputs: readonly string[], flops = 0, pixels?: number): Float32Array[] {
     if (this.disposed) throw new Error('the ONNX Runtime kernels of this backend were disposed');
-    const threads = this.threadsFor(flops, outputPixels);
+    const threads = this.threadsFor(flops, pixels);
     const session = this.session(`${key}|t${threads}`, build, threads);
     const inputs: Record<string, unknown> = {};
     feeds.forEach((f, i) => {
@@ -168,9 +168,9 @@ export class OrtRuntime {
     return outputs.map((name) => out[name]!.data);
   }
 
-  /** Threads a call runs on: intraOpThreads when its work reaches parallelFlops (and its output pixels parallelPixels), else 1. */
-  threadsFor(flops: number, outputPixels?: number): number {
-    return flops >= this.parallelFlops && (outputPixels === undefined || outputPixels >= this.parallelPixels) ? this.intraOpThreads : 1;
+  /** Threads a call runs on: intraOpThreads when its work reaches parallelFlops (and its pixels, when given, parallelPixels), else 1. */
+  threadsFor(flops: number, pixels?: number): number {
+    return flops >= this.parallelFlops && (pixels === undefined || pixels >= this.parallelPixels) ? this.intraOpThreads : 1;
   }
 
   /** The keys of the sessions alive, least recently used first (each with its thread count, `|t<n>`). */

@@ -50,7 +50,7 @@ describe('session cache', () => {
     runtime.dispose();
   });
 
-  it('runs a convolutional unit with few output pixels on one thread (parallelPixels)', () => {
+  it('runs a convolutional unit on few pixels on one thread (parallelPixels)', () => {
     const runtime = new OrtRuntime({ intraOpThreads: 2, parallelFlops: 1000, parallelPixels: 256 }, 2);
     expect(runtime.threadsFor(5000)).toBe(2);
     expect(runtime.threadsFor(5000, 1024)).toBe(2);
@@ -63,7 +63,7 @@ describe('session cache', () => {
       return g.encode();
     };
     const a = { data: Float32Array.from([1, 2, 3, 4]), dims: [2, 2] };
-    // Large work on 64 output pixels shares the one-thread session of small work.
+    // Large work on 64 pixels shares the one-thread session of small work.
     expect(Array.from(runtime.runOutputs('gemm', build, [a, a], ['y'], 16)[0]!)).toEqual([7, 10, 15, 22]);
     expect(Array.from(runtime.runOutputs('gemm', build, [a, a], ['y'], 5000, 64)[0]!)).toEqual([7, 10, 15, 22]);
     expect(runtime.getStats()).toMatchObject({ sessions: 1, created: 1, runs: 2 });
