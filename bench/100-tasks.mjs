@@ -4,7 +4,7 @@
 // Prints average accuracy, forgetting, wall time per task for tasks 1-10 against 91-100, process
 // RSS, tf.memory().numTensors and checkpoint size after tasks 10, 50 and 100.
 // BENCH_TASKS (default 100), BENCH_TRAIN_PER_TASK (1000), BENCH_TEST_PER_TASK (500) resize it.
-// At the end, task inference (BENCH_INFERENCE, default contrast; none skips it) picks among all
+// At the end, task inference (BENCH_INFERENCE, default prototype; none skips it) picks among all
 // learned tasks for the test batches of every BENCH_INFERENCE_STRIDE-th task (10) and the last one.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ const tasks = Number(process.env.BENCH_TASKS ?? 100);
 const trainPerTask = Number(process.env.BENCH_TRAIN_PER_TASK ?? 1000);
 const testPerTask = Number(process.env.BENCH_TEST_PER_TASK ?? 500);
 const backend = process.env.BENCH_BACKEND ?? 'auto';
-const inferenceId = process.env.BENCH_INFERENCE ?? 'contrast';
+const inferenceId = process.env.BENCH_INFERENCE ?? 'prototype';
 const inferenceStride = Number(process.env.BENCH_INFERENCE_STRIDE ?? 10);
 const dataDir = fullDataDir();
 const probes = [10, 50, 100].filter((t) => t <= tasks);
@@ -76,6 +76,8 @@ for (const strategy of ['supsup', 'exssnet']) {
       // Built outside the run: the only collaborator a task inference asks for is the backbone spec (contrast).
       const spec = { inputShape: experiment.stream.tasks[0].inputShape, numClasses: experiment.stream.numClasses, numOutputs: outputWidth(experiment.stream.numClasses, config) };
       const inference = registry.get('task_inference', inferenceId).create(options, { resolve: () => spec });
+      // A method that learns from each task's training data (prototype) learns it as the run would have.
+      for (const t of experiment.stream.tasks.slice(0, experiment.finishedTasks)) if (inference.learnTask && !inference.hasLearned(t.index)) await inference.learnTask(t);
       const evaluated = [];
       for (const t of experiment.stream.tasks.filter((t) => t.index % inferenceStride === 0 || t.index === tasks - 1)) {
         evaluated.push(await evaluateInference(experiment.backbone, t, inference, experiment.finishedTasks, experiment.stream.numClasses, 128));

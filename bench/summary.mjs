@@ -137,46 +137,49 @@ section('KKT (Rotated Fashion-MNIST, 5 tasks x 10 classes, ExSSNeT)', 'kkt', (d)
 });
 const taskInferenceTable = (d) =>
   [
-    `Training images per task: ${[d.train_per_task].flat().join(', ')}; test images per task: ${d.test_per_task}; seed ${d.seed}. Seconds per test batch measured side by side in one process; cost = seconds per batch over one-shot's on the same model.`,
+    `Training images per task: ${[d.train_per_task].flat().join(', ')}; test images per task: ${d.test_per_task}; seed ${d.seed}. Seconds per test batch measured side by side in one process (choosing the task and predicting the batch; the fastest of ${d.repeats ?? 1} passes); cost = seconds per batch over one-shot's on the same model.${d.timing_rounds ? ` Choice = the task choice alone on one batch of the last task, median of ${d.timing_rounds} rounds in which the methods take turns${d.timing_tasks?.length ? `; the same rounds time it on the model's first k = ${d.timing_tasks.join(', ')} tasks too (growth = time with all tasks over time with k)` : ''}.` : ''}`,
     '',
     table(
-      ['strategy', 'tasks', 'train/task', 'superfluous outputs', 'inference', 'task-id accuracy (%)', 'average accuracy (%)', 's per batch', 'cost vs one-shot', 'task-id accuracy per task (%)'],
+      ['strategy', 'tasks', 'train/task', 'superfluous outputs', 'inference', 'task-id accuracy (%)', 'average accuracy (%)', 's per batch', 'cost vs one-shot', 'choice ms (median)', 'choice vs one-shot', 'choice time vs the first k tasks', 'task-id accuracy per task (%)'],
       d.rows.map((r) => [
         r.strategy,
         r.tasks ?? 10,
         r.train_per_task ?? d.train_per_task,
         r.superfluous_outputs ?? 0,
-        r.inference,
+        r.error ? `${r.inference} (cannot run: ${r.error})` : r.inference,
         pct(r.task_id_accuracy),
         pct(r.average_accuracy),
         num(r.seconds_per_batch, 4),
         num(r.cost_vs_oneshot, 2),
+        num(r.infer_ms_median, 2),
+        num(r.infer_vs_oneshot, 3),
+        Object.entries(r.infer_growth ?? {}).map(([k, g]) => `${num(g, 2)}x (k = ${k})`).join(' '),
         (r.per_task_id_accuracy ?? []).length <= 10 ? r.per_task_id_accuracy.map((a) => (100 * a).toFixed(1)).join(' ') : `min ${(100 * Math.min(...r.per_task_id_accuracy)).toFixed(1)}`,
       ]),
     ),
   ].join('\n');
 for (const [name, env, note] of [
-  ['task-inference', 'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=2000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90,0 BENCH_METHODS=oneshot,binary,exhaustive,contrast,contrast-1,g-verify'],
-  ['task-inference-50', 'BENCH_TASKS=10,50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=128 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-50'],
-  ['task-inference-20000', 'BENCH_STRATEGIES=exssnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=20000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90 BENCH_METHODS=oneshot,exhaustive,contrast,contrast-1 BENCH_RESULTS_NAME=task-inference-20000'],
+  ['task-inference', 'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=all BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90,0 BENCH_REPEATS=3 BENCH_METHODS=oneshot,binary,exhaustive,contrast,prototype,prototype-2', 'all training images (the setting of issue 21)'],
+  ['task-inference-50', 'BENCH_TASKS=10,50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=256 BENCH_SUPERFLUOUS=0 BENCH_REPEATS=3 BENCH_TIMING_TASKS=10 BENCH_METHODS=oneshot,exhaustive,contrast,prototype,prototype-2 BENCH_RESULTS_NAME=task-inference-50', 'cost from 10 to 50 tasks'],
   [
-    'task-inference-20000-b',
-    'BENCH_STRATEGIES=exssnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=20000 BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=90 BENCH_METHODS=oneshot,contrast-scale-free,contrast-scale-free-1,contrast-5 BENCH_RESULTS_NAME=task-inference-20000-b',
-    'contrast variants on the same ExSSNeT model',
+    'task-inference-wsn-packnet',
+    'BENCH_STRATEGIES=wsn,packnet BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=all BENCH_TEST_PER_TASK=512 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,exhaustive,contrast,prototype,prototype-2 BENCH_RESULTS_NAME=task-inference-wsn-packnet',
+    'WSN and PackNet (their split-fmnist recipes on the permuted data)',
   ],
   [
-    'task-inference-50-b',
-    'BENCH_STRATEGIES=exssnet BENCH_TASKS=50 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=128 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,contrast-scale-free,contrast-scale-free-1,contrast-5 BENCH_RESULTS_NAME=task-inference-50-b',
-    'contrast variants on the same ExSSNeT model',
-  ],
-  [
-    'task-inference-1000',
-    'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=1000 BENCH_TEST_PER_TASK=500 BENCH_SUPERFLUOUS=0,10,30,90 BENCH_RESULTS_NAME=task-inference-1000',
-    'accuracy against superfluous outputs; run before `contrast` existed: `shortlist` was its first version (the plain G or H gradient keeps 2 tasks, verified alone; = contrast with scramble: false), `shortlist-1` the G gradient alone',
+    'task-inference-superfluous',
+    'BENCH_TASKS=10 BENCH_TRAIN_PER_TASK=1000,20000 BENCH_TEST_PER_TASK=500 BENCH_SUPERFLUOUS=0,90 BENCH_METHODS=oneshot,prototype BENCH_RESULTS_NAME=task-inference-superfluous',
+    'average accuracy with and without superfluous outputs (oracle rows)',
   ],
 ]) {
   section(`Task inference (Permuted Fashion-MNIST, 10 classes per task, LeNet, test batch 128)${note ? `: ${note}` : ''}`, name, taskInferenceTable, `${env} npm run bench:task-inference`);
 }
+section(
+  'Task inference on Split Fashion-MNIST (5 tasks of 2 classes, LeNet, test batch 128): tasks whose input distributions are closer',
+  'task-inference-split',
+  taskInferenceTable,
+  'BENCH_STREAM=split BENCH_STRATEGIES=supsup,exssnet,wsn,packnet BENCH_TRAIN_PER_TASK=all BENCH_TEST_PER_TASK=1000 BENCH_SUPERFLUOUS=0 BENCH_METHODS=oneshot,exhaustive,contrast,prototype,prototype-2 BENCH_RESULTS_NAME=task-inference-split npm run bench:task-inference',
+);
 section('100 tasks on one network (Permuted Fashion-MNIST, 1,000 / 500 images per task, LeNet)', '100-tasks', (d) =>
   [
     table(

@@ -140,7 +140,7 @@ describe('checkpoints', () => {
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/task inference oneshot \(batch 50\)/);
     // An ExSSNeT run with superfluous outputs: the measured-reliability warning only.
-    expect(cli.stderr).toMatch(/^warning: task inference "oneshot" is known to be unreliable with strategy "exssnet": it identified 0\.4% .*"exhaustive" is exact/m);
+    expect(cli.stderr).toMatch(/^warning: task inference "oneshot" is known to be unreliable with strategy "exssnet": it identified 0\.0% .*"prototype" ranks tasks by their input statistics instead of the gradient, and "exhaustive" is exact/m);
     expect(cli.stderr).not.toMatch(/without superfluous outputs/);
     const evaluation = JSON.parse(readFileSync(join(dir, 'evaluation-oneshot.json'), 'utf8'));
     expect(evaluation.tasks).toHaveLength(3);

@@ -154,7 +154,7 @@ describe('supermask CLI', () => {
     expect(results.task_inference.task_id_accuracy).toBeGreaterThan(0.9);
     const bad = await cliInProcess(['run', '--config', writeConfig(dir, config), '--task-inference', 'psychic']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/task_inference\.id: no task_inference is registered as "psychic"; registered: binary, contrast, exhaustive, oneshot, oracle/);
+    expect(bad.stderr).toMatch(/task_inference\.id: no task_inference is registered as "psychic"; registered: binary, contrast, exhaustive, oneshot, oracle, prototype/);
   });
 
   it('lists the registered components with their option schemas', async () => {

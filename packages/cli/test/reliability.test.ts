@@ -39,25 +39,27 @@ const reliabilityWarning = (inference: TaskInference, strategy: string): string 
 describe('known reliability of task inference', () => {
   it('warns on eval when a method declares a measured task-id accuracy below 90% for the strategy', () => {
     const warning = reliabilityWarning(inference('oneshot'), 'exssnet');
-    expect(warning).toMatch(/task inference "oneshot" is known to be unreliable with strategy "exssnet": it identified 0\.4% of test batches' tasks \(npm run bench:task-inference: .*\)/);
-    expect(reliabilityWarning(inference('binary'), 'exssnet')).toMatch(/"binary" .* 47\.0%/);
+    expect(warning).toMatch(/task inference "oneshot" is known to be unreliable with strategy "exssnet": it identified 0\.0% of test batches' tasks \(npm run bench:task-inference: .*\)/);
+    expect(reliabilityWarning(inference('binary'), 'exssnet')).toMatch(/"binary" .* 47\.5%/);
     expect(reliabilityWarning(inference('oneshot'), 'supsup')).toBeUndefined();
-    expect(reliabilityWarning(inference('contrast'), 'exssnet')).toMatch(/"contrast" .* 65\.0% .*20,000 training images per task.*"exhaustive" is exact/);
+    expect(reliabilityWarning(inference('contrast'), 'exssnet')).toMatch(/"contrast" .* 30\.0% .*all 60,000 training images per task.*"exhaustive" is exact/);
     expect(reliabilityWarning(inference('contrast'), 'supsup')).toBeUndefined();
-    for (const id of ['exhaustive', 'oracle']) expect(reliabilityWarning(inference(id), 'exssnet')).toBeUndefined();
+    expect(reliabilityWarning(inference('contrast'), 'packnet')).toMatch(/"contrast" .* "packnet": it identified 77\.5% .*the recipe of configs\/split-fmnist-packnet\.json.*"prototype" ranks tasks by their input statistics/);
+    expect(reliabilityWarning(inference('oneshot'), 'wsn')).toMatch(/"oneshot" .* "wsn": it identified 60\.0%/);
+    for (const id of ['prototype', 'exhaustive', 'oracle']) for (const strategy of ['exssnet', 'wsn', 'packnet']) expect(reliabilityWarning(inference(id), strategy)).toBeUndefined();
   });
 
   it('warns about gradient methods without superfluous outputs, naming the methods that need none', () => {
     const none = { strategy: { id: 'supsup' }, outputs: { superfluous: 0 } };
     for (const id of ['oneshot', 'binary']) {
-      expect(taskInferenceWarnings(inference(id), none)).toEqual([expect.stringMatching(new RegExp(`task inference "${id}" without superfluous outputs: .*"contrast" needs none and "exhaustive" is exact`))]);
+      expect(taskInferenceWarnings(inference(id), none)).toEqual([expect.stringMatching(new RegExp(`task inference "${id}" without superfluous outputs: .*"prototype" and "contrast" need none and "exhaustive" is exact`))]);
     }
-    for (const id of ['contrast', 'exhaustive', 'oracle']) expect(taskInferenceWarnings(inference(id), none)).toEqual([]);
+    for (const id of ['prototype', 'contrast', 'exhaustive', 'oracle']) expect(taskInferenceWarnings(inference(id), none)).toEqual([]);
     // Both warnings at once: oneshot on ExSSNeT without superfluous outputs.
     expect(taskInferenceWarnings(inference('oneshot'), { strategy: { id: 'exssnet' } })).toHaveLength(2);
   });
 
-  // Figures whose setting the committed bench/results do not hold (issue 21's full-data run) are skipped.
+  // Figures whose setting the committed bench/results do not hold are skipped.
   for (const { method, strategy, known, row } of declared) {
     it.skipIf(!row)(`declares the figure bench:${known.source.bench} measured for ${method} on ${strategy}`, () => {
       expect(known.task_id_accuracy).toBeCloseTo(row!.task_id_accuracy, 3);

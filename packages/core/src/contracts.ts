@@ -213,6 +213,15 @@ export interface TaskInference {
   readonly knownReliability?: Readonly<Record<string, MeasuredReliability>>;
   /** Task index for a batch; `given` is the true task id, used only by the oracle. */
   infer(x: tf.Tensor, given: number, ctx: InferenceContext): number | Promise<number>;
+  /**
+   * Optional: learns what the method needs from a finished task's training split (e.g. input
+   * statistics; kept through saveState/loadState). The run calls it after each task's phases;
+   * `Experiment.evaluateTaskInference` calls it for every learned task `hasLearned` denies (a
+   * component built for evaluation, or a checkpoint saved without it), from the stream's data.
+   */
+  learnTask?(task: Task): void | Promise<void>;
+  /** Whether `learnTask` has seen task `task` (required with learnTask). */
+  hasLearned?(task: number): boolean;
 }
 
 /* ---------------------------------------------------------- strategy */

@@ -82,11 +82,11 @@ export function taskInferenceWarnings(inference: TaskInference, config: { strate
   const exact = '"exhaustive" is exact (one forward pass per learned task)';
   const warnings: string[] = [];
   if (inference.wantsSuperfluousOutputs && (config.outputs?.superfluous ?? 0) === 0) {
-    warnings.push(`task inference "${inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably; "contrast" needs none and ${exact}`);
+    warnings.push(`task inference "${inference.id}" without superfluous outputs: set outputs.superfluous (SupSup uses 90 with 10 classes) to tell tasks apart far more reliably; "prototype" and "contrast" need none and ${exact}`);
   }
   const known = inference.knownReliability?.[config.strategy.id];
   if (known && known.task_id_accuracy < RELIABLE_TASK_ID_ACCURACY) {
-    warnings.push(`task inference "${inference.id}" is known to be unreliable with strategy "${config.strategy.id}": it identified ${(100 * known.task_id_accuracy).toFixed(1)}% of test batches' tasks (${known.measured}); ${exact}`);
+    warnings.push(`task inference "${inference.id}" is known to be unreliable with strategy "${config.strategy.id}": it identified ${(100 * known.task_id_accuracy).toFixed(1)}% of test batches' tasks (${known.measured}); "prototype" ranks tasks by their input statistics instead of the gradient, and ${exact}`);
   }
   return warnings;
 }

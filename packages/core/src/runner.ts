@@ -213,6 +213,7 @@ export class Experiment implements RunView {
       phases.push(await trainPhase(this.phaseHost(), task, index, { ...spec, options }, this.parts.phaseKind(spec.name), resume?.position.phase === index ? resume : undefined));
     }
     this.taskInProgress = undefined;
+    await this.inference.learnTask?.(task);
     const recalibrationSeconds = recalibrateBatchNorm(this.backbone, task, this.config.batch_norm.recalibration_examples, this.config.batch_norm.batch_size, this.rng.child(`recalibrate/${t}`));
     const ownership = this.ownership.recordTask(t, await Promise.all(layers.map((l) => l.masks.readValues(t))), layers);
     // Compact task state: the final masks are stored bit-packed and the scores released
@@ -256,8 +257,11 @@ export class Experiment implements RunView {
   async evaluateTaskInference(ref?: { id: string; options?: Record<string, unknown> }, batchSize?: number, logger?: Logger): Promise<TaskInferenceSummary> {
     let inference = ref ? this.parts.create<TaskInference>('task_inference', ref) : this.inference;
     if (ref && logger) for (const warning of taskInferenceWarnings(inference, this.config)) logger.warn(warning);
-    if (batchSize !== undefined) inference = Object.assign(Object.create(inference) as TaskInference, { batchSize });
     const learned = this.stream.tasks.slice(0, this.learnedTasks);
+    const unseen = inference.learnTask ? learned.filter((t) => !inference.hasLearned?.(t.index)) : [];
+    if (unseen.length > 0 && !ref) this.params.logger?.warn(`task inference "${inference.id}" has no state for task(s) ${unseen.map((t) => t.index + 1).join(', ')} (a checkpoint saved without it): learning it from the stream's training data`);
+    for (const t of unseen) await inference.learnTask!(t);
+    if (batchSize !== undefined) inference = Object.assign(Object.create(inference) as TaskInference, { batchSize });
     return evaluateAllInference(this.backbone, learned, inference, this.stream.numClasses, this.config.evaluation.batch_size);
   }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type BackboneSpec, type InferenceContext } from '@supermask/core';
 import { MEASURED_RELIABILITY } from './reliability.js';
-import { EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, readGradient, scaleFreeEntropy, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';
+import { candidatesOption, EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, readGradient, scaleFreeEntropy, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';
 
 export type ContrastObjective = 'entropy' | 'scale-free-entropy' | 'superfluous';
 
@@ -21,12 +21,7 @@ export const CONTRAST_SCHEMA = {
   additionalProperties: false,
   properties: {
     ...INFERENCE_SCHEMA.properties,
-    candidates: {
-      type: 'integer',
-      minimum: 1,
-      default: 2,
-      description: 'Tasks kept by the gradient; each runs alone and the lowest output entropy wins (1 = the gradient decides alone)',
-    },
+    candidates: candidatesOption(2, 'Tasks kept by the gradient; each runs alone and the lowest output entropy wins (1 = the gradient decides alone)'),
     objective: {
       enum: ['entropy', 'scale-free-entropy', 'superfluous'],
       default: 'entropy',

@@ -2,6 +2,7 @@ import { TOKENS, type BackboneSpec, type Registry, type TaskInference } from '@s
 import { FrozenWeights } from './frozen.js';
 import { BinaryInference, ExhaustiveInference, INFERENCE_SCHEMA, OneShotInference, type InferenceOptions } from './inference.js';
 import { CONTRAST_SCHEMA, ContrastInference, type ContrastOptions } from './contrast.js';
+import { PROTOTYPE_SCHEMA, PrototypeInference, type PrototypeOptions } from './prototype.js';
 import { SupSup, SUPSUP_SCHEMA, type SupSupOptions } from './supsup.js';
 import { TopKScorer, TOPK_SCHEMA, type TopKOptions } from './topk.js';
 
@@ -9,12 +10,13 @@ export * from './frozen.js';
 export * from './inference.js';
 export * from './reliability.js';
 export * from './contrast.js';
+export * from './prototype.js';
 export * from './supsup.js';
 export * from './topk.js';
 
 const PACKAGE = '@supermask/strategy-supsup';
 
-/** Registers the top-k scorer, the frozen ownership policy, one-shot, binary, exhaustive and contrast task inference and the SupSup recipe. */
+/** Registers the top-k scorer, the frozen ownership policy, one-shot, binary, exhaustive, contrast and prototype task inference and the SupSup recipe. */
 export function register(registry: Registry): void {
   registry.register<TopKScorer, TopKOptions>({
     kind: 'mask_scorer',
@@ -52,6 +54,15 @@ export function register(registry: Registry): void {
     package: PACKAGE,
     schema: CONTRAST_SCHEMA,
     create: (options, c) => new ContrastInference(options, c.resolve<BackboneSpec>(TOKENS.BackboneSpec)),
+  });
+  registry.register<TaskInference, PrototypeOptions>({
+    kind: 'task_inference',
+    id: 'prototype',
+    description:
+      "Each task's training-input statistics (per-feature mean and variance) rank the tasks by the batch's likelihood; the best `candidates` run alone and the lowest entropy wins (no gradient, no superfluous outputs; `candidates` forward passes per batch)",
+    package: PACKAGE,
+    schema: PROTOTYPE_SCHEMA,
+    create: (options) => new PrototypeInference(options),
   });
   registry.register<SupSup, SupSupOptions>({
     kind: 'strategy',

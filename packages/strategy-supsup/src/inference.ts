@@ -7,6 +7,11 @@ export interface InferenceOptions {
   batch_size: number;
 }
 
+/** The `candidates` option of the methods that verify their best-ranked tasks alone (contrast, prototype). */
+export function candidatesOption(fallback: number, description: string) {
+  return { type: 'integer', minimum: 1, default: fallback, description };
+}
+
 export const INFERENCE_SCHEMA = {
   type: 'object',
   additionalProperties: false,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inferenceContext, inputSize, outputWidth, type Experiment, type InferenceContext } from '@supermask/core';
 import { contrastGradient, ContrastInference, entropyGradient, meanEntropy, scaleFreeEntropy, scramble, superfluousLogSumExp, superpositionLogits, uniformMixGradient } from '@supermask/strategy-supsup';
 import { testRegistry } from '../../cli/test/helpers.js';
-import { trainPermuted } from './helpers.js';
+import { countingForwardPasses, trainPermuted } from './helpers.js';
 
 const registry = testRegistry();
 let experiment: Experiment;
@@ -58,24 +58,15 @@ describe('contrast task inference', () => {
 
   it('costs two forward passes through one superposition plus `candidates` forward passes per batch, whatever the number of tasks', async () => {
     const ctx = contextOf(experiment);
-    const backbone = experiment.backbone;
-    const forward = backbone.forward.bind(backbone);
-    let calls = 0;
-    backbone.forward = (x, fctx) => {
-      calls++;
-      return forward(x, fctx);
-    };
-    try {
+    await countingForwardPasses(experiment.backbone, async (calls, reset) => {
       const x = batchOf(experiment, 2, 0, 32);
       for (const candidates of [1, 2, 3]) {
-        calls = 0;
+        reset();
         await fromRegistry(experiment, { candidates }).infer(x, -1, ctx);
-        expect(calls).toBe(2 + (candidates === 1 ? 0 : candidates));
+        expect(calls()).toBe(2 + (candidates === 1 ? 0 : candidates));
       }
       x.dispose();
-    } finally {
-      backbone.forward = forward;
-    }
+    });
   });
 
   it("computes G's gradient (through the superfluous logits only) as finite differences do", async () => {

@@ -1,4 +1,4 @@
-import { Experiment, resolveConfig, type ExperimentResults, type Registry } from '@supermask/core';
+import { Experiment, resolveConfig, type Backbone, type ExperimentResults, type Registry } from '@supermask/core';
 import { testRegistry } from '../../cli/test/helpers.js';
 
 /** SupSup on 3 permuted Fashion-MNIST tasks (embedded data), trained; `extra` adds config fields. */
@@ -21,3 +21,23 @@ export async function trainPermuted(extra: Record<string, unknown>, registry: Re
   return { experiment: e, results: await e.run() };
 }
 
+
+/** Runs `body` with `backbone.forward` counted: `calls()` is the number of forward passes since the last `reset()`. */
+export async function countingForwardPasses(backbone: Backbone, body: (calls: () => number, reset: () => void) => Promise<void>): Promise<void> {
+  const forward = backbone.forward.bind(backbone);
+  let calls = 0;
+  backbone.forward = (x, ctx) => {
+    calls++;
+    return forward(x, ctx);
+  };
+  try {
+    await body(
+      () => calls,
+      () => {
+        calls = 0;
+      },
+    );
+  } finally {
+    backbone.forward = forward;
+  }
+}
