@@ -13,6 +13,52 @@ export function fullDataDir() {
   return candidates.find((d) => d && existsSync(join(d, 'train-images-idx3-ubyte.gz')));
 }
 
+/**
+ * The fused conv + batch-norm units of ResNet-18 nf 20 on 32x32 inputs (bench:convbn-units,
+ * bench:unit-threads): [in, out, kernel, stride, input size, ReLU, skip, units of this shape in the network].
+ */
+export const RESNET18_UNITS = [
+  [1, 20, 3, 1, 32, true, false, 1],
+  [20, 20, 3, 1, 32, true, false, 2],
+  [20, 20, 3, 1, 32, true, true, 2],
+  [20, 40, 3, 2, 32, true, false, 1],
+  [20, 40, 1, 2, 32, false, false, 1],
+  [40, 40, 3, 1, 16, true, false, 1],
+  [40, 40, 3, 1, 16, true, true, 2],
+  [40, 80, 3, 2, 16, true, false, 1],
+  [40, 80, 1, 2, 16, false, false, 1],
+  [80, 80, 3, 1, 8, true, false, 1],
+  [80, 80, 3, 1, 8, true, true, 2],
+  [80, 160, 3, 2, 8, true, false, 1],
+  [80, 160, 1, 2, 8, false, false, 1],
+  [160, 160, 3, 1, 4, true, false, 1],
+  [160, 160, 3, 1, 4, true, true, 2],
+];
+
+/**
+ * Random inputs of one RESNET18_UNITS unit in training mode (NCHW, `batch` images): x, filter, skip,
+ * the output gradient dy, the kernel attrs, the forward kernel's inputs and a label. The caller
+ * disposes x, filter, skipIn and dy.
+ */
+export function unitInputs([cin, cout, k, stride, size, relu, skip], batch, seed, tf) {
+  const pad = (k - 1) / 2;
+  const out = Math.floor((size + 2 * pad - k) / stride) + 1;
+  const x = tf.randomNormal([batch, cin, size, size], 0, 1, 'float32', seed + 1);
+  const filter = tf.randomNormal([k, k, cin, cout], 0, 0.1, 'float32', seed + 2);
+  const skipIn = tf.randomNormal([batch, cout, out, out], 0, 1, 'float32', seed + 3);
+  const dy = tf.randomNormal([batch, cout, out, out], 0, 1, 'float32', seed + 4);
+  const attrs = { stride, pad, relu, mode: 'batch', epsilon: 1e-5 };
+  const inputs = skip ? { x, filter, skip: skipIn } : { x, filter };
+  const label = `${cin}->${cout} ${k}x${k} s${stride} @${size}${relu ? ' relu' : ''}${skip ? ' skip' : ''}`;
+  return { out, x, filter, skipIn, dy, attrs, inputs, label, gflop: (2 * batch * out * out * cout * k * k * cin) / 1e9 };
+}
+
+/** CPU time of this process so far (every thread, user + system), in ms. */
+export function processCpuMs() {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
 /** Prints rows as an aligned table. */
 export function printTable(rows, columns = Object.keys(rows[0] ?? {})) {
   const cell = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : Array.isArray(v) ? v.join(' ') : String(v ?? ''));

@@ -9,52 +9,26 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { nchwcBlockSize, ortRuntime, registerOrtBackend } from '@supermask/kernels-ort';
-import { printTable, writeResults } from './common.mjs';
+import { printTable, processCpuMs, RESNET18_UNITS, unitInputs, writeResults } from './common.mjs';
 
 const reps = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const batch = 64;
 const seed = 0;
-// [in, out, kernel, stride, input size, ReLU, skip, units of this shape in the network]
-const units = [
-  [1, 20, 3, 1, 32, true, false, 1],
-  [20, 20, 3, 1, 32, true, false, 2],
-  [20, 20, 3, 1, 32, true, true, 2],
-  [20, 40, 3, 2, 32, true, false, 1],
-  [20, 40, 1, 2, 32, false, false, 1],
-  [40, 40, 3, 1, 16, true, false, 1],
-  [40, 40, 3, 1, 16, true, true, 2],
-  [40, 80, 3, 2, 16, true, false, 1],
-  [40, 80, 1, 2, 16, false, false, 1],
-  [80, 80, 3, 1, 8, true, false, 1],
-  [80, 80, 3, 1, 8, true, true, 2],
-  [80, 160, 3, 2, 8, true, false, 1],
-  [80, 160, 1, 2, 8, false, false, 1],
-  [160, 160, 3, 1, 4, true, false, 1],
-  [160, 160, 3, 1, 4, true, true, 2],
-];
+const units = RESNET18_UNITS;
 
 const { backendName } = registerOrtBackend();
 await tf.setBackend(backendName);
 const runtime = ortRuntime(backendName);
-const cpuMs = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
-};
+const cpuMs = processCpuMs;
 
 // Each unit is timed with ONNX Runtime's blocked NCHWc convolutions where the unit's channels fill
 // whole blocks (the default) and with plain Conv graphs only (SUPERMASK_ORT_NCHWC=0), alternately.
 const block = nchwcBlockSize(runtime);
 const variants = [['default', undefined], ['no_nchwc', '0']];
 const rows = [];
-for (const [cin, cout, k, stride, size, relu, skip, count] of units) {
-  const pad = (k - 1) / 2;
-  const out = Math.floor((size + 2 * pad - k) / stride) + 1;
-  const x = tf.randomNormal([batch, cin, size, size], 0, 1, 'float32', seed + 1);
-  const filter = tf.randomNormal([k, k, cin, cout], 0, 0.1, 'float32', seed + 2);
-  const skipIn = tf.randomNormal([batch, cout, out, out], 0, 1, 'float32', seed + 3);
-  const dy = tf.randomNormal([batch, cout, out, out], 0, 1, 'float32', seed + 4);
-  const attrs = { stride, pad, relu, mode: 'batch', epsilon: 1e-5 };
-  const inputs = skip ? { x, filter, skip: skipIn } : { x, filter };
+for (const unit of units) {
+  const [cin, cout, , stride, , , skip, count] = unit;
+  const { x, filter, skipIn, dy, attrs, inputs, label, gflop } = unitInputs(unit, batch, seed, tf);
   const t = Object.fromEntries(variants.map(([v]) => [v, { fwdCpu: 0, bwdCpu: 0, fwdMs: 0, bwdMs: 0 }]));
   for (let r = 0; r <= reps; r++) {
     for (const [variant, env] of variants) {
@@ -80,9 +54,9 @@ for (const [cin, cout, k, stride, size, relu, skip, count] of units) {
   delete process.env.SUPERMASK_ORT_NCHWC;
   tf.dispose([x, filter, skipIn, dy]);
   rows.push({
-    unit: `${cin}->${cout} ${k}x${k} s${stride} @${size}${relu ? ' relu' : ''}${skip ? ' skip' : ''}`,
+    unit: label,
     count,
-    gflop_per_call: (2 * batch * out * out * cout * k * k * cin) / 1e9,
+    gflop_per_call: gflop,
     nchwc: block !== undefined && cin % block === 0 && cout % block === 0 ? (stride === 1 ? 'fwd+dx' : 'fwd') : '',
     fwd_cpu_ms: t.default.fwdCpu,
     bwd_cpu_ms: t.default.bwdCpu,

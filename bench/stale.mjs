@@ -8,6 +8,8 @@ import { join } from 'node:path';
 export const BENCH_CONFIGS = {
   '100-tasks': ['permuted-fmnist-supsup.json', 'permuted-fmnist-exssnet.json'],
   'convbn-units': [],
+  'unit-threads': [],
+  'outside-graphs': ['split-fmnist-resnet18-supsup.json', 'split-fmnist-resnet18-exssnet.json'],
   density: ['split-fmnist-supsup.json', 'split-fmnist-exssnet.json'],
   gpu: ['split-fmnist-supsup.json', 'split-fmnist-resnet18-supsup.json'],
   kernels: [],

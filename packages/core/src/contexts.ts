@@ -14,15 +14,41 @@ export function effectiveWeight(weight: tf.Tensor, mask: tf.Tensor): tf.Tensor {
 
 /**
  * Training context of task `task`: each layer's mask with the straight-through gradient to the
- * task's scores (a task whose mask a phase set, or without scores, uses that fixed mask).
+ * task's scores (a task whose mask a phase set, or without scores, uses that fixed mask); see
+ * `LayerMasks.weightWithGradient`.
  */
 export function trainingContext(task: number): ForwardContext {
-  return { task, training: true, weight: (layer: MaskedLayer) => effectiveWeight(layer.weight, layer.masks.withGradient(task)) };
+  return { task, training: true, weight: (layer: MaskedLayer) => layer.masks.weightWithGradient(task, layer.weight) };
 }
 
 /** Context with task `task`'s fixed (cached or bit-packed) mask; `training` updates its batch-norm statistics. */
 export function fixedContext(task: number, training = false): ForwardContext {
   return { task, training, weight: (layer: MaskedLayer) => effectiveWeight(layer.weight, layer.masks.tensor(task)) };
+}
+
+/**
+ * Context of a weight phase of task `task`: its fixed mask, batch-norm statistics updated, and the
+ * gradient reaching the weight of each layer in `gradientMasks` multiplied by that layer's 0/1
+ * tensor there (the task's mask times the weights the task may change), in one product: the same
+ * values as the product rule's dL/dW = dL/d(W * M) * M followed by a multiplication by the
+ * editable set, with one full-size multiply a layer and step fewer. Layers not in the map get
+ * `fixedContext`'s effective weight.
+ */
+export function weightTrainingContext(task: number, gradientMasks: ReadonlyMap<MaskedLayer, tf.Tensor>): ForwardContext {
+  return {
+    task,
+    training: true,
+    weight: (layer: MaskedLayer) => {
+      const mask = layer.masks.tensor(task);
+      const gradientMask = gradientMasks.get(layer);
+      if (!gradientMask) return effectiveWeight(layer.weight, mask);
+      const op = tf.customGrad(((w: tf.Tensor) => ({
+        value: effectiveWeight(w, mask),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[]) => (dy as tf.Tensor).mul(gradientMask),
+      })) as unknown as Parameters<typeof tf.customGrad>[0]);
+      return op(layer.weight);
+    },
+  };
 }
 
 /**

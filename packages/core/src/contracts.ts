@@ -99,6 +99,13 @@ export interface MaskScorer {
   /** Binary mask of `scores` with a straight-through gradient to the scores. */
   maskWithGradient(scores: tf.Variable | tf.Tensor, density: number): tf.Tensor;
   /**
+   * Optional: the effective weight `weight` * mask of `scores` with the straight-through gradient
+   * to the scores only (the weight gets none: used while the weight is not trainable), the same
+   * values and gradient as multiplying `maskWithGradient`'s mask, in fewer ops (edge-popup's
+   * dL/dS = dL/d(W * M) * W * sign(S) in one pass: `straightThroughProduct`).
+   */
+  weightWithGradient?(weight: tf.Tensor, scores: tf.Variable | tf.Tensor, density: number): tf.Tensor;
+  /**
    * The same mask as `maskValues`, computed by tensor ops where the scores live (no read back);
    * used on GPU backends (`onDevice()`). Scorers without it are read back once per mask.
    */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ComponentState, ForwardContext, Backbone, PhaseSpec, WeightOwnershipPolicy } from './contracts.js';
-import { fixedContext, trainingContext } from './contexts.js';
+import { trainingContext, weightTrainingContext } from './contexts.js';
 import type { Task } from './data.js';
 import type { MaskedLayer } from './layers/masked-layer.js';
 import type { Rng } from './rng.js';
@@ -104,7 +104,9 @@ export function maskWeightGradients(grads: tf.NamedTensorMap, layers: readonly M
 
 /**
  * Built-in `weight`: the weights the ownership policy lets the task change train, gradients
- * multiplied by that editable set; the task's mask is fixed.
+ * multiplied by that editable set; the task's mask is fixed. The mask and the editable set are
+ * multiplied once per phase into each layer's gradient mask (`weightTrainingContext`), so a step
+ * multiplies each weight gradient once instead of twice.
  */
 export const weightPhase: PhaseKind = {
   id: 'weight',
@@ -118,15 +120,28 @@ export const weightPhase: PhaseKind = {
     for (const l of layers) await l.masks.readValues(t);
     const editable = editableSets(layers, ownership, t);
     const variables = layers.filter((_, i) => editable[i] !== null).map((l) => l.weight);
+    const gradientMasks = new Map<MaskedLayer, tf.Tensor>();
+    layers.forEach((l, i) => {
+      const allowed = editable[i];
+      if (allowed) gradientMasks.set(l, tf.keep(tf.tidy(() => l.masks.tensor(t).mul(allowed))));
+    });
+    let guard: ProtectedWeightsGuard | undefined;
+    try {
+      guard = checkProtectedWeights ? await ProtectedWeightsGuard.create(layers, editable, t) : undefined;
+    } catch (error) {
+      for (const g of gradientMasks.values()) g.dispose();
+      throw error;
+    } finally {
+      // The gradient masks (and the guard's copies) hold what the steps need.
+      for (const e of editable) e?.dispose();
+    }
     for (const v of variables) v.trainable = true;
-    const guard = checkProtectedWeights ? await ProtectedWeightsGuard.create(layers, editable, t) : undefined;
     return {
       variables,
-      context: () => fixedContext(t, true),
-      transformGradients: (grads) => maskWeightGradients(grads, layers, editable),
+      context: () => weightTrainingContext(t, gradientMasks),
       afterStep: guard ? ({ epoch, batch }) => guard.check(epoch, batch) : undefined,
       dispose: () => {
-        for (const e of editable) e?.dispose();
+        for (const g of gradientMasks.values()) g.dispose();
         for (const v of variables) v.trainable = false;
       },
     };

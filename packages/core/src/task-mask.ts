@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerShape, MaskScorer } from './contracts.js';
 import { packBits, unpackBits } from './bitpack.js';
+import { effectiveWeight } from './contexts.js';
 import { unpackBitsTensor } from './device-masks.js';
 import { onDevice } from './webgpu.js';
 import type { Rng } from './rng.js';
@@ -182,6 +183,19 @@ export class LayerMasks {
     if (entry.fixed || !entry.scores) return this.tensor(task);
     if (!this.scorer) throw new Error(`layer ${this.layer.name}: no mask scorer is bound`);
     return this.scorer.maskWithGradient(entry.scores, this.density);
+  }
+
+  /**
+   * The effective weight `weight` * the training task's mask with the straight-through gradient to
+   * its scores: the scorer's `weightWithGradient` (fewer ops) while `weight` is not trainable and
+   * the mask comes from scores, else `weight` * `withGradient`'s mask (core's effectiveWeight).
+   */
+  weightWithGradient(task: number, weight: tf.Variable): tf.Tensor {
+    const entry = this.entry(task);
+    if (!entry.fixed && entry.scores && !weight.trainable && this.scorer?.weightWithGradient) {
+      return this.scorer.weightWithGradient(weight, entry.scores, this.density);
+    }
+    return effectiveWeight(weight, this.withGradient(task));
   }
 
   /** Makes a task's mask final: stores it bit-packed, releases scores and cache. Returns the packed mask. */

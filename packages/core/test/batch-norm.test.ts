@@ -35,3 +35,34 @@ describe('TaskBatchNorm', () => {
     bn.dispose();
   });
 });
+
+describe('TaskBatchNorm.track', () => {
+  it('on the cpu backend gives the bits of the tensor ops it replaces, over several updates', () => {
+    const channels = 37;
+    const bn = new TaskBatchNorm('bn', channels, 0.1);
+    bn.addTask(0);
+    let refMean = tf.zeros([channels]);
+    let refVariance = tf.ones([channels]);
+    const before = tf.memory().numTensors;
+    for (let step = 0; step < 5; step++) {
+      const mean = tf.randomNormal([channels], 0, 3, 'float32', 10 + step);
+      const variance = tf.randomUniform([channels], 0.01, 7, 'float32', 20 + step);
+      const count = 64 * (step + 1) * 9;
+      bn.track(0, mean, variance, count);
+      // What track computed with tensor ops before (tfjs's float32 multiply and add).
+      const [m, v] = tf.tidy(() => [
+        refMean.mul(1 - 0.1).add(mean.mul(0.1)),
+        refVariance.mul(1 - 0.1).add(variance.mul(count / (count - 1)).mul(0.1)),
+      ]);
+      tf.dispose([refMean, refVariance, mean, variance]);
+      refMean = m!;
+      refVariance = v!;
+      const got = bn.statistics(0);
+      expect(new Uint32Array(got.mean.buffer)).toEqual(new Uint32Array((refMean.dataSync() as Float32Array).slice().buffer));
+      expect(new Uint32Array(got.variance.buffer)).toEqual(new Uint32Array((refVariance.dataSync() as Float32Array).slice().buffer));
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([refMean, refVariance]);
+    bn.dispose();
+  });
+});

@@ -25,6 +25,8 @@ export interface OrtBackendRegistration {
   maxSessions: number;
   /** Work (floating-point operations) from which a kernel runs on intraOpThreads threads. */
   parallelFlops: number;
+  /** Input pixels per image (height x width) from which a convolutional unit runs on intraOpThreads threads. */
+  parallelPixels: number;
 }
 
 /** Runtimes of live backend instances (one per backend object: a re-created backend gets a new one). */
@@ -124,6 +126,7 @@ function describe(name: string, ortVersion: string, runtime: OrtRuntime): OrtBac
     spinning: runtime.spinning,
     maxSessions: runtime.maxSessions,
     parallelFlops: runtime.parallelFlops,
+    parallelPixels: runtime.parallelPixels,
   };
 }
 

@@ -152,7 +152,7 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
     return gb.encode();
   };
   const outputs = ['y', 'xhat', 'invstd', 'mean', 'variance'];
-  const out = runtime.runOutputs(key('ConvBn', g, a, Boolean(skip), block), build, feeds, outputs, g.flops);
+  const out = runtime.runOutputs(key('ConvBn', g, a, Boolean(skip), block), build, feeds, outputs, g.flops, g.h * g.w);
   return out.map((data, i) => backend.makeTensorInfo(i < 2 ? outShape : [g.cout], 'float32', data));
 }
 
@@ -238,7 +238,7 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
     return gb.encode();
   };
   const outputs = ['dx', 'dfilter', ...(withSkip ? ['dskip'] : [])];
-  const out = runtime.runOutputs(key('ConvBnGrad', g, a, withSkip, block), build, feeds, outputs, 2 * g.flops);
+  const out = runtime.runOutputs(key('ConvBnGrad', g, a, withSkip, block), build, feeds, outputs, 2 * g.flops, g.h * g.w);
   const shapes = [x!.shape, filter!.shape, outShape];
   return out.map((data, i) => backend.makeTensorInfo(shapes[i]!, 'float32', data));
 }

@@ -1,6 +1,6 @@
 export { ORT_BACKEND_NAME, clearOrtSessions, ortRuntime, ortStats, registerOrtBackend, unregisterOrtBackend } from './backend.js';
 export type { OrtBackendOptions, OrtBackendRegistration } from './backend.js';
-export { ELEMENTWISE_MIN_SIZE, EXTRA_KERNELS, OPTIMIZER_STEP_KERNEL, ORT_KERNELS } from './kernels.js';
+export { ELEMENTWISE_MIN_SIZE, EXTRA_KERNELS, OPTIMIZER_STEP_KERNEL, ORT_KERNELS, STRAIGHT_THROUGH_GRAD_KERNEL } from './kernels.js';
 export { GraphBuilder, OPSET } from './onnx.js';
 export { OrtRuntime, loadOnnxRuntime } from './runtime.js';
 export type { Feed, RuntimeOptions, RuntimeStats, ThreadOptions } from './runtime.js';

@@ -561,11 +561,51 @@ function optimizerStep(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
   ];
 }
 
+/**
+ * Kernel name of the straight-through gradient of a masked weight, the same string as
+ * @supermask/core's STRAIGHT_THROUGH_GRAD_KERNEL (core's straightThroughProduct runs it when the
+ * active backend registers it).
+ */
+export const STRAIGHT_THROUGH_GRAD_KERNEL = 'SupermaskStraightThroughGrad';
+
+/**
+ * dL/dS = dy * W * sign(S), edge-popup's straight-through gradient of the scores S of W * M(S),
+ * in one call with one output instead of three kernels (Multiply, Sign, Multiply) and their
+ * outputs: `Mul(Mul(dy, W), Sign(S))` in ONNX Runtime, or for fewer than ELEMENTWISE_MIN_SIZE
+ * elements one JS loop with tfjs's roundings and sign (-1, 1, 0 for zeros and NaN). The same bits
+ * as dy.mul(W).mul(sign(S)) on this backend (float products are correctly rounded either way).
+ */
+function straightThroughGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo {
+  const { backend } = args;
+  const { dy, weight, scores } = args.inputs;
+  const values = [dy, weight, scores].map((t) => floatValues(backend, t));
+  if (values.some((v) => v === null) || [weight, scores].some((t) => t!.shape.join() !== dy!.shape.join())) {
+    throw new Error(`${STRAIGHT_THROUGH_GRAD_KERNEL}: expected float32 dy, weight and scores of one shape`);
+  }
+  const [g, w, s] = values as [Float32Array, Float32Array, Float32Array];
+  const n = g.length;
+  if (n < ELEMENTWISE_MIN_SIZE) {
+    const out = new Float32Array(n);
+    // Branch-free sign: random score signs would mispredict a branch per element.
+    for (let i = 0; i < n; i++) out[i] = Math.fround(g[i]! * w[i]!) * (Number(s[i]! > 0) - Number(s[i]! < 0));
+    return backend.makeTensorInfo(dy!.shape, 'float32', out);
+  }
+  const build = (): Uint8Array => {
+    const gb = new GraphBuilder();
+    const [G, W, S] = ['in0', 'in1', 'in2'].map((name) => gb.input(name, ['n']));
+    gb.output(gb.node('Mul', [gb.node('Mul', [G!, W!]), gb.node('Sign', [S!])]), 'y', ['n']);
+    return gb.encode();
+  };
+  const out = ctx.runtime(backend).run('StraightThroughGrad', build, [g, w, s].map((data) => ({ data, dims: [n] })));
+  return backend.makeTensorInfo(dy!.shape, 'float32', out);
+}
+
 /** Kernels with no cpu counterpart, registered on the ORT backend only. */
 export const EXTRA_KERNELS: readonly { kernelName: string; run(args: KernelArgs, ctx: KernelContext): tf.TensorInfo | tf.TensorInfo[] }[] = [
   { kernelName: OPTIMIZER_STEP_KERNEL, run: optimizerStep },
   { kernelName: CONV_BN_KERNEL, run: convBn },
   { kernelName: CONV_BN_GRAD_KERNEL, run: convBnGrad },
+  { kernelName: STRAIGHT_THROUGH_GRAD_KERNEL, run: straightThroughGrad },
 ];
 
 /** The kernels computed by ONNX Runtime. Each returns null for inputs it does not take (then the plain cpu kernel runs). */

@@ -64,6 +64,14 @@ export interface RuntimeOptions extends ThreadOptions {
    * it gains when the JS thread has work of its own). Default: $SUPERMASK_ORT_PARALLEL_FLOPS, else 5e7.
    */
   parallelFlops?: number;
+  /**
+   * Input pixels per image (height x width) from which a convolutional unit (SupermaskConvBn and
+   * its gradient) runs on intraOpThreads threads; a unit on smaller feature maps runs on one.
+   * ONNX Runtime parallelises a convolution within each image's GEMMs: on a few pixels
+   * (ResNet-18's 8x8 and 4x4 stages) the second thread saves no time and costs CPU time in
+   * hand-offs (see the package README). Default: $SUPERMASK_ORT_PARALLEL_PIXELS, else 256.
+   */
+  parallelPixels?: number;
   /** Most sessions kept (least recently used ones are released beyond it). Default: 128. */
   maxSessions?: number;
 }
@@ -96,6 +104,7 @@ export class OrtRuntime {
   readonly spinning: boolean;
   readonly maxSessions: number;
   readonly parallelFlops: number;
+  readonly parallelPixels: number;
   private readonly ort: OrtModules;
   private readonly sessions = new Map<string, NativeSession>();
   /** Session options by thread count (1 and intraOpThreads). */
@@ -110,6 +119,8 @@ export class OrtRuntime {
     this.maxSessions = Math.max(1, options.maxSessions ?? 128);
     const envFlops = process.env.SUPERMASK_ORT_PARALLEL_FLOPS ? Number(process.env.SUPERMASK_ORT_PARALLEL_FLOPS) : NaN;
     this.parallelFlops = options.parallelFlops ?? (Number.isFinite(envFlops) && envFlops >= 0 ? envFlops : 5e7);
+    const envPixels = process.env.SUPERMASK_ORT_PARALLEL_PIXELS ? Number(process.env.SUPERMASK_ORT_PARALLEL_PIXELS) : NaN;
+    this.parallelPixels = options.parallelPixels ?? (Number.isFinite(envPixels) && envPixels >= 0 ? envPixels : 256);
     for (const threads of new Set([1, this.intraOpThreads])) {
       this.sessionOptions.set(threads, {
         intraOpNumThreads: threads,
@@ -138,11 +149,13 @@ export class OrtRuntime {
 
   /**
    * Like run, for a graph with several outputs: returns them in the order of `outputs`. `flops`,
-   * the work of this call, decides between a single-threaded and a multi-threaded session.
+   * the work of this call, decides between a single-threaded and a multi-threaded session, and so
+   * does `pixels` when given (a convolutional unit's input height x width, against
+   * parallelPixels).
    */
-  runOutputs(key: string, build: () => Uint8Array, feeds: readonly Feed[], outputs: readonly string[], flops = 0): Float32Array[] {
+  runOutputs(key: string, build: () => Uint8Array, feeds: readonly Feed[], outputs: readonly string[], flops = 0, pixels?: number): Float32Array[] {
     if (this.disposed) throw new Error('the ONNX Runtime kernels of this backend were disposed');
-    const threads = flops >= this.parallelFlops ? this.intraOpThreads : 1;
+    const threads = this.threadsFor(flops, pixels);
     const session = this.session(`${key}|t${threads}`, build, threads);
     const inputs: Record<string, unknown> = {};
     feeds.forEach((f, i) => {
@@ -153,6 +166,11 @@ export class OrtRuntime {
     const out = session.run(inputs, fetches, {});
     this.stats.runs++;
     return outputs.map((name) => out[name]!.data);
+  }
+
+  /** Threads a call runs on: intraOpThreads when its work reaches parallelFlops (and its pixels, when given, parallelPixels), else 1. */
+  threadsFor(flops: number, pixels?: number): number {
+    return flops >= this.parallelFlops && (pixels === undefined || pixels >= this.parallelPixels) ? this.intraOpThreads : 1;
   }
 
   /** The keys of the sessions alive, least recently used first (each with its thread count, `|t<n>`). */

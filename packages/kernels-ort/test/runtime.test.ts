@@ -50,6 +50,28 @@ describe('session cache', () => {
     runtime.dispose();
   });
 
+  it('runs a convolutional unit on few pixels on one thread (parallelPixels)', () => {
+    const runtime = new OrtRuntime({ intraOpThreads: 2, parallelFlops: 1000, parallelPixels: 256 }, 2);
+    expect(runtime.threadsFor(5000)).toBe(2);
+    expect(runtime.threadsFor(5000, 1024)).toBe(2);
+    expect(runtime.threadsFor(5000, 256)).toBe(2);
+    expect(runtime.threadsFor(5000, 64)).toBe(1);
+    expect(runtime.threadsFor(16, 1024)).toBe(1);
+    const build = (): Uint8Array => {
+      const g = new GraphBuilder();
+      g.output(g.node('Gemm', [g.input('in0', ['m', 'k']), g.input('in1', ['k', 'n'])]), 'y', ['m', 'n']);
+      return g.encode();
+    };
+    const a = { data: Float32Array.from([1, 2, 3, 4]), dims: [2, 2] };
+    // Large work on 64 pixels shares the one-thread session of small work.
+    expect(Array.from(runtime.runOutputs('gemm', build, [a, a], ['y'], 16)[0]!)).toEqual([7, 10, 15, 22]);
+    expect(Array.from(runtime.runOutputs('gemm', build, [a, a], ['y'], 5000, 64)[0]!)).toEqual([7, 10, 15, 22]);
+    expect(runtime.getStats()).toMatchObject({ sessions: 1, created: 1, runs: 2 });
+    expect(Array.from(runtime.runOutputs('gemm', build, [a, a], ['y'], 5000, 1024)[0]!)).toEqual([7, 10, 15, 22]);
+    expect(runtime.getStats()).toMatchObject({ sessions: 2, created: 2, runs: 3 });
+    runtime.dispose();
+  });
+
   it('a backend with a small cache computes the same results over many shapes', async () => {
     const name = 'cpu-ort-small-cache';
     registerOrtBackend({ name, maxSessions: 4 });

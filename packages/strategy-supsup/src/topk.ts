@@ -1,10 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import {
   allocateDensities,
+  effectiveWeight,
   kaimingUniform,
   keptCount,
   onDevice,
   straightThroughMask,
+  straightThroughProduct,
   straightThroughTensorMask,
   topKAbsMask,
   topKAbsMaskTensor,
@@ -71,5 +73,11 @@ export class TopKScorer implements MaskScorer {
   maskWithGradient(scores: tf.Tensor, density: number): tf.Tensor {
     if (onDevice()) return straightThroughTensorMask(scores, (s) => this.maskTensor(s, density));
     return straightThroughMask(scores, (values) => this.maskValues(values, density));
+  }
+
+  /** W * mask with the gradient to the scores in one kernel where the backend has one (cpu-ort); on a GPU backend, W times maskWithGradient's mask. */
+  weightWithGradient(weight: tf.Tensor, scores: tf.Tensor, density: number): tf.Tensor {
+    if (onDevice()) return effectiveWeight(weight, this.maskWithGradient(scores, density));
+    return straightThroughProduct(weight, scores, (values) => this.maskValues(values, density));
   }
 }
