@@ -15,7 +15,7 @@ import { dispatch, type EventInfo, type Observer, type ObserverEvent, type RunOu
 import type { Registry } from './registry.js';
 import { buildResults, type ExperimentResults, type PhaseRecord, type TaskInferenceSummary, type TaskRecord } from './results.js';
 import type { Rng } from './rng.js';
-import { restoreRunState, saveRunState, type StatefulEntry } from './state.js';
+import { adoptState, restoreRunState, saveRunState, type StatefulEntry } from './state.js';
 import { TOKENS, type RunOptions } from './tokens.js';
 import { newRunId, runFiles } from './run-files.js';
 import { StopRequested, trainPhase } from './training.js';
@@ -256,6 +256,8 @@ export class Experiment implements RunView {
    */
   async evaluateTaskInference(ref?: { id: string; options?: Record<string, unknown> }, batchSize?: number, logger?: Logger): Promise<TaskInferenceSummary> {
     let inference = ref ? this.parts.create<TaskInference>('task_inference', ref) : this.inference;
+    // The run's own method under other options: what it learned while training carries over (state protocol).
+    if (inference !== this.inference && inference.id === this.inference.id) adoptState(inference, this.inference);
     if (ref && logger) for (const warning of taskInferenceWarnings(inference, this.config)) logger.warn(warning);
     const learned = this.stream.tasks.slice(0, this.learnedTasks);
     const unseen = inference.learnTask ? learned.filter((t) => !inference.hasLearned?.(t.index)) : [];

@@ -153,3 +153,19 @@ export function restoreRunState(
   run.rng.setState(m.rng_state);
   return { completed: m.completed_tasks, accuracyMatrix: m.accuracy_matrix, taskRecords: m.tasks as unknown as TaskRecord[] };
 }
+
+/**
+ * Gives `to` the state `from` holds (both of one kind and id, e.g. the run's task inference and
+ * the same method under other options): what `from` learned carries over. Nothing happens when
+ * either side has no state, or when `to` refuses it (it then starts empty).
+ */
+export function adoptState(to: object, from: object): void {
+  const [target, source] = [to as Partial<Stateful>, from as Partial<Stateful>];
+  const state = source.saveState?.();
+  if (!state || !target.loadState) return;
+  try {
+    target.loadState(state);
+  } catch {
+    // State that does not fit these options: `to` keeps its empty state and learns its own.
+  }
+}

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Experiment, inferenceContext, inputSize, resolveConfig, Rng, type Logger } from '@supermask/core';
 import { batchLogLikelihood, InputStatistics, PrototypeInference } from '@supermask/strategy-supsup';
 import { testRegistry } from '../../cli/test/helpers.js';
@@ -216,9 +216,15 @@ describe('prototype task inference', () => {
     }
   });
 
-  it('learns from the stream when a run evaluates with a prototype it did not train with (supermask eval --task-inference prototype)', async () => {
-    const summary = await experiment.evaluateTaskInference({ id: 'prototype', options: { batch_size: 64, candidates: 2 } });
-    expect(summary.method).toBe('prototype');
-    expect(summary.task_id_accuracy).toBe(1);
+  it("evaluated under other options (supermask eval --task-inference prototype), the run's prototype keeps the statistics it learned while training", async () => {
+    const learnTask = vi.spyOn(PrototypeInference.prototype, 'learnTask');
+    try {
+      const summary = await experiment.evaluateTaskInference({ id: 'prototype', options: { batch_size: 64, candidates: 2 } });
+      expect(learnTask).not.toHaveBeenCalled();
+      expect(summary.task_id_accuracy).toBe(1);
+    } finally {
+      learnTask.mockRestore();
+    }
   });
+
 });
