@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, type BackboneSpec, type InferenceContext } from '@supermask/core';
+import { inputSize, Rng, type BackboneSpec, type InferenceContext } from '@supermask/core';
 import { MEASURED_RELIABILITY } from './reliability.js';
-import { candidatesOption, EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, readGradient, scaleFreeEntropy, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';
+import { bestTasks, candidatesOption, EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, meanEntropy, readGradient, scaleFreeEntropy, uniformMixGradient, type InferenceObjective, type InferenceOptions } from './inference.js';
 
 export type ContrastObjective = 'entropy' | 'scale-free-entropy' | 'superfluous';
 
@@ -124,16 +124,14 @@ export class ContrastInference extends EntropyInference {
   /** The gradient each task is ranked by (lower is more likely), one per entry of `tasks`. */
   scores(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): Promise<Float32Array> {
     if (!this.scramble) return uniformMixGradient(x, tasks, ctx, this.rank);
-    const size = x.shape.slice(1).reduce((a, b) => a * b, 1);
+    const size = inputSize(x.shape.slice(1));
     if (this.permutation?.length !== size) this.permutation = new Rng(this.seed).permutation(size);
     return contrastGradient(x, new Float32Array(tasks.length).fill(1 / tasks.length), tasks, ctx, this.rank, this.permutation);
   }
 
   /** The kept tasks for `x`, lowest score first (exposed for diagnostics and tests). */
   async shortlist(x: tf.Tensor, ctx: InferenceContext, tasks: readonly number[]): Promise<number[]> {
-    const g = await this.scores(x, ctx, tasks);
-    const order = tasks.map((task, i) => ({ task, g: g[i]! })).sort((a, b) => a.g - b.g || a.task - b.task);
-    return order.slice(0, Math.min(this.candidates, tasks.length)).map((o) => o.task);
+    return bestTasks(tasks, await this.scores(x, ctx, tasks), this.candidates, true);
   }
 
   protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {

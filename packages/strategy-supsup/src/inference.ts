@@ -96,6 +96,16 @@ export function uniformMixGradient(x: tf.Tensor, candidates: readonly number[], 
   return entropyGradient(x, new Float32Array(candidates.length).fill(1 / candidates.length), candidates, ctx, objective);
 }
 
+/**
+ * The `count` best of `tasks` by `score` (one per task), best first; ties go to the lower task
+ * index. `lowerFirst`: the lowest score is best (a gradient), otherwise the highest (a likelihood).
+ */
+export function bestTasks(tasks: readonly number[], score: ArrayLike<number>, count: number, lowerFirst: boolean): number[] {
+  const sign = lowerFirst ? 1 : -1;
+  const order = tasks.map((task, i) => ({ task, s: score[i]! })).sort((a, b) => sign * (a.s - b.s) || a.task - b.task);
+  return order.slice(0, Math.min(count, tasks.length)).map((o) => o.task);
+}
+
 /** Index of the smallest value (the first one on ties). */
 export function argmin(values: Float32Array): number {
   let best = 0;

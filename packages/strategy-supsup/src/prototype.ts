@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { inputSize, storedTensor, type ComponentState, type InferenceContext, type StoredTensor, type Task } from '@supermask/core';
 import { MEASURED_RELIABILITY } from './reliability.js';
-import { candidatesOption, EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, type InferenceOptions } from './inference.js';
+import { bestTasks, candidatesOption, EntropyInference, INFERENCE_SCHEMA, lowestEntropyAlone, type InferenceOptions } from './inference.js';
 
 export interface PrototypeOptions extends InferenceOptions {
   /** How many tasks the input statistics keep; each then runs alone and the lowest entropy wins. */
@@ -180,9 +180,7 @@ export class PrototypeInference extends EntropyInference {
 
   /** The kept tasks for `x`, most likely first (exposed for diagnostics and tests). */
   async shortlist(x: tf.Tensor, tasks: readonly number[]): Promise<number[]> {
-    const ll = await this.scores(x, tasks);
-    const order = tasks.map((task, i) => ({ task, ll: ll[i]! })).sort((a, b) => b.ll - a.ll || a.task - b.task);
-    return order.slice(0, Math.min(this.candidates, tasks.length)).map((o) => o.task);
+    return bestTasks(tasks, await this.scores(x, tasks), this.candidates, false);
   }
 
   protected async choose(x: tf.Tensor, ctx: InferenceContext, tasks: number[]): Promise<number> {
