@@ -1,15 +1,15 @@
 import { Experiment, resolveConfig, type Backbone, type ExperimentResults, type Registry } from '@supermask/core';
 import { testRegistry } from '../../cli/test/helpers.js';
 
-/** SupSup on 3 permuted Fashion-MNIST tasks (embedded data), trained; `extra` adds config fields. */
-export async function trainPermuted(extra: Record<string, unknown>, registry: Registry = testRegistry()): Promise<{ experiment: Experiment; results: ExperimentResults }> {
-  const config = resolveConfig(
+/** Config of SupSup on 3 permuted Fashion-MNIST tasks (embedded data, `train_per_task` images each); `extra` adds or replaces fields. */
+export function permutedConfig(extra: Record<string, unknown>, registry: Registry, trainPerTask = 1500) {
+  return resolveConfig(
     {
       name: 'inference',
       seed: 0,
       backend: 'cpu',
       dataset: { id: 'fashion-mnist' },
-      stream: { id: 'permuted', options: { tasks: 3, train_per_task: 1500, test_per_task: 256 } },
+      stream: { id: 'permuted', options: { tasks: 3, train_per_task: trainPerTask, test_per_task: 256 } },
       backbone: { id: 'lenet', options: { hidden: [100, 50] } },
       strategy: { id: 'supsup', options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 } } },
       mask_scorer: { id: 'topk', options: { density: 0.1 } },
@@ -17,6 +17,11 @@ export async function trainPermuted(extra: Record<string, unknown>, registry: Re
     },
     registry,
   );
+}
+
+/** SupSup on 3 permuted Fashion-MNIST tasks (embedded data), trained; `extra` adds config fields. */
+export async function trainPermuted(extra: Record<string, unknown>, registry: Registry = testRegistry()): Promise<{ experiment: Experiment; results: ExperimentResults }> {
+  const config = permutedConfig(extra, registry);
   const e = await Experiment.create({ config, registry });
   return { experiment: e, results: await e.run() };
 }

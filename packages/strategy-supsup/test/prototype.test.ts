@@ -3,29 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Experiment, inferenceContext, inputSize, resolveConfig, Rng, type Logger } from '@supermask/core';
+import { Experiment, inferenceContext, inputSize, Rng, type Logger } from '@supermask/core';
 import { batchLogLikelihood, InputStatistics, PrototypeInference } from '@supermask/strategy-supsup';
 import { testRegistry } from '../../cli/test/helpers.js';
-import { countingForwardPasses } from './helpers.js';
+import { countingForwardPasses, permutedConfig } from './helpers.js';
 
 const registry = testRegistry();
 const EXSSNET = { id: 'exssnet', options: { mask_phase: { epochs: 1, lr: 0.01, batch_size: 64 }, weight_phase: { epochs: 1, lr: 0.01, batch_size: 64 } } };
 
 function configOf(taskInference: Record<string, unknown>) {
-  return resolveConfig(
-    {
-      name: 'prototype',
-      seed: 0,
-      backend: 'cpu',
-      dataset: { id: 'fashion-mnist' },
-      stream: { id: 'permuted', options: { tasks: 3, train_per_task: 1000, test_per_task: 256 } },
-      backbone: { id: 'lenet', options: { hidden: [100, 50] } },
-      strategy: EXSSNET,
-      mask_scorer: { id: 'topk', options: { density: 0.1 } },
-      task_inference: taskInference,
-    },
-    registry,
-  );
+  return permutedConfig({ name: 'prototype', strategy: EXSSNET, task_inference: taskInference }, registry, 1000);
 }
 
 const create = (options: Record<string, unknown> = {}): PrototypeInference =>
