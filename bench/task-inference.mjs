@@ -117,9 +117,9 @@ async function inferenceTiming(experiment, registry, names) {
 for (const tasks of taskCounts) {
   for (const trainPerTask of trainSizes) {
     for (const strategy of strategies) {
-      const { file, files } = baseConfig(strategy);
+      const { file, files, raw: base } = baseConfig(strategy);
       for (const f of files) configFiles.add(relative(root, f));
-      const configured = baseConfig(strategy).raw.outputs?.superfluous ?? 0;
+      const configured = base.outputs?.superfluous ?? 0;
       const superfluousList = process.env.BENCH_SUPERFLUOUS ? list('BENCH_SUPERFLUOUS', '').map(Number) : [...new Set([configured, 0, 90])];
       for (const superfluous of superfluousList) {
         const { raw } = baseConfig(strategy);
