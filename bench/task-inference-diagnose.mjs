@@ -12,11 +12,9 @@
 import { join } from 'node:path';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync } from 'node:fs';
-import { effectiveWeight, Experiment, inferenceContext, readCheckpoint, readConfigFile, resolveConfig, superpositionContext } from '@supermask/core';
+import { effectiveWeight, inferenceContext, inputSize, readConfigFile, Rng, superpositionContext } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { contrastGradient, entropyGradient, meanEntropy, scaleFreeEntropy, superfluousLogSumExp, superpositionLogits } from '@supermask/strategy-supsup';
-import { Rng } from '@supermask/core';
+import { contrastGradient, entropyGradient, meanEntropy, scaleFreeEntropy, superfluousLogSumExp } from '@supermask/strategy-supsup';
 import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
 
 const tasks = Number(process.env.BENCH_TASKS ?? 10);
@@ -29,11 +27,12 @@ const dataDir = fullDataDir();
 const runRoot = process.env.BENCH_RUN_DIR;
 const fmt = (v, d = 3) => Number(v.toFixed(d));
 
+/** Makers of the task's full test batches (a partial last batch is left out). */
 function testBatches(task) {
-  const size = task.inputShape.reduce((a, b) => a * b, 1);
+  const size = inputSize(task.inputShape);
   const out = [];
-  for (let start = 0; start + batchSize <= task.test.n; start += batchSize) out.push({ start, end: start + batchSize, size });
-  return out.map(({ start, end, size: s }) => () => tf.tensor(task.test.x.subarray(start * s, end * s), [end - start, ...task.inputShape]));
+  for (let start = 0; start + batchSize <= task.test.n; start += batchSize) out.push(() => tf.tensor(task.test.x.subarray(start * size, (start + batchSize) * size), [batchSize, ...task.inputShape]));
+  return out;
 }
 
 const report = {};
@@ -59,7 +58,7 @@ for (const strategy of strategies) {
     const grad = [];
     const gradNorm = [];
     const numClasses = experiment.stream.numClasses;
-    const permutation = Int32Array.from(new Rng(12345).permutation(experiment.stream.tasks[0].inputShape.reduce((a, b) => a * b, 1)));
+    const permutation = Int32Array.from(new Rng(12345).permutation(inputSize(experiment.stream.tasks[0].inputShape)));
     const perBatch = {};
     const exhaustive = { batches: 0, correct: 0 };
     const meanRef = layers.map((_, li) => all.reduce((s, i) => s + norms[i][li], 0) / k);
@@ -82,17 +81,19 @@ for (const strategy of strategies) {
       const gn = new Float64Array(k);
       for (const make of batches) {
         const x = make();
+        // Each mask alone on the batch: its mean entropy (also what the verified@m rows pick by) and logit RMS.
+        const alone = new Array(k);
         for (const i of all) {
           tf.tidy(() => {
             const logits = experiment.backbone.forward(x, ctx.fixedContext(i));
-            e[i] += meanEntropy(logits).dataSync()[0] / batches.length;
+            alone[i] = meanEntropy(logits).dataSync()[0];
+            e[i] += alone[i] / batches.length;
             r[i] += logits.square().mean().sqrt().dataSync()[0] / batches.length;
           });
         }
         const uniform = new Float32Array(k).fill(1 / k);
         const gH = await entropyGradient(x, uniform, all, ctx);
         gH.forEach((v, i) => (g[i] += v / batches.length));
-        const alone = all.map((i) => tf.tidy(() => meanEntropy(experiment.backbone.forward(x, ctx.fixedContext(i))).dataSync()[0]));
         const scores = [
           ['entropy gradient (H)', gH],
           ['H minus H on the scrambled batch', await contrastGradient(x, uniform, all, ctx, meanEntropy, permutation)],
@@ -155,22 +156,7 @@ for (const strategy of strategies) {
     printTable(recallRows);
     report[strategy] = { per_batch: recallRows, exhaustive: exhaustive.correct / exhaustive.batches, average_accuracy: results.average_accuracy, norms, entropy, logit_rms: logitRms, gradient: grad, gradient_normalised: gradNorm, bias: bias(grad), bias_normalised: bias(gradNorm) };
   };
-  if (!runRoot) {
-    await runConfig(raw, { file, backend, dataDir, createRegistry, inspect });
-    continue;
-  }
-  // BENCH_RUN_DIR: train once with checkpoints into RUN_DIR/STRATEGY, later runs resume the finished model.
-  const dir = join(runRoot, strategy);
-  const registry = createRegistry();
-  const done = existsSync(join(dir, 'checkpoint.json')) && readCheckpoint(dir).manifest.completed_tasks === tasks;
-  const experiment = done
-    ? await Experiment.resume(dir, { registry, runOptions: { dataDir } })
-    : await Experiment.create({ config: resolveConfig(raw, registry, { backend, file }), registry, outDir: dir, runOptions: { dataDir } });
-  try {
-    const results = done ? experiment.results() : await experiment.run();
-    await inspect(experiment, results);
-  } finally {
-    experiment.dispose();
-  }
+  // BENCH_RUN_DIR: train once with checkpoints into RUN_DIR/STRATEGY, later runs of the same config resume the finished model.
+  await runConfig(raw, { file, backend, dataDir, createRegistry, inspect, runDir: runRoot ? join(runRoot, strategy) : undefined });
 }
 writeResults(process.env.BENCH_RESULTS_NAME ?? 'task-inference-diagnose', { seed: 0, tasks, train_per_task: trainPerTask, test_per_task: testPerTask, batch_size: batchSize, data: dataDir ?? 'embedded', load_average: os.loadavg(), report });
