@@ -11,19 +11,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRegistry } from '@supermask/cli';
 import { OrtRuntime } from '@supermask/kernels-ort';
-import { printTable, timedPhase, weightPhaseOnly, writeResults } from './common.mjs';
+import { printTable, resnet18Phases, timedPhase, writeResults } from './common.mjs';
 
 const steps = Math.max(1, Number(process.env.BENCH_STEPS ?? 4));
 const batch = 64;
 const fused = process.env.SUPERMASK_FUSED_CONV !== '0';
-const phases = [
-  { phase: 'mask', file: 'split-fmnist-resnet18-supsup.json', edit: (raw) => (raw.strategy.options.mask_phase.epochs = 1) },
-  {
-    phase: 'weight',
-    file: 'split-fmnist-resnet18-exssnet.json',
-    edit: (raw) => weightPhaseOnly(raw, batch),
-  },
-];
+const phases = resnet18Phases(batch);
 
 /** Exclusive time per kernel name while `counting`, and ORT session time per calling kernel. */
 const timer = { counting: false, stack: [], kernels: new Map(), ort: new Map() };
