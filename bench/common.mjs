@@ -249,3 +249,15 @@ export function weightPhaseOnly(raw, batch = 64) {
   raw.strategy.options.mask_phase = { ...raw.strategy.options.mask_phase, epochs: 0 };
   raw.strategy.options.weight_phase = { ...raw.strategy.options.weight_phase, epochs: 1, batch_size: batch };
 }
+
+/**
+ * The two timed phases of a ResNet-18 training step (bench:resnet18, bench:profile-resnet,
+ * bench:outside-graphs): the mask phase of configs/split-fmnist-resnet18-supsup.json (one epoch)
+ * and the weight phase of configs/split-fmnist-resnet18-exssnet.json (weightPhaseOnly, batch `batch`).
+ */
+export function resnet18Phases(batch = 64) {
+  return [
+    { phase: 'mask', file: 'split-fmnist-resnet18-supsup.json', edit: (raw) => (raw.strategy.options.mask_phase.epochs = 1) },
+    { phase: 'weight', file: 'split-fmnist-resnet18-exssnet.json', edit: (raw) => weightPhaseOnly(raw, batch) },
+  ];
+}

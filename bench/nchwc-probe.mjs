@@ -9,27 +9,18 @@
 // and the dx of a strided 1x1 by ConvTranspose against a 1x1 Conv spread onto every s-th pixel.
 // BENCH_REPS (default 8). Writes bench/results/nchwc-probe.json.
 import os from 'node:os';
-import { GraphBuilder, OrtRuntime } from '@supermask/kernels-ort';
-import { printTable, writeResults } from './common.mjs';
+import { GraphBuilder, NCHWC_DOMAIN as NCHWC, OrtRuntime, nchwcBlockSize } from '@supermask/kernels-ort';
+import { printTable, processCpuMs as cpuMs, writeResults } from './common.mjs';
 
-const NCHWC = 'com.microsoft.nchwc';
 const reps = Math.max(1, Number(process.env.BENCH_REPS ?? 8));
 const batch = 64;
 const seed = 7;
 const runtime = new OrtRuntime({ intraOpThreads: 2, parallelFlops: 0 });
 
 // Block size: ReorderInput pads the channels to a multiple of it.
-let block;
-try {
-  const out = runtime.run('probe', () => {
-    const gb = new GraphBuilder();
-    gb.domainNode(NCHWC, 1, 'ReorderInput', [gb.input('in0', [1, 4, 1, 1])], {}, 'y');
-    gb.output('y', 'y', [1, 'C', 1, 1]);
-    return gb.encode();
-  }, [{ data: new Float32Array(4), dims: [1, 4, 1, 1] }]);
-  block = out.length;
-} catch (e) {
-  console.log(`NCHWc contrib ops not available in this onnxruntime-node (${runtime.version}): ${e.message}`);
+const block = nchwcBlockSize(runtime);
+if (block === undefined) {
+  console.log(`NCHWc contrib ops not available in this onnxruntime-node (${runtime.version})`);
   process.exit(0);
 }
 console.log(`onnxruntime-node ${runtime.version}: NCHWc block size ${block}`);
@@ -43,10 +34,6 @@ const random = (n) => {
     a[i] = state / 2 ** 32 - 0.5;
   }
   return a;
-};
-const cpuMs = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
 };
 
 /**
@@ -71,6 +58,17 @@ function compare(key, names, builds, feeds, flops) {
     });
   }
   return { relError: (maxErr / maxAbs).toExponential(1), ms };
+}
+
+/** The timing columns of a row: each graph's CPU ms a call and GFLOP/s of CPU time (columns prefixed `a`, `b`), and a / b. */
+function timings([a, b], ms, flops) {
+  return {
+    [`${a}_cpu_ms`]: ms[0],
+    [`${b}_cpu_ms`]: ms[1],
+    [`${a}_gflops_per_cpu_s`]: flops / 1e6 / ms[0],
+    [`${b}_gflops_per_cpu_s`]: flops / 1e6 / ms[1],
+    speedup: ms[0] / ms[1],
+  };
 }
 
 /** NCHWc filter [Op, Ip, k, k] (OIHWBiBo) or [Op, cin, k, k] (OIHWBo, NCHW input) from tfjs's [k, k, cin, cout]. */
@@ -136,7 +134,6 @@ for (const [cin, cout, k, stride, size, what] of shapes) {
   ];
   const key = `${cin}|${cout}|${k}|${stride}|${size}`;
   const { relError, ms } = compare(key, ['plain', 'nchwc'], [plain, blocked], feeds, flops);
-  const t = { plain: ms[0], nchwc: ms[1] };
   const padded = (blockedInput ? up(cin) : cin) * up(cout);
   rows.push({
     shape: `${cin}->${cout} ${k}x${k} s${stride} @${size}`,
@@ -144,11 +141,7 @@ for (const [cin, cout, k, stride, size, what] of shapes) {
     gflop: flops / 1e9,
     max_rel_error: relError,
     padding_waste: padded / (cin * cout) - 1,
-    conv_cpu_ms: t.plain,
-    nchwc_cpu_ms: t.nchwc,
-    conv_gflops_per_cpu_s: flops / 1e6 / t.plain,
-    nchwc_gflops_per_cpu_s: flops / 1e6 / t.nchwc,
-    speedup: t.plain / t.nchwc,
+    ...timings(['conv', 'nchwc'], ms, flops),
   });
 }
 
@@ -206,16 +199,11 @@ for (const [cin, cout, k, stride, size] of shapes) {
   ];
   const key = `dw|${cin}|${cout}|${k}|${stride}|${size}`;
   const { relError, ms } = compare(key, ['taps', 'nchwc'], [taps, blocked], feeds, flops);
-  const t = { taps: ms[0], nchwc: ms[1] };
   dwRows.push({
     shape: `dW ${cin}->${cout} ${k}x${k} s${stride} @${size}`,
     gflop: flops / 1e9,
     max_rel_error: relError,
-    taps_cpu_ms: t.taps,
-    nchwc_cpu_ms: t.nchwc,
-    taps_gflops_per_cpu_s: flops / 1e6 / t.taps,
-    nchwc_gflops_per_cpu_s: flops / 1e6 / t.nchwc,
-    speedup: t.taps / t.nchwc,
+    ...timings(['taps', 'nchwc'], ms, flops),
   });
 }
 
@@ -253,13 +241,12 @@ for (const [cin, cout, k, stride, size] of shapes) {
   ];
   const key = `dx|${cin}|${cout}|${stride}|${size}`;
   const { relError, ms } = compare(key, ['convtranspose', 'spread'], [transposeConv, spread], feeds, flops);
-  const t = { convtranspose: ms[0], spread: ms[1] };
   spreadRows.push({
     shape: `dx ${cin}->${cout} 1x1 s${stride} @${size}`,
     max_rel_error: relError,
-    convtranspose_cpu_ms: t.convtranspose,
-    conv_spread_cpu_ms: t.spread,
-    speedup: t.convtranspose / t.spread,
+    convtranspose_cpu_ms: ms[0],
+    conv_spread_cpu_ms: ms[1],
+    speedup: ms[0] / ms[1],
   });
 }
 runtime.dispose();

@@ -19,15 +19,12 @@ import { createRegistry } from '@supermask/cli';
 import * as tf from '@tensorflow/tfjs-core';
 import { editableSets, fixedContext, maskWeightGradients, TaskBatchNorm, weightPhase } from '@supermask/core';
 import { ortRuntime } from '@supermask/kernels-ort';
-import { printTable, timedPhase, weightPhaseOnly, writeResults } from './common.mjs';
+import { printTable, resnet18Phases, timedPhase, writeResults } from './common.mjs';
 
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const steps = Math.max(1, Number(process.env.BENCH_STEPS ?? 4));
 const batch = 64;
-const phases = [
-  { phase: 'mask', file: 'split-fmnist-resnet18-supsup.json', edit: (raw) => (raw.strategy.options.mask_phase.epochs = 1) },
-  { phase: 'weight', file: 'split-fmnist-resnet18-exssnet.json', edit: (raw) => weightPhaseOnly(raw, batch) },
-];
+const phases = resnet18Phases(batch);
 
 // The weight phase as it was: the built-in session, with fixedContext and maskWeightGradients.
 const currentBegin = weightPhase.begin;

@@ -11,19 +11,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRegistry } from '@supermask/cli';
 import { OrtRuntime } from '@supermask/kernels-ort';
-import { printTable, timedPhase, weightPhaseOnly, writeResults } from './common.mjs';
+import { printTable, resnet18Phases, timedPhase, writeResults } from './common.mjs';
 
 const steps = Math.max(1, Number(process.env.BENCH_STEPS ?? 4));
 const batch = 64;
 const fused = process.env.SUPERMASK_FUSED_CONV !== '0';
-const phases = [
-  { phase: 'mask', file: 'split-fmnist-resnet18-supsup.json', edit: (raw) => (raw.strategy.options.mask_phase.epochs = 1) },
-  {
-    phase: 'weight',
-    file: 'split-fmnist-resnet18-exssnet.json',
-    edit: (raw) => weightPhaseOnly(raw, batch),
-  },
-];
+const phases = resnet18Phases(batch);
 
 /** Exclusive time per kernel name while `counting`, and ORT session time per calling kernel. */
 const timer = { counting: false, stack: [], kernels: new Map(), ort: new Map() };
@@ -83,7 +76,6 @@ const report = [];
 for (const { phase, file, edit } of phases) {
   timer.kernels.clear();
   timer.ort.clear();
-  timer.stepCpu = 0;
   const r = await timedPhase({
     file,
     phase,
@@ -91,19 +83,15 @@ for (const { phase, file, edit } of phases) {
     steps,
     batch,
     createRegistry,
-    hooks: { ready: (experiment) => wrapKernels(experiment.backendSelection.backend), start: () => {
-        timer.counting = true;
-        timer.c0 = process.cpuUsage();
-      },
-      stop: () => {
-        const c = process.cpuUsage(timer.c0);
-        timer.stepCpu += (c.user + c.system) / 1000;
-        timer.counting = false;
-      },
+    hooks: {
+      ready: (experiment) => wrapKernels(experiment.backendSelection.backend),
+      start: () => (timer.counting = true),
+      stop: () => (timer.counting = false),
     },
   });
   const stepMs = r.ms;
-  const stepCpu = timer.stepCpu;
+  // timedPhase measures the process's CPU time over the counted batches.
+  const stepCpu = r.cpu_ms_per_step * steps;
   const kernelMs = [...timer.kernels.values()].reduce((s, e) => s + e.ms, 0);
   const ortMs = [...timer.ort.values()].reduce((s, e) => s + e.ms, 0);
   const rows = [...timer.kernels.entries()]

@@ -7,20 +7,13 @@
 // BENCH_PLAIN_SAMPLES images (default 64 = 1 step), the ORT backend on BENCH_SAMPLES (default
 // 640 = 10 steps). Writes bench/results/resnet18.json.
 import { createRegistry } from '@supermask/cli';
-import { benchPhases, printPhases, weightPhaseOnly, writeResults } from './common.mjs';
+import { benchPhases, printPhases, resnet18Phases, writeResults } from './common.mjs';
 
 const samples = Number(process.env.BENCH_SAMPLES ?? 640);
 const plainSamples = Number(process.env.BENCH_PLAIN_SAMPLES ?? 64);
 const repeats = Math.max(1, Number(process.env.BENCH_REPEATS ?? 1));
 const backends = (process.env.BENCH_BACKENDS ?? 'cpu-plain,cpu').split(',');
-const phases = [
-  { phase: 'mask', file: 'split-fmnist-resnet18-supsup.json', edit: (raw) => (raw.strategy.options.mask_phase.epochs = 1) },
-  {
-    phase: 'weight',
-    file: 'split-fmnist-resnet18-exssnet.json',
-    edit: (raw) => weightPhaseOnly(raw, 64),
-  },
-];
+const phases = resnet18Phases(64);
 
 const results = [];
 for (const backend of backends) {

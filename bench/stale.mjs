@@ -71,14 +71,15 @@ export function measuredAt(repo, name, result, load) {
 
 /**
  * The configs/ files changed after results NAME was measured, as [{ config, changed }] (config
- * relative to `repo`, changed in ms): empty when the results are fresh.
+ * relative to `repo`, changed in ms): empty when the results are fresh. `changed(config)` gives a
+ * config's last change (default lastChange).
  */
-export function staleness(repo, name, result, { load = loader(repo), now = Date.now() } = {}) {
+export function staleness(repo, name, result, { load = loader(repo), now = Date.now(), changed = (config) => lastChange(repo, config, now) } = {}) {
   const script = scriptOf(name, result);
   const files = result.config_files ?? (script ? BENCH_CONFIGS[script].map((f) => `configs/${f}`) : []);
   const measured = measuredAt(repo, name, result, load);
   return files
-    .map((config) => ({ config, changed: lastChange(repo, config, now) }))
+    .map((config) => ({ config, changed: changed(config) }))
     .filter((c) => c.changed !== undefined && c.changed > measured)
     .map((c) => ({ ...c, measured, script }));
 }
@@ -96,11 +97,17 @@ export function staleResults(repo, now = Date.now()) {
   const dir = join(repo, 'bench', 'results');
   if (!existsSync(dir)) return [];
   const load = loader(repo);
+  // Many results read the same configs: ask git about each config once.
+  const changes = new Map();
+  const changed = (config) => {
+    if (!changes.has(config)) changes.set(config, lastChange(repo, config, now));
+    return changes.get(config);
+  };
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => f.slice(0, -'.json'.length))
-    .map((name) => ({ name, stale: staleness(repo, name, load(name), { load, now }) }));
+    .map((name) => ({ name, stale: staleness(repo, name, load(name), { load, now, changed }) }));
 }
 
 /** A time in ms as 'YYYY-MM-DD HH:MM UTC'. */

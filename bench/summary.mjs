@@ -3,11 +3,11 @@
 // <!-- bench:start --> and <!-- bench:end --> markers. Results measured before the last change to a
 // configs/ file their benchmark reads are warned about on stderr and in their README section;
 // with --check the script exits 1 when any are.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '@supermask/core';
 import { join } from 'node:path';
 import { root } from './common.mjs';
-import { staleMessages, staleResults, utc } from './stale.mjs';
+import { loader, staleMessages, staleResults, utc } from './stale.mjs';
 
 const stale = new Map(staleResults(root).map(({ name, stale }) => [name, stale]));
 for (const [name, changes] of stale) for (const line of staleMessages(root, name, changes)) console.error(`warning: ${line}`);
@@ -19,10 +19,7 @@ const staleNote = (name) => {
   return [`**Stale:** measured ${utc(changes[0].measured)}, before the last change to ${configs}; rerun the command above and \`npm run bench:summary -- --write\`.`, ''];
 };
 
-const load = (name) => {
-  const file = join(root, 'bench', 'results', `${name}.json`);
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
-};
+const load = loader(root);
 const pct = (v) => (v === null || v === undefined ? '' : `${(100 * v).toFixed(2)}`);
 const num = (v, d = 1) => (v === null || v === undefined ? '' : Number(v).toFixed(d));
 const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');

@@ -57,6 +57,12 @@ function envThreads(): number | undefined {
   return Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
+/** The finite number >= 0 in environment variable `name`, else `fallback`. */
+function envThreshold(name: string, fallback: number): number {
+  const v = process.env[name] ? Number(process.env[name]) : NaN;
+  return Number.isFinite(v) && v >= 0 ? v : fallback;
+}
+
 export interface RuntimeOptions extends ThreadOptions {
   /**
    * Floating-point operations from which a kernel runs on intraOpThreads threads; smaller ones run
@@ -117,10 +123,8 @@ export class OrtRuntime {
     this.intraOpThreads = Math.max(1, Math.min(options.intraOpThreads ?? envThreads() ?? 2, cores));
     this.spinning = options.spinning ?? process.env.SUPERMASK_ORT_SPINNING === '1';
     this.maxSessions = Math.max(1, options.maxSessions ?? 128);
-    const envFlops = process.env.SUPERMASK_ORT_PARALLEL_FLOPS ? Number(process.env.SUPERMASK_ORT_PARALLEL_FLOPS) : NaN;
-    this.parallelFlops = options.parallelFlops ?? (Number.isFinite(envFlops) && envFlops >= 0 ? envFlops : 5e7);
-    const envPixels = process.env.SUPERMASK_ORT_PARALLEL_PIXELS ? Number(process.env.SUPERMASK_ORT_PARALLEL_PIXELS) : NaN;
-    this.parallelPixels = options.parallelPixels ?? (Number.isFinite(envPixels) && envPixels >= 0 ? envPixels : 256);
+    this.parallelFlops = options.parallelFlops ?? envThreshold('SUPERMASK_ORT_PARALLEL_FLOPS', 5e7);
+    this.parallelPixels = options.parallelPixels ?? envThreshold('SUPERMASK_ORT_PARALLEL_PIXELS', 256);
     for (const threads of new Set([1, this.intraOpThreads])) {
       this.sessionOptions.set(threads, {
         intraOpNumThreads: threads,
