@@ -5,8 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { ConfigError } from '@supermask/core';
 import { describeResults, type PointRunOptions } from './local.js';
-import type { SweepPlan } from './plan.js';
-import { preparePointDir, readPointResults, runDirState, runPoint, type PointProgress, type PointResults } from './run-point.js';
+import { collectFinished, type SweepPlan } from './plan.js';
+import { preparePointDir, runPoint, type PointProgress, type PointResults } from './run-point.js';
 import { writeSweepState, type PointState, type SweepState } from './state.js';
 
 /** The BullMQ queue every sweep and worker uses. */
@@ -101,13 +101,7 @@ export async function runQueuedSweep(plan: SweepPlan, opts: QueuedSweepOptions):
       removeOnFail: false,
     };
     const pending = new Map<string, string>();
-    for (const [i, record] of state.points.entries()) {
-      const point = plan.points[i]!;
-      if (runDirState(point.dir) === 'finished') {
-        Object.assign(record, { state: 'done', results: readPointResults(point.dir) });
-        opts.log(`${record.id}: finished earlier, collected`);
-        continue;
-      }
+    for (const [record, point] of collectFinished(plan, opts.log)) {
       const id = jobId(key, record.id);
       const existing = await queue.getJob(id);
       if (existing && (await existing.getState()) === 'failed') {
