@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, readConfigFile } from '@supermask/core';
+import { ConfigError, createAjv, readConfigFile } from '@supermask/core';
 
 /** How failed points are retried (embedded pool and queue alike). */
 export interface RetrySpec {
@@ -67,8 +67,7 @@ export const SWEEP_SCHEMA = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validateSweep = ajv.compile(SWEEP_SCHEMA);
+const validateSweep = createAjv().compile(SWEEP_SCHEMA);
 
 /** `grid["mask_scorer.options.density"]`-style field path of an ajv error. */
 function fieldPath(error: ErrorObject): string {
