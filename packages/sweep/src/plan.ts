@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '@supermask/core';
-import { checkPointDir, preparePointDir, readPointResults, runDirState } from './run-point.js';
+import { checkPointDir, readPointResults, runDirState, writePointConfig } from './run-point.js';
 import { newPointRecord, readSweepState, SWEEP_STATE_FILE, type PointRecord, type SweepState } from './state.js';
 import { expandSweep, readSweepFile, type SweepPoint, type SweepSpec } from './sweep-file.js';
 
@@ -40,7 +40,7 @@ export async function planSweep(file: string, outDir: string, resolveConfig: Res
   await beforeWriting?.();
   const earlier = existsSync(join(out, SWEEP_STATE_FILE)) ? readSweepState(out) : undefined;
   for (const p of resolved) checkPointDir(p.dir, p.id, p.resolved);
-  for (const p of resolved) preparePointDir(p.dir, p.id, p.resolved);
+  for (const p of resolved) writePointConfig(p.dir, p.resolved);
   const state: SweepState = {
     format_version: 1,
     name: spec.name,
