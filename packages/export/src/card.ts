@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { readCheckpoint, writeFileAtomic } from '@supermask/core';
+import { readCheckpoint, stateNames, unpackBits, writeFileAtomic } from '@supermask/core';
 
 export const MODEL_CARD = 'README.md';
 
@@ -21,9 +21,9 @@ function maskDensity(ckpt: ReturnType<typeof readCheckpoint>, task: number): num
     const m = /^layer\/(.+)\/weight$/.exec(entry.name);
     if (!m) continue;
     const size = entry.shape.reduce((a, b) => a * b, 1);
-    const bits = ckpt.tensors.get(`layer/${m[1]}/mask/${task}`)?.bytes;
+    const bits = ckpt.tensors.get(stateNames.mask(m[1]!, task))?.bytes;
     if (!bits) continue;
-    for (let i = 0; i < size; i++) kept += (bits[i >> 3]! >> (i & 7)) & 1;
+    kept += unpackBits(bits, size).reduce((a, b) => a + b, 0);
     total += size;
   }
   return total === 0 ? 1 : kept / total;

@@ -147,16 +147,20 @@ export function figureSection(figures: readonly RenderedFigure[]): string {
     .join('\n');
 }
 
+/** The "Not shown" list of figures a page leaves out, with the reason of each (empty when none). */
+export function notesSection(notes: readonly FigureNote[]): string {
+  return notes.length > 0
+    ? `<h2 id="not-shown">Not shown</h2><ul class="notes">${notes.map((n) => `<li><strong>${escapeHtml(n.title)}</strong>: ${escapeHtml(n.reason)}.</li>`).join('')}</ul>`
+    : '';
+}
+
 /** The report page: self-contained (inline SVGs, inline CSS, data as inline JSON; no script runs, nothing is fetched). */
 export function reportHtml(input: HtmlInput): string {
   const { runs, figures, notes } = input;
   const names = runs.map((r) => escapeHtml(r.label)).join(', ');
   const nav = figures.map((f) => `<li><a href="#fig-${f.figure.id}">${escapeHtml(f.figure.title)}</a></li>`).join('');
   const figureBlocks = figureSection(figures);
-  const noteBlock =
-    notes.length > 0
-      ? `<h2 id="not-shown">Not shown</h2><ul class="notes">${notes.map((n) => `<li><strong>${escapeHtml(n.title)}</strong>: ${escapeHtml(n.reason)}.</li>`).join('')}</ul>`
-      : '';
+  const noteBlock = notesSection(notes);
   const embedded = {
     generator: `@supermask/report ${input.version}`,
     generated_at: input.generatedAt.toISOString(),

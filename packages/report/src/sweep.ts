@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '@supermask/core';
 import { axisLabels, readSweepState, summarize, summaryCells, SWEEP_STATE_FILE, type SummaryRow, type SweepState } from '@supermask/sweep';
-import { escapeHtml, figureSection, REPORT_STYLE } from './html.js';
+import { escapeHtml, figureSection, notesSection, REPORT_STYLE } from './html.js';
 import { renderFigures, type ReportOptions, type ReportResult } from './report.js';
 import { DEFAULT_FONT_FAMILY, type Figure, type FigureNote } from './specs.js';
 
@@ -122,7 +122,7 @@ ${summaryHtml(state, rows)}
 <p class="muted">Mean ± standard deviation over the seeds that finished. Forgetting and capacity in percentage points / percent.</p>
 <h2 id="figures">Figures</h2>
 ${figureSection(rendered)}
-${notes.length > 0 ? `<h2 id="not-shown">Not shown</h2><ul class="notes">${notes.map((n) => `<li><strong>${escapeHtml(n.title)}</strong>: ${escapeHtml(n.reason)}.</li>`).join('')}</ul>` : ''}
+${notesSection(notes)}
 </main>
 </body>
 </html>

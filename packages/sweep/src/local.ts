@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import type { SweepPlan } from './plan.js';
-import { readPointResults, runDirState, runPoint } from './run-point.js';
-import { writeSweepState, type PointRecord, type SweepState } from './state.js';
+import { collectFinished, type SweepPlan } from './plan.js';
+import { runPoint } from './run-point.js';
+import { writeSweepState, type SweepState } from './state.js';
 
 /** How the points of a sweep run (embedded pool and queue workers alike). */
 export interface PointRunOptions {
@@ -40,14 +40,7 @@ export const describeResults = (r: { average_accuracy: number; seconds: number; 
 export async function runLocalSweep(plan: SweepPlan, opts: LocalSweepOptions): Promise<SweepState> {
   const { state, outDir, spec } = plan;
   const save = () => writeSweepState(outDir, state);
-  const todo: [PointRecord, SweepPlan['points'][number]][] = [];
-  for (const [i, record] of state.points.entries()) {
-    const point = plan.points[i]!;
-    if (runDirState(point.dir) === 'finished') {
-      Object.assign(record, { state: 'done', results: readPointResults(point.dir) });
-      opts.log(`${record.id}: finished earlier, collected`);
-    } else todo.push([record, point]);
-  }
+  const todo = collectFinished(plan, opts.log);
   const { workers, ortThreads } = poolSize(opts.workers, todo.length);
   opts.log(`sweep ${spec.name}: ${state.points.length} points, ${todo.length} to run on ${workers} worker process${workers > 1 ? 'es' : ''} (${ortThreads} ONNX Runtime thread${ortThreads > 1 ? 's' : ''} each)`);
   save();

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '@supermask/core';
-import { checkPointDir, preparePointDir } from './run-point.js';
-import { newPointRecord, readSweepState, SWEEP_STATE_FILE, type SweepState } from './state.js';
+import { checkPointDir, readPointResults, runDirState, writePointConfig } from './run-point.js';
+import { newPointRecord, readSweepState, SWEEP_STATE_FILE, type PointRecord, type SweepState } from './state.js';
 import { expandSweep, readSweepFile, type SweepPoint, type SweepSpec } from './sweep-file.js';
 
 /** Resolves (validates, fills defaults) one point's raw config; throws a ConfigError naming the field. */
@@ -40,7 +40,7 @@ export async function planSweep(file: string, outDir: string, resolveConfig: Res
   await beforeWriting?.();
   const earlier = existsSync(join(out, SWEEP_STATE_FILE)) ? readSweepState(out) : undefined;
   for (const p of resolved) checkPointDir(p.dir, p.id, p.resolved);
-  for (const p of resolved) preparePointDir(p.dir, p.id, p.resolved);
+  for (const p of resolved) writePointConfig(p.dir, p.resolved);
   const state: SweepState = {
     format_version: 1,
     name: spec.name,
@@ -55,4 +55,20 @@ export async function planSweep(file: string, outDir: string, resolveConfig: Res
     }),
   };
   return { file, outDir: out, spec, points: resolved, state };
+}
+
+/**
+ * Marks each point whose run directory already holds results.json as done with its results
+ * (an earlier invocation finished it); returns the others, with their records, to be run.
+ */
+export function collectFinished(plan: SweepPlan, log: (line: string) => void): [PointRecord, SweepPlan['points'][number]][] {
+  const todo: [PointRecord, SweepPlan['points'][number]][] = [];
+  for (const [i, record] of plan.state.points.entries()) {
+    const point = plan.points[i]!;
+    if (runDirState(point.dir) === 'finished') {
+      Object.assign(record, { state: 'done', results: readPointResults(point.dir) });
+      log(`${record.id}: finished earlier, collected`);
+    } else todo.push([record, point]);
+  }
+  return todo;
 }

@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { ConfigError } from '@supermask/core';
 import { describeResults, type PointRunOptions } from './local.js';
-import type { SweepPlan } from './plan.js';
-import { preparePointDir, readPointResults, runDirState, runPoint, type PointProgress, type PointResults } from './run-point.js';
-import { writeSweepState, type PointState, type SweepState } from './state.js';
+import { collectFinished, type SweepPlan } from './plan.js';
+import { preparePointDir, runPoint, type PointProgress, type PointResults } from './run-point.js';
+import { writeSweepState, type PointRecord, type PointState, type SweepState } from './state.js';
 
 /** The BullMQ queue every sweep and worker uses. */
 export const QUEUE_NAME = 'supermask-points';
@@ -100,29 +100,22 @@ export async function runQueuedSweep(plan: SweepPlan, opts: QueuedSweepOptions):
       removeOnComplete: false,
       removeOnFail: false,
     };
-    const pending = new Map<string, string>();
-    for (const [i, record] of state.points.entries()) {
-      const point = plan.points[i]!;
-      if (runDirState(point.dir) === 'finished') {
-        Object.assign(record, { state: 'done', results: readPointResults(point.dir) });
-        opts.log(`${record.id}: finished earlier, collected`);
-        continue;
-      }
+    const pending = new Map<string, { id: string; record: PointRecord }>();
+    for (const [record, point] of collectFinished(plan, opts.log)) {
       const id = jobId(key, record.id);
       const existing = await queue.getJob(id);
       if (existing && (await existing.getState()) === 'failed') {
         await existing.retry('failed');
         opts.log(`${record.id}: failed before, queued again`);
       } else if (!existing) await queue.add(record.id, { sweep: key, point: record.id, dir: point.dir, config: point.resolved }, { ...jobOptions, jobId: id });
-      pending.set(record.id, id);
+      pending.set(record.id, { id, record });
     }
     opts.log(`sweep ${spec.name}: ${state.points.length} points, ${pending.size} on the queue ${opts.queue}`);
     writeSweepState(outDir, state);
     let finished = state.points.length - pending.size;
     while (pending.size > 0) {
       let changed = false;
-      for (const [pointId, id] of pending) {
-        const record = state.points.find((p) => p.id === pointId)!;
+      for (const [pointId, { id, record }] of pending) {
         // The state first, then the job: a job that completes in between is read with its return value.
         const jobState = STATE_OF[await queue.getJobState(id)] ?? 'waiting';
         const job = (await queue.getJob(id)) as Job<PointJobData, PointResults> | undefined;

@@ -54,6 +54,11 @@ export function checkPointDir(dir: string, pointId: string, config: unknown): vo
 /** Makes the run directory and writes the point's resolved config into it as config.json (after checkPointDir). */
 export function preparePointDir(dir: string, pointId: string, config: unknown): void {
   checkPointDir(dir, pointId, config);
+  writePointConfig(dir, config);
+}
+
+/** Makes the run directory and writes config.json unless it is there (the caller has run checkPointDir). */
+export function writePointConfig(dir: string, config: unknown): void {
   mkdirSync(dir, { recursive: true });
   if (!existsSync(join(dir, POINT_CONFIG_FILE))) writeJsonAtomic(join(dir, POINT_CONFIG_FILE), config);
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, readConfigFile } from '@supermask/core';
+import { ConfigError, createAjv, readConfigFile } from '@supermask/core';
 
 /** How failed points are retried (embedded pool and queue alike). */
 export interface RetrySpec {
@@ -67,8 +67,7 @@ export const SWEEP_SCHEMA = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validateSweep = ajv.compile(SWEEP_SCHEMA);
+const validateSweep = createAjv().compile(SWEEP_SCHEMA);
 
 /** `grid["mask_scorer.options.density"]`-style field path of an ajv error. */
 function fieldPath(error: ErrorObject): string {
@@ -223,18 +222,19 @@ export function expandSweep(spec: SweepSpec, file?: string): SweepPoint[] {
     combos = combos.flatMap((c) => Array.from({ length: n }, (_, i) => ({ ...c, ...Object.fromEntries(zipKeys.map((k) => [k, spec.zip[k]![i]])) })));
   }
   const labels = axisLabels([...Object.keys(spec.grid), ...zipKeys]);
-  const valueLabels = new Map(Object.entries({ ...spec.grid, ...spec.zip }).map(([path, values]) => [path, axisValueLabels(values)]));
-  const label = (path: string, v: unknown) => valueLabels.get(path)![{ ...spec.grid, ...spec.zip }[path]!.indexOf(v)]!;
+  const axisValues: Record<string, unknown[]> = { ...spec.grid, ...spec.zip };
+  const valueLabels = new Map(Object.entries(axisValues).map(([path, values]) => [path, axisValueLabels(values)]));
+  const label = (path: string, v: unknown) => valueLabels.get(path)![axisValues[path]!.indexOf(v)]!;
   const points: SweepPoint[] = [];
   for (const axes of combos) {
     const configuration = Object.entries(axes).map(([path, v]) => safe(`${labels.get(path)}=${label(path, v)}`)).join('_') || 'base';
+    const valueTexts = Object.fromEntries(Object.entries(axes).map(([path, v]) => [path, label(path, v)]));
     for (const seed of seeds) {
       const config = structuredClone(base);
       for (const [path, value] of Object.entries(axes)) setPath(config, path, value, `point ${configuration}: ${path}`);
       config.seed = seed;
       const id = `${configuration}_seed=${seed}`;
       config.name = `${spec.name}/${id}`;
-      const valueTexts = Object.fromEntries(Object.entries(axes).map(([path, v]) => [path, label(path, v)]));
       points.push({ id, configuration, axes, labels: valueTexts, seed, config });
     }
   }

@@ -199,7 +199,8 @@ async function openResultsFile(file: File): Promise<void> {
     } catch (error) {
       throw new Error(`${file.name}: not valid JSON (${(error as Error).message})`);
     }
-    await showRun(runFromResults(value, file.name).results, file.name);
+    // showRun checks it (runFromResults) and throws naming the file.
+    await showRun(value as ExperimentResults, file.name);
     setStatus(`Showing ${file.name}.`);
   } catch (error) {
     setError((error as Error).message);
