@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { ResolvedConfig, TaskInference, BackendChoice, ComponentKind, Logger, Experiment as ExperimentInstance } from '@supermask/core';
-import { BACKEND_NAMES } from './choices.js';
+import { BACKEND_NAMES, parsePositiveInt } from './choices.js';
 import type { JsonLinesLogger } from './progress.js';
 import type { OwnedRunDir } from './run-dir.js';
 import { registerSweepCommands } from './sweep-commands.js';
@@ -37,12 +37,6 @@ const defaultIo: CliIo = {
 function parseSeed(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 4294967295) throw new InvalidArgumentError('expected an integer in 0..4294967295');
-  return n;
-}
-
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
 
