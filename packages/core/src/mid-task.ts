@@ -2,14 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, ComponentState } from './contracts.js';
 import { expectTensor, type LoadedCheckpoint } from './checkpoint.js';
 import { DataError } from './errors.js';
-import { FusedOptimizer } from './fused-optimizer.js';
+import { FusedOptimizer, type NamedTensor } from './fused-optimizer.js';
 import type { PhaseSession } from './phase-kind.js';
 import type { PhaseRecord, TaskRecord } from './results.js';
 import type { RngState } from './rng.js';
 import { asFloat32, storedTensor, type StoredTensor } from './safetensors.js';
-
-/** tfjs's NamedTensor (what Optimizer.getWeights gives). */
-type NamedTensor = { name: string; tensor: tf.Tensor };
 
 /**
  * Mid-task checkpoints: the state of a task that is still training, at a batch boundary, so that a
