@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { BackendChoice } from '@supermask/core';
-import { BACKEND_NAMES } from './choices.js';
+import { BACKEND_NAMES, parsePositiveInt } from './choices.js';
 import type { CliIo } from './main.js';
 
 // Core, the components and the sweep package (BullMQ) are imported by the actions, so that
@@ -15,12 +15,6 @@ const loadSweep = () => import('@supermask/sweep');
 function cliBin(): string {
   const here = fileURLToPath(new URL('./bin.js', import.meta.url));
   return existsSync(here) ? here : resolve(dirname(here), '../dist/bin.js');
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
 }
 
 const backendOption = () => new Option('--backend <name>', 'tfjs backend of every run').choices([...BACKEND_NAMES]);
@@ -37,7 +31,7 @@ export function registerSweepCommands(program: Command, io: CliIo): void {
     .description('run every point of a sweep file (a grid of configs over seeds): in local worker processes, or on BullMQ workers with --queue')
     .argument('[sweep-file]', 'sweep file (YAML or JSON): base config, grid / zip axes over dotted config paths, seeds')
     .option('-o, --out <dir>', 'sweep directory: one run directory per point, sweep.json, summary.csv, summary.md')
-    .option('-w, --workers <n>', 'run processes at once (default: one per core; without --queue)', positiveInt)
+    .option('-w, --workers <n>', 'run processes at once (default: one per core; without --queue)', parsePositiveInt)
     .option('--queue <url>', 'redis://HOST:PORT[/DB]: enqueue the points for `supermask worker` processes and wait for them')
     .option('--data-dir <dir>', 'directory holding the dataset files (local runs)')
     .addOption(backendOption())
@@ -86,11 +80,11 @@ export function registerSweepCommands(program: Command, io: CliIo): void {
     .command('worker')
     .description('take sweep points from a queue and run them, until stopped (SIGINT / SIGTERM)')
     .requiredOption('--queue <url>', 'redis://HOST:PORT[/DB]')
-    .option('--concurrency <n>', 'points run at once by this worker', positiveInt, 1)
+    .option('--concurrency <n>', 'points run at once by this worker', parsePositiveInt, 1)
     .option('--runs-dir <dir>', 'put run directories under DIR/<sweep>/<point> (default: the sweep directory the job names, on shared storage)')
     .option('--data-dir <dir>', 'directory holding the dataset files')
     .addOption(backendOption())
-    .addOption(new Option('--lock-ms <ms>', 'a worker silent this long is taken for dead and its points run again').argParser(positiveInt).default(30_000))
+    .addOption(new Option('--lock-ms <ms>', 'a worker silent this long is taken for dead and its points run again').argParser(parsePositiveInt).default(30_000))
     .action(async (opts: { queue: string; concurrency: number; runsDir?: string; dataDir?: string; backend?: BackendChoice; lockMs: number }) => {
       const { redisConnection, runWorker } = await loadSweep();
       redisConnection(opts.queue);

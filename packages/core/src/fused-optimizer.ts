@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-/** tfjs's NamedTensor (what Optimizer.getWeights gives). */
-type NamedTensor = { name: string; tensor: tf.Tensor };
+/** tfjs's NamedTensor (what Optimizer.getWeights gives; tfjs-core does not export the type). */
+export type NamedTensor = { name: string; tensor: tf.Tensor };
 
 export type FusedOptimizerKind = 'adam' | 'sgd' | 'momentum' | 'rmsprop';
 

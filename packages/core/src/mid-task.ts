@@ -2,14 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, ComponentState } from './contracts.js';
 import { expectTensor, type LoadedCheckpoint } from './checkpoint.js';
 import { DataError } from './errors.js';
-import { FusedOptimizer } from './fused-optimizer.js';
+import { FusedOptimizer, type NamedTensor } from './fused-optimizer.js';
 import type { PhaseSession } from './phase-kind.js';
 import type { PhaseRecord, TaskRecord } from './results.js';
 import type { RngState } from './rng.js';
 import { asFloat32, storedTensor, type StoredTensor } from './safetensors.js';
-
-/** tfjs's NamedTensor (what Optimizer.getWeights gives). */
-type NamedTensor = { name: string; tensor: tf.Tensor };
+import { taskStateTensors } from './state.js';
 
 /**
  * Mid-task checkpoints: the state of a task that is still training, at a batch boundary, so that a
@@ -182,8 +180,7 @@ export function restoreMidTask(ckpt: LoadedCheckpoint, backbone: Backbone): Resu
   const layers = backbone.layers;
   const scores = layers.map((l) => (ckpt.tensors.has(names.scores(l.name)) ? asFloat32(expectTensor(ckpt, names.scores(l.name), 'F32', l.shape)) : undefined));
   const masks = layers.map((l) => (ckpt.tensors.has(names.mask(l.name)) ? asFloat32(expectTensor(ckpt, names.mask(l.name), 'F32', l.shape)) : undefined));
-  const bn: Record<string, StoredTensor> = {};
-  for (const [name, x] of ckpt.tensors) if (name.startsWith(names.backbone)) bn[name.slice(names.backbone.length)] = x;
+  const bn = taskStateTensors(ckpt.tensors, names.backbone);
   backbone.addTask(t);
   layers.forEach((l, i) => {
     l.masks.add(t, scores[i]);
@@ -204,8 +201,6 @@ export async function resumeLoop(point: ResumePoint, optimizer: tf.Optimizer, se
   await loadOptimizerState(optimizer, session.variables, point);
   if (point.position.session !== undefined) {
     if (!session.loadState) throw new DataError(`${point.file}: it holds state of the "${point.position.phase_name}" phase session, which cannot load state`, point.file);
-    const tensors: Record<string, StoredTensor> = {};
-    for (const [name, x] of point.tensors) if (name.startsWith(names.session)) tensors[name.slice(names.session.length)] = x;
-    await session.loadState({ json: point.position.session, tensors });
+    await session.loadState({ json: point.position.session, tensors: taskStateTensors(point.tensors, names.session) });
   }
 }

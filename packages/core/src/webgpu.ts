@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { ModuleImporter } from './backend.js';
 import { firstLineOf as firstLine } from './errors.js';
 
 /**
@@ -43,8 +44,6 @@ interface DawnModule {
   globals: Record<string, unknown>;
 }
 
-type Importer = (name: string) => Promise<unknown>;
-
 const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|software|warp|microsoft basic render/i;
 
 /** Reads an adapter's identity and limits into plain data (GPUAdapterInfo fields are getters). */
@@ -81,10 +80,10 @@ export function adapterLabel(a: AdapterDescription): string {
 }
 
 /** One Dawn instance per importer (the real one, or a test's), made on first use. */
-const instances = new WeakMap<Importer, GpuLike>();
+const instances = new WeakMap<ModuleImporter, GpuLike>();
 
 /** Installs Dawn's `navigator.gpu` and the WebGPU globals (before the tfjs backend loads). */
-async function dawnGpu(importer: Importer): Promise<GpuLike> {
+async function dawnGpu(importer: ModuleImporter): Promise<GpuLike> {
   const known = instances.get(importer);
   if (known) return known;
   const dawn = (await importer(DAWN_MODULE)) as DawnModule;
@@ -107,7 +106,7 @@ async function dawnGpu(importer: Importer): Promise<GpuLike> {
 export type WebGpuProbe = { ok: true; adapter: AdapterDescription } | { ok: false; why: 'missing' | 'no-adapter' | 'failed'; reason: string };
 
 /** Loads Dawn and asks it for an adapter. */
-export async function probeWebGpu(importer: Importer, isMissing: (error: unknown, name: string) => boolean): Promise<WebGpuProbe> {
+export async function probeWebGpu(importer: ModuleImporter, isMissing: (error: unknown, name: string) => boolean): Promise<WebGpuProbe> {
   let navigatorGpu: GpuLike;
   try {
     navigatorGpu = await dawnGpu(importer);
@@ -132,7 +131,7 @@ export async function probeWebGpu(importer: Importer, isMissing: (error: unknown
 }
 
 /** Loads the tfjs WebGPU backend (after `probeWebGpu` installed `navigator.gpu`) and switches to it. */
-export async function activateWebGpu(importer: Importer): Promise<void> {
+export async function activateWebGpu(importer: ModuleImporter): Promise<void> {
   await importer(WEBGPU_BACKEND_MODULE);
   if (!tf.findBackendFactory('webgpu')) throw new Error(`${WEBGPU_BACKEND_MODULE} registered no "webgpu" backend with this copy of @tensorflow/tfjs (versions must match)`);
   if (!(await tf.setBackend('webgpu'))) throw new Error('the tfjs webgpu backend failed to initialise');
