@@ -7,14 +7,17 @@ import { relativeError } from '../../kernels-ort/test/helpers.js';
 const DENSITY = 0.5;
 
 type Phase = 'mask' | 'weight' | 'eval' | 'batch-statistics';
+/** op-by-op; fused on ONNX Runtime's dense units; fused on the sparse (WebAssembly) units. */
+type Path = 'op-by-op' | 'dense' | 'sparse';
 
 /**
  * One training-like step of a small ResNet from fixed values: logits, the gradient of a fixed
  * random projection of the logits with respect to every trained variable, and every batch norm's
  * running statistics afterwards. `fused` picks the path (SUPERMASK_FUSED_CONV).
  */
-function step(kind: 'resnet18' | 'resnet50', phase: Phase, fused: boolean): { logits: Float32Array; grads: Float32Array[]; stats: Float32Array[]; usedFused: boolean } {
-  process.env.SUPERMASK_FUSED_CONV = fused ? '1' : '0';
+function step(kind: 'resnet18' | 'resnet50', phase: Phase, path: Path, density = DENSITY, gradientMask = false): { logits: Float32Array; grads: Float32Array[]; stats: Float32Array[]; usedFused: boolean } {
+  process.env.SUPERMASK_FUSED_CONV = path === 'op-by-op' ? '0' : '1';
+  process.env.SUPERMASK_SPARSE_CONV = path === 'sparse' ? '1' : '0';
   const bottleneck = kind === 'resnet50';
   // One input channel (the NCHW view is a reshape) and three (a transpose).
   const channels = bottleneck ? 3 : 1;
@@ -30,15 +33,18 @@ function step(kind: 'resnet18' | 'resnet50', phase: Phase, fused: boolean): { lo
     net.addTask(0);
     const rng = new Rng(11);
     for (const l of net.layers) {
-      l.density = DENSITY;
+      l.density = density;
       l.addTask(0, kaimingUniform(l.size, l.fanIn, rng.child(l.name)));
     }
-    const maskOf = (v: Float32Array): Float32Array => topKAbsMask(v, keptCount(v.length, DENSITY));
+    const maskOf = (v: Float32Array): Float32Array => topKAbsMask(v, keptCount(v.length, density));
+    const fixedMasks = new Map(net.layers.map((l) => [l, tf.tensor(maskOf(l.masks.scoreValues(0)), l.shape)]));
     const ctx: ForwardContext = {
       task: 0,
       training: phase === 'mask' || phase === 'weight',
       ...(phase === 'batch-statistics' ? { batchStatistics: true } : {}),
-      weight: (l) => l.weight.mul(phase === 'mask' ? straightThroughMask(l.scores(0), maskOf) : tf.tensor(maskOf(l.masks.scoreValues(0)), l.shape)),
+      weight: (l) => l.weight.mul(phase === 'mask' ? straightThroughMask(l.scores(0), maskOf) : fixedMasks.get(l)!),
+      // A weight phase's gradient mask: a kernel may compute dL/d(W * M) at the mask's positions only.
+      ...(gradientMask ? { gradientMask: (l) => fixedMasks.get(l) } : {}),
     };
     const variables = net.layers.map((l) => (phase === 'mask' ? l.scores(0) : l.weight));
     if (phase !== 'mask') for (const l of net.layers) l.weight.trainable = true;
@@ -55,6 +61,7 @@ function step(kind: 'resnet18' | 'resnet50', phase: Phase, fused: boolean): { lo
       logits!.dispose();
       return { logits: values, grads: variables.map((v) => Float32Array.from(grads[v.name]!.dataSync() as Float32Array)) };
     });
+    tf.dispose([...fixedMasks.values()]);
     const stats = net.batchNorms.flatMap((n) => Object.values(n.statistics(0)));
     return { ...out, stats, usedFused };
   } finally {
@@ -65,36 +72,53 @@ function step(kind: 'resnet18' | 'resnet50', phase: Phase, fused: boolean): { lo
 describe('fused conv + batch-norm path = op-by-op path (cpu-ort, relative error <= 1e-4)', () => {
   afterEach(() => {
     delete process.env.SUPERMASK_FUSED_CONV;
+    delete process.env.SUPERMASK_SPARSE_CONV;
   });
+  const agree = (reference: ReturnType<typeof step>, fused: ReturnType<typeof step>, phase: Phase): void => {
+    expect(reference.usedFused).toBe(false);
+    expect(fused.usedFused).toBe(true);
+    expect(relativeError(reference.logits, fused.logits)).toBeLessThanOrEqual(1e-4);
+    expect(fused.grads.length).toBe(reference.grads.length);
+    reference.grads.forEach((g, i) => {
+      expect(g.some((v) => v !== 0)).toBe(true);
+      expect(relativeError(g, fused.grads[i]!)).toBeLessThanOrEqual(1e-4);
+    });
+    expect(fused.stats.length).toBe(reference.stats.length);
+    reference.stats.forEach((s, i) => expect(relativeError(s, fused.stats[i]!)).toBeLessThanOrEqual(1e-4));
+    if (phase === 'mask' || phase === 'weight') expect(reference.stats.some((s, i) => s.some((v) => v !== 0) && i % 2 === 0)).toBe(true);
+  };
   for (const kind of ['resnet18', 'resnet50'] as const) {
     for (const phase of ['mask', 'weight', 'eval', 'batch-statistics'] as const) {
-      it(`${kind}, ${phase}: logits, every gradient, batch-norm statistics`, async () => {
+      it(`${kind}, ${phase}: logits, every gradient, batch-norm statistics (dense and sparse units)`, async () => {
         await selectBackend('cpu');
         const before = tf.memory().numTensors;
-        const reference = step(kind, phase, false);
-        const fused = step(kind, phase, true);
-        expect(reference.usedFused).toBe(false);
-        expect(fused.usedFused).toBe(true);
-        expect(relativeError(reference.logits, fused.logits)).toBeLessThanOrEqual(1e-4);
-        expect(fused.grads.length).toBe(reference.grads.length);
-        reference.grads.forEach((g, i) => {
-          expect(g.some((v) => v !== 0)).toBe(true);
-          expect(relativeError(g, fused.grads[i]!)).toBeLessThanOrEqual(1e-4);
-        });
-        expect(fused.stats.length).toBe(reference.stats.length);
-        reference.stats.forEach((s, i) => expect(relativeError(s, fused.stats[i]!)).toBeLessThanOrEqual(1e-4));
-        if (phase === 'mask' || phase === 'weight') expect(reference.stats.some((s, i) => s.some((v) => v !== 0) && i % 2 === 0)).toBe(true);
+        const reference = step(kind, phase, 'op-by-op');
+        agree(reference, step(kind, phase, 'dense'), phase);
+        agree(reference, step(kind, phase, 'sparse'), phase);
         expect(tf.memory().numTensors).toBe(before);
       });
     }
   }
 
-  it('the same values twice on the fused path (determinism)', async () => {
+  for (const density of [0.1, 0.5]) {
+    it(`resnet18, weight phase with a gradient mask (density ${density}): the sparse units' filter gradient at the mask = op by op`, async () => {
+      await selectBackend('cpu');
+      const before = tf.memory().numTensors;
+      const reference = step('resnet18', 'weight', 'op-by-op', density, true);
+      agree(reference, step('resnet18', 'weight', 'sparse', density, true), 'weight');
+      agree(reference, step('resnet18', 'weight', 'dense', density, true), 'weight');
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  it('the same values twice on the fused path (determinism, dense and sparse units)', async () => {
     await selectBackend('cpu');
-    const a = step('resnet18', 'mask', true);
-    const b = step('resnet18', 'mask', true);
-    expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
-    a.grads.forEach((g, i) => expect(Array.from(b.grads[i]!)).toEqual(Array.from(g)));
+    for (const path of ['dense', 'sparse'] as const) {
+      const a = step('resnet18', 'mask', path);
+      const b = step('resnet18', 'mask', path);
+      expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
+      a.grads.forEach((g, i) => expect(Array.from(b.grads[i]!)).toEqual(Array.from(g)));
+    }
   });
 
   it('plain cpu has no fused kernels: the op-by-op path', async () => {

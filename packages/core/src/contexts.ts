@@ -48,6 +48,7 @@ export function weightTrainingContext(task: number, gradientMasks: ReadonlyMap<M
       })) as unknown as Parameters<typeof tf.customGrad>[0]);
       return op(layer.weight);
     },
+    gradientMask: (layer: MaskedLayer) => gradientMasks.get(layer),
   };
 }
 

@@ -48,6 +48,13 @@ export interface ForwardContext {
    * uses the batch's own statistics and updates nothing.
    */
   batchStatistics?: boolean;
+  /**
+   * The 0/1 tensor (the layer's shape) by which the gradient reaching this layer's effective
+   * weight is multiplied before it reaches a trained weight (a weight phase: the task's mask times
+   * the weights the task may change), when there is one. A kernel may then compute that gradient
+   * only where the tensor is 1 (the sparse units of @supermask/kernels-ort do).
+   */
+  gradientMask?(layer: MaskedLayer): tf.Tensor | undefined;
 }
 
 /** Kind `backbone`: a network built from masked layers. */

@@ -1,7 +1,7 @@
 import { GraphBuilder } from './onnx.js';
 import { nchwcBlockFor, nchwcConv } from './nchwc.js';
 import type { CpuBackendLike, KernelContext } from './kernels.js';
-import type { Feed } from './runtime.js';
+import type { Feed, OrtRuntime } from './runtime.js';
 import type * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -241,6 +241,27 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
   const out = runtime.runOutputs(key('ConvBnGrad', g, a, withSkip, block), build, feeds, outputs, 2 * g.flops, g.h * g.w);
   const shapes = [x!.shape, filter!.shape, outShape];
   return out.map((data, i) => backend.makeTensorInfo(shapes[i]!, 'float32', data));
+}
+
+/**
+ * The dense gradient of a unit's filter (tfjs layout [k, k, in, out]) from the unit's input x and
+ * dc (the gradient of the convolution's output, NCHW), in one ONNX Runtime session: what the
+ * sparse unit leaves to ONNX Runtime when every filter position needs its gradient (the mask
+ * phase's straight-through estimator).
+ */
+export function denseFilterGrad(runtime: OrtRuntime, x: Float32Array, dc: Float32Array, g: Geometry, a: ConvBnAttrs): Float32Array {
+  const build = (): Uint8Array => {
+    const gb = new GraphBuilder();
+    const xin = gb.input('in0', ['N', g.cin, g.h, g.w]);
+    const dcIn = gb.input('in1', ['N', g.cout, g.oh, g.ow]);
+    gb.output(filterGradByTaps(gb, g, a, xin, dcIn), 'dfilter', [g.k, g.k, g.cin, g.cout]);
+    return gb.encode();
+  };
+  const feeds: Feed[] = [
+    { data: x, dims: [g.n, g.cin, g.h, g.w] },
+    { data: dc, dims: [g.n, g.cout, g.oh, g.ow] },
+  ];
+  return runtime.runOutputs(key('FilterGrad', g, a, false, undefined), build, feeds, ['dfilter'], g.flops, g.h * g.w)[0]!;
 }
 
 function filterGradByTaps(gb: GraphBuilder, g: Geometry, a: ConvBnAttrs, xin: string, dc: string): string {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { createWasmPool, loadSupermaskKernels, supermaskKernelsProblem, type WasmPool } from './wasm-pool.js';
 
 /**
  * onnxruntime-node, used through its native binding: `loadModel` and `run` of the binding's
@@ -80,6 +81,14 @@ export interface RuntimeOptions extends ThreadOptions {
   parallelPixels?: number;
   /** Most sessions kept (least recently used ones are released beyond it). Default: 128. */
   maxSessions?: number;
+  /**
+   * Largest fraction of nonzero values in a conv + batch-norm unit's filter (the effective weight
+   * W * M) for which the unit runs on the sparse WebAssembly kernels, which skip the zeros (see
+   * the package README); denser filters run on ONNX Runtime's dense sessions. 0 turns the sparse
+   * units off. $SUPERMASK_SPARSE_CONV=0 turns them off and =1 uses them whatever the density.
+   * Default: $SUPERMASK_SPARSE_DENSITY, else 0.3.
+   */
+  sparseDensity?: number;
 }
 
 export interface RuntimeStats {
@@ -93,6 +102,8 @@ export interface RuntimeStats {
   runs: number;
   /** Executions left to the plain cpu kernel (a dtype or shape ORT does not take, or an elementwise op too small to pay). */
   fallbacks: number;
+  /** Conv + batch-norm unit calls (forward or backward) computed by the sparse WebAssembly kernels. */
+  sparseRuns: number;
 }
 
 /** One input of a session run: float32 data and its dims. */
@@ -111,11 +122,14 @@ export class OrtRuntime {
   readonly maxSessions: number;
   readonly parallelFlops: number;
   readonly parallelPixels: number;
+  readonly sparseDensity: number;
   private readonly ort: OrtModules;
+  /** The WebAssembly kernels' thread pool: made on first use; null once they proved unavailable. */
+  private pool: WasmPool | null | undefined;
   private readonly sessions = new Map<string, NativeSession>();
   /** Session options by thread count (1 and intraOpThreads). */
   private readonly sessionOptions = new Map<number, Record<string, unknown>>();
-  private readonly stats = { created: 0, evicted: 0, runs: 0, fallbacks: 0 };
+  private readonly stats = { created: 0, evicted: 0, runs: 0, fallbacks: 0, sparseRuns: 0 };
   private disposed = false;
 
   constructor(options: RuntimeOptions = {}, cores = defaultCores()) {
@@ -125,6 +139,8 @@ export class OrtRuntime {
     this.maxSessions = Math.max(1, options.maxSessions ?? 128);
     this.parallelFlops = options.parallelFlops ?? envThreshold('SUPERMASK_ORT_PARALLEL_FLOPS', 5e7);
     this.parallelPixels = options.parallelPixels ?? envThreshold('SUPERMASK_ORT_PARALLEL_PIXELS', 256);
+    this.sparseDensity = options.sparseDensity ?? envThreshold('SUPERMASK_SPARSE_DENSITY', 0.3);
+    if (!(this.sparseDensity >= 0 && this.sparseDensity <= 1)) throw new Error(`sparseDensity must be a number in [0, 1], got ${options.sparseDensity}`);
     for (const threads of new Set([1, this.intraOpThreads])) {
       this.sessionOptions.set(threads, {
         intraOpNumThreads: threads,
@@ -182,6 +198,32 @@ export class OrtRuntime {
     return [...this.sessions.keys()];
   }
 
+  /**
+   * The WebAssembly kernels' pool when a unit whose filter has this fraction of nonzero values
+   * should run sparse (see sparseDensity), else undefined. The pool (intraOpThreads threads) is
+   * made on the first call; when the module cannot load, the reason is printed once and the dense
+   * sessions are used from then on.
+   */
+  sparseUnits(density: number): WasmPool | undefined {
+    const mode = process.env.SUPERMASK_SPARSE_CONV;
+    if (mode === '0' || (mode !== '1' && !(density <= this.sparseDensity))) return undefined;
+    if (this.disposed) throw new Error('the ONNX Runtime kernels of this backend were disposed');
+    if (this.pool === undefined) {
+      const module = loadSupermaskKernels();
+      if (!module) {
+        console.warn(`supermask: the sparse conv + batch-norm units are off (${supermaskKernelsProblem() ?? 'the WebAssembly kernels did not load'}); dense ONNX Runtime units are used`);
+        this.pool = null;
+      } else {
+        this.pool = createWasmPool(module, { threads: this.intraOpThreads });
+      }
+    }
+    return this.pool ?? undefined;
+  }
+
+  noteSparseRun(): void {
+    this.stats.sparseRuns++;
+  }
+
   noteFallback(): void {
     this.stats.fallbacks++;
   }
@@ -196,9 +238,11 @@ export class OrtRuntime {
     this.sessions.clear();
   }
 
-  /** Releases every session; later runs throw. */
+  /** Releases every session and the WebAssembly kernels' threads; later runs throw. */
   dispose(): void {
     this.clear();
+    this.pool?.dispose();
+    this.pool = null;
     this.disposed = true;
   }
 

@@ -45,6 +45,7 @@ export function convBn(x: tf.Tensor4D, unit: ConvBnUnit, ctx: ForwardContext, sk
   const update = Boolean(state && ctx.training && !state.frozen);
   const attrs = { stride: conv.stride, pad: conv.padding, relu, mode, epsilon: bn.epsilon };
   const weight = ctx.weight(conv);
+  const gradientMask = ctx.gradientMask?.(conv);
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [xi, wi, si] = args as tf.Tensor[];
@@ -58,7 +59,10 @@ export function convBn(x: tf.Tensor4D, unit: ConvBnUnit, ctx: ForwardContext, sk
       value: y!,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sw, sy, sxhat, sinv] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        return tf.engine().runKernel(CONV_BN_GRAD_KERNEL, { dy: dy as tf.Tensor, x: sx, filter: sw, y: sy, xhat: sxhat, invstd: sinv }, { ...attrs, skip: Boolean(si) }) as tf.Tensor[];
+        const gradInputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, x: sx, filter: sw, y: sy, xhat: sxhat, invstd: sinv };
+        // Only the gradient mask's positions of dfilter are used (a weight phase): a backend may skip the rest.
+        if (gradientMask && !gradientMask.isDisposed) gradInputs.gradientMask = gradientMask;
+        return tf.engine().runKernel(CONV_BN_GRAD_KERNEL, gradInputs, { ...attrs, skip: Boolean(si) }) as tf.Tensor[];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
