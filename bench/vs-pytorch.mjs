@@ -15,7 +15,9 @@
 // per step of each side's process (all threads; the least of the rounds): the work a step costs,
 // which a loaded machine does not inflate as it does wall time. BENCH_OP_BY_OP=1 also times the
 // ResNets with the fused conv + batch-norm kernels off (SUPERMASK_FUSED_CONV=0) in each round;
-// BENCH_NO_NCHWC=1 likewise without ONNX Runtime's blocked NCHWc convolutions (SUPERMASK_ORT_NCHWC=0).
+// BENCH_NO_NCHWC=1 likewise without ONNX Runtime's blocked NCHWc convolutions (SUPERMASK_ORT_NCHWC=0),
+// BENCH_DENSE_UNITS=1 with the dense ONNX Runtime units instead of the sparse WebAssembly ones
+// (SUPERMASK_SPARSE_CONV=0).
 // Writes bench/results/vs-pytorch.json.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -29,10 +31,12 @@ const resnetSteps = Number(process.env.BENCH_STEPS_RESNET ?? 8);
 const threads = Number(process.env.BENCH_PEER_THREADS ?? Math.min(2, os.cpus().length));
 const compareOpByOp = process.env.BENCH_OP_BY_OP === '1';
 const compareNoNchwc = process.env.BENCH_NO_NCHWC === '1';
+const compareDenseUnits = process.env.BENCH_DENSE_UNITS === '1';
 /** Project-side variants timed in each round of the ResNet rows besides the default path. */
 const variants = [
   ...(compareOpByOp ? [{ side: 'project-op-by-op', env: 'SUPERMASK_FUSED_CONV', column: 'project op by op' }] : []),
   ...(compareNoNchwc ? [{ side: 'project-no-nchwc', env: 'SUPERMASK_ORT_NCHWC', column: 'project without NCHWc' }] : []),
+  ...(compareDenseUnits ? [{ side: 'project-dense-units', env: 'SUPERMASK_SPARSE_CONV', column: 'project dense units' }] : []),
 ];
 const peerScript = join(root, 'bench', 'peer', 'supermask_peer.py');
 // OpenMP's waiting threads sleep instead of spinning, as ONNX Runtime's do here: on a shared
@@ -155,6 +159,7 @@ writeResults('vs-pytorch', {
   peer: { python: peer.python, torch: peer.torch, threads, env: PEER_ENV, script: 'bench/peer/supermask_peer.py', select: 'sort' },
   rounds,
   fused_conv: process.env.SUPERMASK_FUSED_CONV !== '0',
+  sparse_conv: process.env.SUPERMASK_SPARSE_CONV ?? 'auto',
   load_average_end: os.loadavg(),
   rows: results.map(({ net, phase, project, pytorch, ratio }) => ({ net, phase, project, pytorch, ratio })),
   cpu_time: results.map(({ net, phase, project_cpu_ms_per_step, pytorch_cpu_ms_per_step }) => ({
@@ -167,6 +172,9 @@ writeResults('vs-pytorch', {
   op_by_op: compareOpByOp ? results.map(({ net, phase, other }) => ({ net, phase, samples_per_second: other['project-op-by-op']?.samples_per_second ?? null })) : undefined,
   no_nchwc: compareNoNchwc
     ? results.map(({ net, phase, other }) => ({ net, phase, samples_per_second: other['project-no-nchwc']?.samples_per_second ?? null, cpu_ms_per_step: other['project-no-nchwc']?.cpu_ms_per_step ?? null }))
+    : undefined,
+  dense_units: compareDenseUnits
+    ? results.map(({ net, phase, other }) => ({ net, phase, samples_per_second: other['project-dense-units']?.samples_per_second ?? null, cpu_ms_per_step: other['project-dense-units']?.cpu_ms_per_step ?? null }))
     : undefined,
   measurements,
 });
