@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { WASM_MAX_PAGES, WASM_PAGE_BYTES, webAssembly } from './wasm-api.js';
 import type { WasmGlobal, WasmInstance, WasmModule } from './wasm-api.js';
-import { ARGS_BYTE, CONTROL, CONTROL_BYTES, ERROR_BYTE, ERROR_BYTES, MAX_ARGS, MAX_THREADS, SPIN_LOADS, WORKER_SOURCE } from './wasm-worker.js';
+import { ARGS_BYTE, CONTROL, CONTROL_BYTES, ERROR_BYTE, ERROR_BYTES, MAX_ARGS, MAX_THREADS, SPIN_LOADS, workerUrl } from './wasm-worker.js';
 import type { WorkerData } from './wasm-worker.js';
 
 /**
@@ -55,6 +55,8 @@ const DEFAULT_INITIAL_BYTES = 16 * 1024 * 1024;
 /** Stack of each worker's instance (the build links the calling thread's stack with the same size). */
 export const WASM_STACK_BYTES = 65536;
 const ALIGN = 64;
+/** How long the first multi-threaded `run` waits for the workers to start. */
+const WORKER_START_MS = 30_000;
 
 const align = (value: number, to: number): number => Math.ceil(value / to) * to;
 
@@ -155,12 +157,27 @@ export function createWasmPool(module: WasmModule, options: WasmPoolOptions): Wa
   };
   grow(arenaBase);
 
+  const url = workerUrl();
   for (let thread = 1; thread < threads; thread++) {
     const data: WorkerData = { module, memory, control, thread, names, stackTop: stacksBase + thread * WASM_STACK_BYTES, generation: Atomics.load(ctrl, CONTROL.generation) };
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
+    const worker = new Worker(url, { workerData: data });
     worker.unref();
     workers.push(worker);
   }
+
+  let started = threads === 1;
+  /** Waits (at most WORKER_START_MS) until every worker has its instance, so a worker that cannot start is an error, not a hang. */
+  const awaitWorkers = (name: string): void => {
+    const deadline = Date.now() + WORKER_START_MS;
+    for (;;) {
+      const ready = Atomics.load(ctrl, CONTROL.ready);
+      if (ready === threads - 1) break;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`WasmPool.run(${name}): only ${ready} of ${threads - 1} worker threads started within ${WORKER_START_MS / 1000} s`);
+      Atomics.wait(ctrl, CONTROL.ready, ready, left);
+    }
+    started = true;
+  };
 
   const lookup = (name: string, argc: number, what: string): { index: number; fn: (...args: number[]) => unknown } => {
     if (disposed) throw new Error(`WasmPool.${what}(${name}): the pool was disposed`);
@@ -209,6 +226,7 @@ export function createWasmPool(module: WasmModule, options: WasmPoolOptions): Wa
         }
         return;
       }
+      if (!started) awaitWorkers(name);
       for (let thread = 0; thread < threads; thread++) {
         const [n0, n1] = itemRange(items, threads, thread);
         ctrl[CONTROL.ranges + 2 * thread] = n0;

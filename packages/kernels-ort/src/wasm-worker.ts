@@ -1,6 +1,7 @@
 /**
- * The code of one worker thread of a WasmPool (src/wasm-pool.ts), run with `new Worker(source, { eval: true })`
- * so that it needs no file next to the compiled module (vitest runs src/ as TypeScript, which a worker cannot load).
+ * The code of one worker thread of a WasmPool (src/wasm-pool.ts), run as an ES module from a `data:` URL
+ * (`workerUrl()`), so that it needs no file next to the compiled module (vitest runs src/ as TypeScript, which a
+ * worker cannot load) and does not depend on the parent's flags (`eval: true` code follows `--input-type`).
  *
  * The worker instantiates the module on the shared memory (its start function `__wasm_init_memory` sees the data
  * segments already initialised by the calling thread's instance and only drops them), moves its stack pointer to its
@@ -17,6 +18,7 @@ export const CONTROL = {
   stop: 4,
   errorThread: 5,
   errorLength: 6,
+  ready: 7,
   ranges: 16,
 } as const;
 export const MAX_THREADS = 256;
@@ -39,11 +41,10 @@ export interface WorkerData {
 }
 
 export const WORKER_SOURCE = `
-'use strict';
-const { workerData } = require('node:worker_threads');
+import { workerData } from 'node:worker_threads';
 const { module, memory, control, thread, names, stackTop } = workerData;
 const GENERATION = ${CONTROL.generation}, PENDING = ${CONTROL.pending}, FUNC = ${CONTROL.func}, ARGC = ${CONTROL.argc};
-const STOP = ${CONTROL.stop}, ERROR_THREAD = ${CONTROL.errorThread}, ERROR_LENGTH = ${CONTROL.errorLength};
+const READY = ${CONTROL.ready}, STOP = ${CONTROL.stop}, ERROR_THREAD = ${CONTROL.errorThread}, ERROR_LENGTH = ${CONTROL.errorLength};
 const SPIN = ${SPIN_LOADS};
 const RANGE = ${CONTROL.ranges} + 2 * thread;
 const ctrl = new Int32Array(control);
@@ -58,6 +59,9 @@ try {
 } catch (error) {
   startError = error;
 }
+// Ready (also after a failed start: every job then reports startError).
+Atomics.add(ctrl, READY, 1);
+Atomics.notify(ctrl, READY);
 function report(error) {
   if (Atomics.compareExchange(ctrl, ERROR_THREAD, 0, thread + 1) !== 0) return;
   const message = startError !== undefined ? 'the worker could not instantiate the module: ' + String(error) : String(error && error.stack ? error.stack : error);
@@ -91,3 +95,8 @@ for (;;) {
   if (Atomics.sub(ctrl, PENDING, 1) === 1) Atomics.notify(ctrl, PENDING);
 }
 `;
+
+/** The worker's code as a `data:` URL for `new Worker(url)`. */
+export function workerUrl(): URL {
+  return new URL(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`);
+}
