@@ -1,0 +1,419 @@
+import type { ConvBnMode } from './conv-bn.js';
+import type { WasmPool } from './wasm-pool.js';
+
+/**
+ * The conv + non-affine batch norm (+ skip) (+ ReLU) unit of conv-bn.ts computed sparsely in WebAssembly
+ * (wasm/sparse.c) on a `WasmPool`: the convolutions visit only the filter's nonzeros, so a supermask's
+ * effective weight W * M at density 0.1 costs about a tenth of the dense work.
+ *
+ * Layouts inside the wasm memory (float32): a k x k correlation at stride s over the input padded to Hp x Wp is
+ * split into s * s phase planes of Hq x Wq (Hq = ceil(Hp / s), Wq = ceil(Wp / s)); output row oh, column ow
+ * sits at the flat index oh * Wq + ow of its plane (columns ow >= OW are garbage), and every nonzero
+ * w[kh][kw][i][o] is one entry (plane i * s * s + (kh % s) * s + kw % s, offset (kh / s) * Wq + kw / s, value):
+ * out[o][t] = sum of value * plane[t + offset], a contiguous SIMD axpy. Images are grouped in chunks whose
+ * planes of one channel follow each other (see `chunkImages`), so small maps still run long sweeps.
+ * dx is the same correlation from dc (flat, zero garbage columns, a margin of F zeros in front) to the phase
+ * planes of the padded input's gradient, then cropped and interleaved to dense NCHW.
+ */
+
+/** Attributes of the unit (as conv-bn.ts's kernels take them). */
+export interface SparseConvAttrs {
+  stride: number;
+  pad: number;
+  relu: boolean;
+  mode: ConvBnMode;
+  epsilon: number;
+}
+
+export interface SparseConvBnForwardInput {
+  /** Input, NCHW. */
+  x: Float32Array;
+  xShape: readonly [number, number, number, number];
+  /** Effective filter W * M, tfjs layout [k, k, in, out]. */
+  filter: Float32Array;
+  filterShape: readonly [number, number, number, number];
+  /** Residual added before the ReLU, [N, out, OH, OW]. */
+  skip?: Float32Array;
+  /** Running statistics (mode running), [out] each. */
+  mean?: Float32Array;
+  variance?: Float32Array;
+  attrs: SparseConvAttrs;
+}
+
+export interface SparseConvBnForwardOutput {
+  /** [N, out, OH, OW]. */
+  y: Float32Array;
+  /** Normalised conv output (c - mean) * invstd, [N, out, OH, OW]. */
+  xhat: Float32Array;
+  /** 1 / sqrt(variance + epsilon), [out]. */
+  invstd: Float32Array;
+  /** Statistics used: the batch's (biased variance) or the given running ones, [out] each. */
+  mean: Float32Array;
+  variance: Float32Array;
+  outShape: [number, number, number, number];
+}
+
+export interface SparseConvBnBackwardInput {
+  /** Gradient of y, [N, out, OH, OW]. */
+  dy: Float32Array;
+  x: Float32Array;
+  xShape: readonly [number, number, number, number];
+  filter: Float32Array;
+  filterShape: readonly [number, number, number, number];
+  /** What the forward returned. */
+  y: Float32Array;
+  xhat: Float32Array;
+  invstd: Float32Array;
+  /** 0/1 [k, k, in, out]: dfilter is computed where it is not 0 (0 elsewhere); absent: dense dc is returned instead. */
+  gradMask?: Float32Array;
+  /** Whether the forward had a skip input (then dskip is returned). */
+  skip: boolean;
+  attrs: SparseConvAttrs;
+}
+
+export interface SparseConvBnBackwardOutput {
+  /** [N, in, H, W]. */
+  dx: Float32Array;
+  /** Gradient of the skip input (the ReLU-masked dy), [N, out, OH, OW]; with `skip` only. */
+  dskip?: Float32Array;
+  /** [k, k, in, out], nonzero only where gradMask is: with `gradMask` only. */
+  dfilter?: Float32Array;
+  /** Gradient of the conv output, dense NCHW [N, out, OH, OW]: without `gradMask` only (dense dW is the caller's). */
+  dc?: Float32Array;
+}
+
+/** Fraction of nonzero values of a filter (the caller runs the sparse unit below some density). */
+export function filterDensity(filter: Float32Array): number {
+  let nz = 0;
+  for (let i = 0; i < filter.length; i++) if (filter[i] !== 0) nz++;
+  return filter.length === 0 ? 0 : nz / filter.length;
+}
+
+/** Images a `sp_dw` partial sums over: fixed, so the thread split does not change dW. */
+export const DW_BLOCK = 8;
+/** A chunk of images spans at least this many floats per channel (long sweeps on small maps). */
+const CHUNK_FLOATS = 256;
+
+const up4 = (v: number): number => (v + 3) & ~3;
+
+interface Plan {
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  k: number;
+  cout: number;
+  s: number;
+  p: number;
+  oh: number;
+  ow: number;
+  hq: number;
+  wq: number;
+  /** Phase planes per input channel (s * s). */
+  s2: number;
+  /** Plane stride of xp and of the forward's flat output. */
+  px: number;
+  bx: number;
+  /** Front margin of dc' planes and their stride (also the dx phase planes'). */
+  f: number;
+  pd: number;
+  bd: number;
+  /** Largest tap offset (floats). */
+  maxOff: number;
+}
+
+/** Images per chunk for planes of `plane` floats. */
+function chunkImages(plane: number, n: number): number {
+  return Math.max(1, Math.min(n, Math.ceil(CHUNK_FLOATS / plane)));
+}
+
+function planOf(kernel: string, xShape: readonly number[], filterShape: readonly number[], a: SparseConvAttrs): Plan {
+  if (xShape.length !== 4 || filterShape.length !== 4) throw new Error(`${kernel}: expected x [N, C, H, W] and filter [k, k, in, out], got [${xShape}] and [${filterShape}]`);
+  const [n, cin, h, w] = xShape as [number, number, number, number];
+  const [k, k2, fin, cout] = filterShape as [number, number, number, number];
+  if (![n, cin, h, w, k, cout].every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`${kernel}: shapes must be positive integers, got x [${xShape}], filter [${filterShape}]`);
+  if (k !== k2 || fin !== cin) throw new Error(`${kernel}: filter [${filterShape}] does not fit NCHW input [${xShape}] (expected [k, k, ${cin}, out])`);
+  const { stride: s, pad: p } = a;
+  if (!Number.isInteger(s) || s < 1 || !Number.isInteger(p) || p < 0 || (a.mode !== 'batch' && a.mode !== 'running') || !(a.epsilon > 0)) {
+    throw new Error(`${kernel}: expected attrs stride (integer >= 1), pad (integer >= 0), mode 'batch' or 'running', epsilon > 0`);
+  }
+  const hp = h + 2 * p;
+  const wp = w + 2 * p;
+  const oh = Math.floor((hp - k) / s) + 1;
+  const ow = Math.floor((wp - k) / s) + 1;
+  if (oh < 1 || ow < 1) throw new Error(`${kernel}: a ${k}x${k} filter with padding ${p} does not fit a ${h}x${w} input`);
+  const hq = Math.ceil(hp / s);
+  const wq = Math.ceil(wp / s);
+  const kq = Math.floor((k - 1) / s);
+  const maxOff = kq * wq + kq;
+  const px = up4(hq * wq);
+  const pd = up4(maxOff + hq * wq + 4);
+  return { n, cin, h, w, k, cout, s, p, oh, ow, hq, wq, s2: s * s, px, bx: chunkImages(px, n), f: maxOff, pd, bd: chunkImages(pd, n), maxOff };
+}
+
+function checkLength(kernel: string, name: string, v: Float32Array | undefined, length: number): Float32Array {
+  if (!(v instanceof Float32Array) || v.length !== length) throw new Error(`${kernel}: ${name} must be a Float32Array of ${length} values, got ${v instanceof Float32Array ? v.length : typeof v}`);
+  return v;
+}
+
+/** Bytes of a chunked plane buffer (+ slack floats read past the end, zeroed). */
+function planesBytes(n: number, planes: number, b: number, plane: number, slack: number): number {
+  return (Math.ceil(n / b) * b * planes * plane + slack) * 4;
+}
+
+/** Copies `src` into a fresh allocation; returns its byte offset. */
+function put(pool: WasmPool, src: Float32Array | Int32Array): number {
+  const at = pool.alloc(src.byteLength);
+  (src instanceof Float32Array ? pool.f32() : pool.i32()).set(src, at / 4);
+  return at;
+}
+
+/** Allocates a plane buffer whose tail slack is zero (vector loads past the planes read finite zeros). */
+function allocPlanes(pool: WasmPool, n: number, planes: number, b: number, plane: number, slack: number): number {
+  const bytes = planesBytes(n, planes, b, plane, slack);
+  const at = pool.alloc(bytes);
+  pool.f32().fill(0, (at + bytes) / 4 - slack, (at + bytes) / 4);
+  return at;
+}
+
+/** Entry lists for the forward correlation: per output channel, its nonzeros (plane * B * P + offset, value). */
+function forwardEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: number; idx: number; val: number } {
+  const { k, cin, cout, s, s2, wq, bx, px } = g;
+  const count = new Int32Array(cout + 1);
+  const nz: number[] = [];
+  for (let q = 0; q < filter.length; q++) {
+    if (filter[q] !== 0) {
+      nz.push(q);
+      count[(q % cout) + 1]!++;
+    }
+  }
+  for (let o = 0; o < cout; o++) count[o + 1]! += count[o]!;
+  const start = put(pool, count);
+  const idx = pool.alloc(Math.max(1, nz.length) * 4);
+  const val = pool.alloc(Math.max(1, nz.length) * 4);
+  const i32 = pool.i32();
+  const f32 = pool.f32();
+  const fill = count.slice(0, cout);
+  const stride = bx * px;
+  // filter index q = ((kh * k + kw) * cin + i) * cout + o: entries per o in (kh, kw, i) order.
+  for (const q of nz) {
+    const o = q % cout;
+    const i = Math.floor(q / cout) % cin;
+    const tap = Math.floor(q / (cout * cin));
+    const kh = Math.floor(tap / k);
+    const kw = tap % k;
+    const j = fill[o]!++;
+    i32[idx / 4 + j] = (i * s2 + (kh % s) * s + (kw % s)) * stride + Math.floor(kh / s) * wq + Math.floor(kw / s);
+    f32[val / 4 + j] = filter[q]!;
+  }
+  return { start, idx, val };
+}
+
+/** Entry lists for dx: per input channel i and phase (a, b), the taps (o, kh ≡ a, kw ≡ b) reading dc' at F - offset. */
+function dxEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: number; idx: number; val: number } {
+  const { k, cin, cout, s, s2, wq, bd, pd, f } = g;
+  const planes = cin * s2;
+  const count = new Int32Array(planes + 1);
+  const nz: number[] = [];
+  for (let q = 0; q < filter.length; q++) {
+    if (filter[q] !== 0) {
+      nz.push(q);
+      const i = Math.floor(q / cout) % cin;
+      const tap = Math.floor(q / (cout * cin));
+      count[i * s2 + (Math.floor(tap / k) % s) * s + ((tap % k) % s) + 1]!++;
+    }
+  }
+  for (let c = 0; c < planes; c++) count[c + 1]! += count[c]!;
+  const start = put(pool, count);
+  const idx = pool.alloc(Math.max(1, nz.length) * 4);
+  const val = pool.alloc(Math.max(1, nz.length) * 4);
+  const i32 = pool.i32();
+  const f32 = pool.f32();
+  const fill = count.slice(0, planes);
+  const stride = bd * pd;
+  for (const q of nz) {
+    const o = q % cout;
+    const i = Math.floor(q / cout) % cin;
+    const tap = Math.floor(q / (cout * cin));
+    const kh = Math.floor(tap / k);
+    const kw = tap % k;
+    const j = fill[i * s2 + (kh % s) * s + (kw % s)]!++;
+    i32[idx / 4 + j] = o * stride + f - (Math.floor(kh / s) * wq + Math.floor(kw / s));
+    f32[val / 4 + j] = filter[q]!;
+  }
+  return { start, idx, val };
+}
+
+/** Pads and phase-splits x (already in the memory at `xAt`) into fresh planes; returns their offset. */
+function padInput(pool: WasmPool, xAt: number, g: Plan): number {
+  const xp = allocPlanes(pool, g.n, g.cin * g.s2, g.bx, g.px, g.maxOff + 64);
+  pool.run('sp_pad', [xAt, xp, g.cin, g.h, g.w, g.p, g.s, g.hq, g.wq, g.px, g.bx], g.n);
+  return xp;
+}
+
+const FORWARD = 'sparseConvBnForward';
+const BACKWARD = 'sparseConvBnBackward';
+
+/** Forward of the unit (the semantics of conv-bn.ts's SupermaskConvBn), computed on `pool`. */
+export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardInput): SparseConvBnForwardOutput {
+  const a = input.attrs;
+  const g = planOf(FORWARD, input.xShape, input.filterShape, a);
+  const { n, cin, cout, oh, ow } = g;
+  checkLength(FORWARD, 'x', input.x, n * cin * g.h * g.w);
+  checkLength(FORWARD, 'filter', input.filter, g.k * g.k * cin * cout);
+  const outLen = n * cout * oh * ow;
+  if (input.skip !== undefined) checkLength(FORWARD, 'skip', input.skip, outLen);
+  if (a.mode === 'running') {
+    checkLength(FORWARD, 'mean', input.mean, cout);
+    checkLength(FORWARD, 'variance', input.variance, cout);
+  }
+  pool.reset();
+  const xAt = put(pool, input.x);
+  const xp = padInput(pool, xAt, g);
+  const e = forwardEntries(pool, input.filter, g);
+  const out = pool.alloc(planesBytes(n, cout, g.bx, g.px, 64));
+  const chunks = Math.ceil(n / g.bx);
+  pool.run('sp_conv', [xp, out, cin * g.s2, cout, g.px, g.bx, n, oh * g.wq, e.start, e.idx, e.val], chunks);
+  let mean: Float32Array;
+  let variance: Float32Array;
+  if (a.mode === 'batch') {
+    const part = pool.alloc(n * cout * 16);
+    pool.run('sp_bn_stats', [out, part, cout, g.px, g.bx, oh, ow, g.wq], n);
+    const f64 = pool.f64();
+    mean = new Float32Array(cout);
+    variance = new Float32Array(cout);
+    const count = n * oh * ow;
+    for (let o = 0; o < cout; o++) {
+      let s1 = 0;
+      let s2 = 0;
+      for (let m = 0; m < n; m++) {
+        s1 += f64[part / 8 + (m * cout + o) * 2]!;
+        s2 += f64[part / 8 + (m * cout + o) * 2 + 1]!;
+      }
+      const mu = s1 / count;
+      mean[o] = mu;
+      variance[o] = Math.max(0, s2 / count - mu * mu);
+    }
+  } else {
+    mean = Float32Array.from(input.mean!);
+    variance = Float32Array.from(input.variance!);
+  }
+  const invstd = new Float32Array(cout);
+  for (let o = 0; o < cout; o++) invstd[o] = 1 / Math.fround(Math.sqrt(Math.fround(variance[o]! + a.epsilon)));
+  const meanAt = put(pool, mean);
+  const invAt = put(pool, invstd);
+  const skipAt = input.skip ? put(pool, input.skip) : 0;
+  const yAt = pool.alloc(outLen * 4);
+  const xhatAt = pool.alloc(outLen * 4);
+  pool.run('sp_bn_apply', [out, skipAt, yAt, xhatAt, meanAt, invAt, cout, g.px, g.bx, oh, ow, g.wq, a.relu ? 1 : 0], n);
+  const f32 = pool.f32();
+  return {
+    y: f32.slice(yAt / 4, yAt / 4 + outLen),
+    xhat: f32.slice(xhatAt / 4, xhatAt / 4 + outLen),
+    invstd,
+    mean,
+    variance,
+    outShape: [n, cout, oh, ow],
+  };
+}
+
+/** Backward of the unit (the semantics of conv-bn.ts's SupermaskConvBnGrad), computed on `pool`. */
+export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackwardInput): SparseConvBnBackwardOutput {
+  const a = input.attrs;
+  const g = planOf(BACKWARD, input.xShape, input.filterShape, a);
+  const { n, cin, cout, oh, ow, h, w } = g;
+  const outLen = n * cout * oh * ow;
+  const filterLen = g.k * g.k * cin * cout;
+  checkLength(BACKWARD, 'x', input.x, n * cin * h * w);
+  checkLength(BACKWARD, 'filter', input.filter, filterLen);
+  checkLength(BACKWARD, 'dy', input.dy, outLen);
+  checkLength(BACKWARD, 'y', input.y, outLen);
+  checkLength(BACKWARD, 'xhat', input.xhat, outLen);
+  checkLength(BACKWARD, 'invstd', input.invstd, cout);
+  if (input.gradMask !== undefined) checkLength(BACKWARD, 'gradMask', input.gradMask, filterLen);
+  const batch = a.mode === 'batch';
+  pool.reset();
+  const dyAt = put(pool, input.dy);
+  const yAt = a.relu ? put(pool, input.y) : 0;
+  const xhatAt = batch ? put(pool, input.xhat) : 0;
+  const invAt = put(pool, input.invstd);
+  let mgAt = 0;
+  let mgxAt = 0;
+  if (batch) {
+    const part = pool.alloc(n * cout * 16);
+    pool.run('sp_bn_back_reduce', [dyAt, yAt, xhatAt, part, cout, oh * ow, a.relu ? 1 : 0], n);
+    const f64 = pool.f64();
+    const mg = new Float32Array(cout);
+    const mgx = new Float32Array(cout);
+    const count = n * oh * ow;
+    for (let o = 0; o < cout; o++) {
+      let s1 = 0;
+      let s2 = 0;
+      for (let m = 0; m < n; m++) {
+        s1 += f64[part / 8 + (m * cout + o) * 2]!;
+        s2 += f64[part / 8 + (m * cout + o) * 2 + 1]!;
+      }
+      mg[o] = s1 / count;
+      mgx[o] = s2 / count;
+    }
+    mgAt = put(pool, mg);
+    mgxAt = put(pool, mgx);
+  }
+  const dcp = allocPlanes(pool, n, cout, g.bd, g.pd, g.f + 64);
+  const dcd = input.gradMask ? 0 : pool.alloc(outLen * 4);
+  const dskip = input.skip ? pool.alloc(outLen * 4) : 0;
+  pool.run('sp_bn_back_dc', [dyAt, yAt, xhatAt, invAt, mgAt, mgxAt, dcp, dcd, dskip, cout, oh, ow, g.wq, g.f, g.pd, g.bd, a.relu ? 1 : 0, batch ? 1 : 0], n);
+  // dx: correlation from dc' to the phase planes of the padded input's gradient, then crop.
+  const e = dxEntries(pool, input.filter, g);
+  const planes = cin * g.s2;
+  const dxp = pool.alloc(planesBytes(n, planes, g.bd, g.pd, 64));
+  pool.run('sp_conv', [dcp, dxp, cout, planes, g.pd, g.bd, n, g.hq * g.wq, e.start, e.idx, e.val], Math.ceil(n / g.bd));
+  const dxLen = n * cin * h * w;
+  const dxAt = pool.alloc(dxLen * 4);
+  pool.run('sp_dx_crop', [dxp, dxAt, cin, h, w, g.p, g.s, g.wq, g.pd, g.bd], n);
+  let dfilter: Float32Array | undefined;
+  if (input.gradMask) dfilter = filterGradAtSupport(pool, input.x, input.gradMask, g, dcp);
+  const f32 = pool.f32();
+  const result: SparseConvBnBackwardOutput = { dx: f32.slice(dxAt / 4, dxAt / 4 + dxLen) };
+  if (dskip) result.dskip = f32.slice(dskip / 4, dskip / 4 + outLen);
+  if (dfilter) result.dfilter = dfilter;
+  if (dcd) result.dc = f32.slice(dcd / 4, dcd / 4 + outLen);
+  return result;
+}
+
+/** dfilter where gradMask != 0: one dot product per support entry and image, partial sums per block of images. */
+function filterGradAtSupport(pool: WasmPool, x: Float32Array, gradMask: Float32Array, g: Plan, dcp: number): Float32Array {
+  const { k, cin, cout, s, s2, wq, n } = g;
+  const support: number[] = [];
+  for (let q = 0; q < gradMask.length; q++) if (gradMask[q] !== 0) support.push(q);
+  const dfilter = new Float32Array(gradMask.length);
+  if (support.length === 0) return dfilter;
+  // Entries ordered by output channel (dc' plane reused), then as the filter lists them.
+  support.sort((p, q) => (p % cout) - (q % cout) || p - q);
+  const xAt = put(pool, x);
+  const xp = padInput(pool, xAt, g);
+  const nent = support.length;
+  const eo = pool.alloc(nent * 4);
+  const ex = pool.alloc(nent * 4);
+  const i32 = pool.i32();
+  for (let j = 0; j < nent; j++) {
+    const q = support[j]!;
+    const o = q % cout;
+    const i = Math.floor(q / cout) % cin;
+    const tap = Math.floor(q / (cout * cin));
+    const kh = Math.floor(tap / k);
+    const kw = tap % k;
+    i32[eo / 4 + j] = o * g.bd * g.pd + g.f;
+    i32[ex / 4 + j] = (i * s2 + (kh % s) * s + (kw % s)) * g.bx * g.px + Math.floor(kh / s) * wq + Math.floor(kw / s);
+  }
+  const blocks = Math.ceil(n / DW_BLOCK);
+  const part = pool.alloc(blocks * nent * 8);
+  pool.run('sp_dw', [xp, dcp, cin * s2, g.px, g.bx, cout, g.pd, g.bd, n, up4(g.oh * wq), nent, eo, ex, part, DW_BLOCK], blocks);
+  const f64 = pool.f64();
+  for (let j = 0; j < nent; j++) {
+    let sum = 0;
+    for (let b = 0; b < blocks; b++) sum += f64[part / 8 + b * nent + j]!;
+    dfilter[support[j]!] = sum;
+  }
+  return dfilter;
+}

@@ -1,0 +1,347 @@
+// Sparse (mask-aware) convolution + batch-norm unit kernels (see src/sparse-conv.ts for the layouts).
+// Freestanding: no libc, no local arrays, no address-taken locals (no linear-memory stack).
+//
+// Plane layout ("chunked"): a buffer of C planes per image, images in chunks of B, each plane P floats:
+// plane c of image n starts at (n / B) * C * B * P + c * B * P + (n % B) * P. The planes of one channel of
+// a chunk's images follow each other, so a flat correlation runs over a chunk's images in one sweep.
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(name)))
+
+static inline int origin(int n, int C, int B, int P) { return (n / B) * C * B * P + (n % B) * P; }
+
+// ---------------------------------------------------------------------------------------------------------
+// Padding and phase split: x dense [N][C][H][W] -> xp planes (C * s * s per image), phase (a, b) of channel c
+// is plane c * s * s + a * s + b: xp[r][q] = x[s r + a - p][s q + b - p] (0 outside), r < Hq, q < Wq, zeros
+// from Hq * Wq to P. Items: images.
+EXPORT("sp_pad")
+void sp_pad(const float* x, float* xp, int C, int H, int W, int p, int s, int Hq, int Wq, int P, int B, int n0, int n1) {
+  int S2 = s * s, CP = C * S2;
+  for (int n = n0; n < n1; n++) {
+    int org = origin(n, CP, B, P);
+    for (int c = 0; c < C; c++) {
+      const float* xs = x + (n * C + c) * H * W;
+      for (int a = 0; a < s; a++) {
+        int r_lo = p - a > 0 ? (p - a + s - 1) / s : 0;
+        int rt = H - 1 + p - a;
+        int r_hi = rt < 0 ? 0 : rt / s + 1;
+        if (r_hi > Hq) r_hi = Hq;
+        if (r_lo > r_hi) r_lo = r_hi;
+        for (int b = 0; b < s; b++) {
+          float* d = xp + org + (c * S2 + a * s + b) * B * P;
+          int q_lo = p - b > 0 ? (p - b + s - 1) / s : 0;
+          int qt = W - 1 + p - b;
+          int q_hi = qt < 0 ? 0 : qt / s + 1;
+          if (q_hi > Wq) q_hi = Wq;
+          if (q_lo > q_hi) q_lo = q_hi;
+          for (int t = 0; t < r_lo * Wq; t++) d[t] = 0.0f;
+          for (int r = r_lo; r < r_hi; r++) {
+            float* dr = d + r * Wq;
+            const float* xr = xs + (s * r + a - p) * W + b - p;  // xr[s q] = x[.][s q + b - p]
+            for (int q = 0; q < q_lo; q++) dr[q] = 0.0f;
+            if (s == 1) {
+              for (int q = q_lo; q < q_hi; q++) dr[q] = xr[q];
+            } else {
+              for (int q = q_lo; q < q_hi; q++) dr[q] = xr[s * q];
+            }
+            for (int q = q_hi; q < Wq; q++) dr[q] = 0.0f;
+          }
+          for (int t = r_hi * Wq; t < P; t++) d[t] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Flat sparse correlation over chunks: for every chunk c in [c0, c1) and destination plane o,
+//   dst[o][T] = sum_{j in start[o] .. start[o+1]} val[j] * src[idx[j] + T],  T in [0, (nb - 1) * P + L)
+// (rounded up to 4), relative to the chunk's base in both buffers (src has Cs planes, dst Cd planes, both of
+// stride P, chunk of B images, nb images in the last one). idx[j] = source plane * B * P + offset.
+// Every output element sums its entries in list order, whatever the blocking: bit-equal over any split.
+#define ACC8_STEP(b, w)                                                   \
+  a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(w, wasm_v128_load(b)));          \
+  a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(w, wasm_v128_load(b + 4)));      \
+  a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, wasm_v128_load(b + 8)));      \
+  a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(w, wasm_v128_load(b + 12)));     \
+  a4 = wasm_f32x4_add(a4, wasm_f32x4_mul(w, wasm_v128_load(b + 16)));     \
+  a5 = wasm_f32x4_add(a5, wasm_f32x4_mul(w, wasm_v128_load(b + 20)));     \
+  a6 = wasm_f32x4_add(a6, wasm_f32x4_mul(w, wasm_v128_load(b + 24)));     \
+  a7 = wasm_f32x4_add(a7, wasm_f32x4_mul(w, wasm_v128_load(b + 28)));
+
+EXPORT("sp_conv")
+void sp_conv(const float* src, float* dst, int Cs, int Cd, int P, int B, int N, int L,
+             const int* start, const int* idx, const float* val, int c0, int c1) {
+  for (int c = c0; c < c1; c++) {
+    int nb = N - c * B;
+    if (nb > B) nb = B;
+    int tend = ((nb - 1) * P + L + 3) & ~3;
+    const float* sc = src + c * Cs * B * P;
+    float* dc = dst + c * Cd * B * P;
+    for (int o = 0; o < Cd; o++) {
+      float* y = dc + o * B * P;
+      int s = start[o], e = start[o + 1];
+      int t = 0;
+      for (; t + 32 <= tend; t += 32) {
+        v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        const float* st = sc + t;
+        for (int j = s; j < e; j++) {
+          const float* b = st + idx[j];
+          v128_t w = wasm_f32x4_splat(val[j]);
+          ACC8_STEP(b, w)
+        }
+        wasm_v128_store(y + t, a0); wasm_v128_store(y + t + 4, a1); wasm_v128_store(y + t + 8, a2); wasm_v128_store(y + t + 12, a3);
+        wasm_v128_store(y + t + 16, a4); wasm_v128_store(y + t + 20, a5); wasm_v128_store(y + t + 24, a6); wasm_v128_store(y + t + 28, a7);
+      }
+      if (t + 16 <= tend) {
+        v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        const float* st = sc + t;
+        for (int j = s; j < e; j++) {
+          const float* b = st + idx[j];
+          v128_t w = wasm_f32x4_splat(val[j]);
+          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(w, wasm_v128_load(b)));
+          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(w, wasm_v128_load(b + 4)));
+          a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, wasm_v128_load(b + 8)));
+          a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(w, wasm_v128_load(b + 12)));
+        }
+        wasm_v128_store(y + t, a0); wasm_v128_store(y + t + 4, a1); wasm_v128_store(y + t + 8, a2); wasm_v128_store(y + t + 12, a3);
+        t += 16;
+      }
+      if (t < tend) {
+        // 1 to 3 vectors left.
+        int rest = (tend - t) >> 2;
+        v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0;
+        const float* st = sc + t;
+        for (int j = s; j < e; j++) {
+          const float* b = st + idx[j];
+          v128_t w = wasm_f32x4_splat(val[j]);
+          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(w, wasm_v128_load(b)));
+          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(w, wasm_v128_load(b + 4)));
+          a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, wasm_v128_load(b + 8)));
+        }
+        wasm_v128_store(y + t, a0);
+        if (rest > 1) wasm_v128_store(y + t + 4, a1);
+        if (rest > 2) wasm_v128_store(y + t + 8, a2);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Batch-norm statistics of the flat conv output (C planes of stride P, chunk B, flat width Wf, OH x OW valid):
+// part[(n C + o) * 2 + {0, 1}] = float64 sum of c and of c^2 over image n, channel o. Items: images.
+EXPORT("sp_bn_stats")
+void sp_bn_stats(const float* out, double* part, int C, int P, int B, int OH, int OW, int Wf, int n0, int n1) {
+  for (int n = n0; n < n1; n++) {
+    int org = origin(n, C, B, P);
+    for (int o = 0; o < C; o++) {
+      const float* r = out + org + o * B * P;
+      v128_t s0 = wasm_f64x2_splat(0.0), s1 = s0, q0 = s0, q1 = s0;
+      double st = 0.0, qt = 0.0;
+      for (int oh = 0; oh < OH; oh++) {
+        const float* row = r + oh * Wf;
+        int ow = 0;
+        for (; ow + 4 <= OW; ow += 4) {
+          v128_t v = wasm_v128_load(row + ow);
+          v128_t lo = wasm_f64x2_promote_low_f32x4(v);
+          v128_t hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+          s0 = wasm_f64x2_add(s0, lo);
+          s1 = wasm_f64x2_add(s1, hi);
+          q0 = wasm_f64x2_add(q0, wasm_f64x2_mul(lo, lo));
+          q1 = wasm_f64x2_add(q1, wasm_f64x2_mul(hi, hi));
+        }
+        for (; ow < OW; ow++) {
+          double v = row[ow];
+          st += v;
+          qt += v * v;
+        }
+      }
+      v128_t s = wasm_f64x2_add(s0, s1), q = wasm_f64x2_add(q0, q1);
+      part[(n * C + o) * 2] = wasm_f64x2_extract_lane(s, 0) + wasm_f64x2_extract_lane(s, 1) + st;
+      part[(n * C + o) * 2 + 1] = wasm_f64x2_extract_lane(q, 0) + wasm_f64x2_extract_lane(q, 1) + qt;
+    }
+  }
+}
+
+// Batch-norm apply: xhat = (c - mean) * invstd, h = xhat (+ skip), y = relu(h) or h; y, xhat, skip dense
+// [N][C][OH][OW] (skip 0: none). Items: images.
+EXPORT("sp_bn_apply")
+void sp_bn_apply(const float* out, const float* skip, float* y, float* xhat, const float* mean, const float* invstd,
+                 int C, int P, int B, int OH, int OW, int Wf, int relu, int n0, int n1) {
+  v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int n = n0; n < n1; n++) {
+    int org = origin(n, C, B, P);
+    for (int o = 0; o < C; o++) {
+      const float* r = out + org + o * B * P;
+      int d = (n * C + o) * OH * OW;
+      float m = mean[o], is = invstd[o];
+      v128_t mv = wasm_f32x4_splat(m), iv = wasm_f32x4_splat(is);
+      for (int oh = 0; oh < OH; oh++) {
+        const float* row = r + oh * Wf;
+        float* yr = y + d + oh * OW;
+        float* xr = xhat + d + oh * OW;
+        const float* sr = skip ? skip + d + oh * OW : 0;
+        int ow = 0;
+        for (; ow + 4 <= OW; ow += 4) {
+          v128_t xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(row + ow), mv), iv);
+          wasm_v128_store(xr + ow, xh);
+          v128_t h = sr ? wasm_f32x4_add(xh, wasm_v128_load(sr + ow)) : xh;
+          if (relu) h = wasm_f32x4_pmax(zero, h);
+          wasm_v128_store(yr + ow, h);
+        }
+        for (; ow < OW; ow++) {
+          float xh = (row[ow] - m) * is;
+          xr[ow] = xh;
+          float h = sr ? xh + sr[ow] : xh;
+          if (relu && !(h > 0.0f)) h = 0.0f;
+          yr[ow] = h;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Backward batch-norm reductions (dense [N][C][HW]): g = dy * [y > 0] (relu) or dy;
+// part[(n C + o) * 2 + {0, 1}] = float64 sums of g and of g * xhat. Items: images.
+EXPORT("sp_bn_back_reduce")
+void sp_bn_back_reduce(const float* dy, const float* y, const float* xhat, double* part, int C, int HW, int relu, int n0, int n1) {
+  v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int n = n0; n < n1; n++) {
+    for (int o = 0; o < C; o++) {
+      int b = (n * C + o) * HW;
+      v128_t s0 = wasm_f64x2_splat(0.0), s1 = s0, q0 = s0, q1 = s0;
+      double st = 0.0, qt = 0.0;
+      int t = 0;
+      for (; t + 4 <= HW; t += 4) {
+        v128_t g = wasm_v128_load(dy + b + t);
+        if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(wasm_v128_load(y + b + t), zero));
+        v128_t gx = wasm_f32x4_mul(g, wasm_v128_load(xhat + b + t));
+        s0 = wasm_f64x2_add(s0, wasm_f64x2_promote_low_f32x4(g));
+        s1 = wasm_f64x2_add(s1, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(g, g, 2, 3, 0, 1)));
+        q0 = wasm_f64x2_add(q0, wasm_f64x2_promote_low_f32x4(gx));
+        q1 = wasm_f64x2_add(q1, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(gx, gx, 2, 3, 0, 1)));
+      }
+      for (; t < HW; t++) {
+        float g = dy[b + t];
+        if (relu && !(y[b + t] > 0.0f)) g = 0.0f;
+        st += g;
+        qt += (double)(g * xhat[b + t]);
+      }
+      v128_t s = wasm_f64x2_add(s0, s1), q = wasm_f64x2_add(q0, q1);
+      part[(n * C + o) * 2] = wasm_f64x2_extract_lane(s, 0) + wasm_f64x2_extract_lane(s, 1) + st;
+      part[(n * C + o) * 2 + 1] = wasm_f64x2_extract_lane(q, 0) + wasm_f64x2_extract_lane(q, 1) + qt;
+    }
+  }
+}
+
+// dc from dy: batch: dc = (g - mg - xhat * mgx) * invstd; running: dc = g * invstd. Written (each when its
+// pointer is not 0) as flat planes dcp (C planes of stride P, chunk B, F zeros in front, rows of width Wf with
+// zero garbage columns, zeros up to P), dense dcd [N][C][OH][OW], and dskip = g dense. Items: images.
+EXPORT("sp_bn_back_dc")
+void sp_bn_back_dc(const float* dy, const float* y, const float* xhat, const float* invstd, const float* mg, const float* mgx,
+                   float* dcp, float* dcd, float* dskip, int C, int OH, int OW, int Wf, int F, int P, int B,
+                   int relu, int batch, int n0, int n1) {
+  v128_t zero = wasm_f32x4_splat(0.0f);
+  int HW = OH * OW;
+  for (int n = n0; n < n1; n++) {
+    for (int o = 0; o < C; o++) {
+      int b = (n * C + o) * HW;
+      float is = invstd[o], m1 = batch ? mg[o] : 0.0f, m2 = batch ? mgx[o] : 0.0f;
+      v128_t iv = wasm_f32x4_splat(is), m1v = wasm_f32x4_splat(m1), m2v = wasm_f32x4_splat(m2);
+      float* d = dcp ? dcp + origin(n, C, B, P) + o * B * P : 0;
+      if (d) {
+        for (int t = 0; t < F; t++) d[t] = 0.0f;
+        d += F;
+      }
+      for (int oh = 0; oh < OH; oh++) {
+        int rb = b + oh * OW;
+        float* dr = d ? d + oh * Wf : 0;
+        int ow = 0;
+        for (; ow + 4 <= OW; ow += 4) {
+          v128_t g = wasm_v128_load(dy + rb + ow);
+          if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(wasm_v128_load(y + rb + ow), zero));
+          if (dskip) wasm_v128_store(dskip + rb + ow, g);
+          v128_t v;
+          if (batch) v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_sub(g, m1v), wasm_f32x4_mul(wasm_v128_load(xhat + rb + ow), m2v)), iv);
+          else v = wasm_f32x4_mul(g, iv);
+          if (dr) wasm_v128_store(dr + ow, v);
+          if (dcd) wasm_v128_store(dcd + rb + ow, v);
+        }
+        for (; ow < OW; ow++) {
+          float g = dy[rb + ow];
+          if (relu && !(y[rb + ow] > 0.0f)) g = 0.0f;
+          if (dskip) dskip[rb + ow] = g;
+          float v = batch ? ((g - m1) - xhat[rb + ow] * m2) * is : g * is;
+          if (dr) dr[ow] = v;
+          if (dcd) dcd[rb + ow] = v;
+        }
+        if (dr) for (; ow < Wf; ow++) dr[ow] = 0.0f;
+      }
+      if (d) for (int t = OH * Wf; t < P - F; t++) d[t] = 0.0f;
+    }
+  }
+}
+
+// dx phase planes (C * s * s planes of stride P, chunk B, flat width Wq) -> dense dx [N][C][H][W]:
+// dx[h][w] = phase ((h + p) % s, (w + p) % s) at ((h + p) / s, (w + p) / s). Items: images.
+EXPORT("sp_dx_crop")
+void sp_dx_crop(const float* ph, float* dx, int C, int H, int W, int p, int s, int Wq, int P, int B, int n0, int n1) {
+  int S2 = s * s;
+  for (int n = n0; n < n1; n++) {
+    int org = origin(n, C * S2, B, P);
+    for (int c = 0; c < C; c++) {
+      float* d = dx + (n * C + c) * H * W;
+      for (int h = 0; h < H; h++) {
+        int a = (h + p) % s, r = (h + p) / s;
+        float* dr = d + h * W;
+        if (s == 1) {
+          const float* sr = ph + org + c * B * P + r * Wq + p;
+          for (int w = 0; w < W; w++) dr[w] = sr[w];
+        } else {
+          for (int b = 0; b < s; b++) {
+            const float* sr = ph + org + (c * S2 + a * s + b) * B * P + r * Wq;
+            int w = ((b - p) % s + s) % s;  // first w with (w + p) % s == b
+            for (; w < W; w += s) dr[w] = sr[(w + p) / s];
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// dW at a support: for every entry e, part[blk * nent + e] = sum over the block's images n (in order) of the
+// float32 dot product sum_{t < L} dcp[n][eo[e] + t] * xp[n][ex[e] + t] (eo = o * B * Pd + F: dc' planes with zero
+// garbage columns; ex = plane * Bx * Px + offset). Items: blocks of `blk` images (fixed, so the split does not
+// change the sums). L is a multiple of 4.
+EXPORT("sp_dw")
+void sp_dw(const float* xp, const float* dcp, int Cx, int Px, int Bx, int Cd, int Pd, int Bd, int N, int L,
+           int nent, const int* eo, const int* ex, double* part, int blk, int b0, int b1) {
+  for (int bi = b0; bi < b1; bi++) {
+    double* pr = part + bi * nent;
+    for (int e = 0; e < nent; e++) pr[e] = 0.0;
+    int nend = (bi + 1) * blk;
+    if (nend > N) nend = N;
+    for (int n = bi * blk; n < nend; n++) {
+      const float* xn = xp + origin(n, Cx, Bx, Px);
+      const float* dn = dcp + origin(n, Cd, Bd, Pd);
+      for (int e = 0; e < nent; e++) {
+        const float* d = dn + eo[e];
+        const float* xr = xn + ex[e];
+        v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        int t = 0;
+        for (; t + 16 <= L; t += 16) {
+          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(xr + t)));
+          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(d + t + 4), wasm_v128_load(xr + t + 4)));
+          a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(d + t + 8), wasm_v128_load(xr + t + 8)));
+          a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(d + t + 12), wasm_v128_load(xr + t + 12)));
+        }
+        for (; t < L; t += 4) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(xr + t)));
+        v128_t a = wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3));
+        float sum = (wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1)) + (wasm_f32x4_extract_lane(a, 2) + wasm_f32x4_extract_lane(a, 3));
+        pr[e] += (double)sum;
+      }
+    }
+  }
+}
