@@ -247,7 +247,7 @@ function dxEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: numb
 /** Pads and phase-splits x (already in the memory at `xAt`) into fresh planes; returns their offset. */
 function padInput(pool: WasmPool, xAt: number, g: Plan): number {
   const xp = allocPlanes(pool, g.n, g.cin * g.s2, g.bx, g.px, g.maxOff + 64);
-  pool.run('sp_pad', [xAt, xp, g.cin, g.h, g.w, g.p, g.s, g.hq, g.wq, g.px, g.bx], g.n);
+  pool.run('sp_pad', [xAt, xp, g.cin, g.h, g.w, g.p, g.s, g.k, g.hq, g.wq, g.px, g.bx], g.n);
   return xp;
 }
 
@@ -384,15 +384,22 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
 /** dfilter where gradMask != 0: one dot product per support entry and image, partial sums per block of images. */
 function filterGradAtSupport(pool: WasmPool, x: Float32Array, gradMask: Float32Array, g: Plan, dcp: number): Float32Array {
   const { k, cin, cout, s, s2, wq, n } = g;
-  const support: number[] = [];
-  for (let q = 0; q < gradMask.length; q++) if (gradMask[q] !== 0) support.push(q);
+  // Entries ordered by output channel (sp_dw reuses dc' over runs of one channel), then in filter order.
+  const perChannel = new Int32Array(cout + 1);
+  let nent = 0;
+  for (let q = 0; q < gradMask.length; q++) {
+    if (gradMask[q] !== 0) {
+      perChannel[(q % cout) + 1]!++;
+      nent++;
+    }
+  }
   const dfilter = new Float32Array(gradMask.length);
-  if (support.length === 0) return dfilter;
-  // Entries ordered by output channel (dc' plane reused), then as the filter lists them.
-  support.sort((p, q) => (p % cout) - (q % cout) || p - q);
+  if (nent === 0) return dfilter;
+  for (let o = 0; o < cout; o++) perChannel[o + 1]! += perChannel[o]!;
+  const support = new Int32Array(nent);
+  for (let q = 0; q < gradMask.length; q++) if (gradMask[q] !== 0) support[perChannel[q % cout]!++] = q;
   const xAt = put(pool, x);
   const xp = padInput(pool, xAt, g);
-  const nent = support.length;
   const eo = pool.alloc(nent * 4);
   const ex = pool.alloc(nent * 4);
   const i32 = pool.i32();

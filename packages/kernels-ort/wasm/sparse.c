@@ -13,21 +13,21 @@ static inline int origin(int n, int C, int B, int P) { return (n / B) * C * B * 
 // ---------------------------------------------------------------------------------------------------------
 // Padding and phase split: x dense [N][C][H][W] -> xp planes (C * s * s per image), phase (a, b) of channel c
 // is plane c * s * s + a * s + b: xp[r][q] = x[s r + a - p][s q + b - p] (0 outside), r < Hq, q < Wq, zeros
-// from Hq * Wq to P. Items: images.
+// from Hq * Wq to P. Phases no tap of a k x k filter reads (a or b >= k) are left unwritten. Items: images.
 EXPORT("sp_pad")
-void sp_pad(const float* x, float* xp, int C, int H, int W, int p, int s, int Hq, int Wq, int P, int B, int n0, int n1) {
+void sp_pad(const float* x, float* xp, int C, int H, int W, int p, int s, int k, int Hq, int Wq, int P, int B, int n0, int n1) {
   int S2 = s * s, CP = C * S2;
   for (int n = n0; n < n1; n++) {
     int org = origin(n, CP, B, P);
     for (int c = 0; c < C; c++) {
       const float* xs = x + (n * C + c) * H * W;
-      for (int a = 0; a < s; a++) {
+      for (int a = 0; a < s && a < k; a++) {
         int r_lo = p - a > 0 ? (p - a + s - 1) / s : 0;
         int rt = H - 1 + p - a;
         int r_hi = rt < 0 ? 0 : rt / s + 1;
         if (r_hi > Hq) r_hi = Hq;
         if (r_lo > r_hi) r_lo = r_hi;
-        for (int b = 0; b < s; b++) {
+        for (int b = 0; b < s && b < k; b++) {
           float* d = xp + org + (c * S2 + a * s + b) * B * P;
           int q_lo = p - b > 0 ? (p - b + s - 1) / s : 0;
           int qt = W - 1 + p - b;
@@ -41,6 +41,13 @@ void sp_pad(const float* x, float* xp, int C, int H, int W, int p, int s, int Hq
             for (int q = 0; q < q_lo; q++) dr[q] = 0.0f;
             if (s == 1) {
               for (int q = q_lo; q < q_hi; q++) dr[q] = xr[q];
+            } else if (s == 2) {
+              int q = q_lo;
+              for (; q + 4 <= q_hi && 2 * q + 7 + b - p <= W - 1; q += 4) {
+                v128_t v0 = wasm_v128_load(xr + 2 * q), v1 = wasm_v128_load(xr + 2 * q + 4);
+                wasm_v128_store(dr + q, wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6));
+              }
+              for (; q < q_hi; q++) dr[q] = xr[2 * q];
             } else {
               for (int q = q_lo; q < q_hi; q++) dr[q] = xr[s * q];
             }
@@ -298,6 +305,20 @@ void sp_dx_crop(const float* ph, float* dx, int C, int H, int W, int p, int s, i
         if (s == 1) {
           const float* sr = ph + org + c * B * P + r * Wq + p;
           for (int w = 0; w < W; w++) dr[w] = sr[w];
+        } else if (s == 2) {
+          // dx[2j] = phase (p & 1) at j + (p >> 1), dx[2j + 1] = phase ((p + 1) & 1) at j + ((p + 1) >> 1).
+          const float* ea = ph + org + (c * 4 + a * 2 + (p & 1)) * B * P + r * Wq + (p >> 1);
+          const float* eb = ph + org + (c * 4 + a * 2 + ((p + 1) & 1)) * B * P + r * Wq + ((p + 1) >> 1);
+          int j = 0;
+          for (; 2 * j + 8 <= W; j += 4) {
+            v128_t va = wasm_v128_load(ea + j), vb = wasm_v128_load(eb + j);
+            wasm_v128_store(dr + 2 * j, wasm_i32x4_shuffle(va, vb, 0, 4, 1, 5));
+            wasm_v128_store(dr + 2 * j + 4, wasm_i32x4_shuffle(va, vb, 2, 6, 3, 7));
+          }
+          for (; 2 * j < W; j++) {
+            dr[2 * j] = ea[j];
+            if (2 * j + 1 < W) dr[2 * j + 1] = eb[j];
+          }
         } else {
           for (int b = 0; b < s; b++) {
             const float* sr = ph + org + (c * S2 + a * s + b) * B * P + r * Wq;
@@ -308,6 +329,10 @@ void sp_dx_crop(const float* ph, float* dx, int C, int H, int W, int p, int s, i
       }
     }
   }
+}
+
+static inline float hsum(v128_t a) {
+  return (wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1)) + (wasm_f32x4_extract_lane(a, 2) + wasm_f32x4_extract_lane(a, 3));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -326,21 +351,53 @@ void sp_dw(const float* xp, const float* dcp, int Cx, int Px, int Bx, int Cd, in
     for (int n = bi * blk; n < nend; n++) {
       const float* xn = xp + origin(n, Cx, Bx, Px);
       const float* dn = dcp + origin(n, Cd, Bd, Pd);
-      for (int e = 0; e < nent; e++) {
-        const float* d = dn + eo[e];
-        const float* xr = xn + ex[e];
-        v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
-        int t = 0;
-        for (; t + 16 <= L; t += 16) {
-          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(xr + t)));
-          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(d + t + 4), wasm_v128_load(xr + t + 4)));
-          a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(d + t + 8), wasm_v128_load(xr + t + 8)));
-          a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(d + t + 12), wasm_v128_load(xr + t + 12)));
+      int e = 0;
+      while (e < nent) {
+        if (e + 4 <= nent && eo[e + 3] == eo[e]) {
+          // Four entries of one output channel (entries come sorted by it): dc' loaded once for four products.
+          const float* d = dn + eo[e];
+          const float* x0 = xn + ex[e];
+          const float* x1 = xn + ex[e + 1];
+          const float* x2 = xn + ex[e + 2];
+          const float* x3 = xn + ex[e + 3];
+          v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+          int t = 0;
+          for (; t + 8 <= L; t += 8) {
+            v128_t u = wasm_v128_load(d + t), v = wasm_v128_load(d + t + 4);
+            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(u, wasm_v128_load(x0 + t)));
+            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(u, wasm_v128_load(x1 + t)));
+            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(u, wasm_v128_load(x2 + t)));
+            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(u, wasm_v128_load(x3 + t)));
+            b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(v, wasm_v128_load(x0 + t + 4)));
+            b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(v, wasm_v128_load(x1 + t + 4)));
+            b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(v, wasm_v128_load(x2 + t + 4)));
+            b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(v, wasm_v128_load(x3 + t + 4)));
+          }
+          if (t < L) {
+            v128_t u = wasm_v128_load(d + t);
+            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(u, wasm_v128_load(x0 + t)));
+            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(u, wasm_v128_load(x1 + t)));
+            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(u, wasm_v128_load(x2 + t)));
+            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(u, wasm_v128_load(x3 + t)));
+          }
+          pr[e] += (double)hsum(wasm_f32x4_add(a0, b0));
+          pr[e + 1] += (double)hsum(wasm_f32x4_add(a1, b1));
+          pr[e + 2] += (double)hsum(wasm_f32x4_add(a2, b2));
+          pr[e + 3] += (double)hsum(wasm_f32x4_add(a3, b3));
+          e += 4;
+          continue;
         }
-        for (; t < L; t += 4) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(xr + t)));
-        v128_t a = wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3));
-        float sum = (wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1)) + (wasm_f32x4_extract_lane(a, 2) + wasm_f32x4_extract_lane(a, 3));
-        pr[e] += (double)sum;
+        const float* d = dn + eo[e];
+        const float* x0 = xn + ex[e];
+        v128_t a0 = wasm_f32x4_splat(0.0f), b0 = a0;
+        int t = 0;
+        for (; t + 8 <= L; t += 8) {
+          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(x0 + t)));
+          b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(wasm_v128_load(d + t + 4), wasm_v128_load(x0 + t + 4)));
+        }
+        if (t < L) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(x0 + t)));
+        pr[e] += (double)hsum(wasm_f32x4_add(a0, b0));
+        e++;
       }
     }
   }
