@@ -10,5 +10,5 @@ export { NCHWC_DOMAIN, nchwcBlockSize } from './nchwc.js';
 export { SUPERMASK_KERNELS_URL, WASM_STACK_BYTES, createWasmPool, itemRange, loadSupermaskKernels, supermaskKernelsUnavailableReason } from './wasm-pool.js';
 export type { WasmPool, WasmPoolOptions } from './wasm-pool.js';
 export type { WasmModule } from './wasm-api.js';
-export { DW_BLOCK, filterDensity, sparseConvBnBackward, sparseConvBnForward } from './sparse-conv.js';
+export { filterDensity, sparseConvBnBackward, sparseConvBnForward } from './sparse-conv.js';
 export type { SparseConvAttrs, SparseConvBnBackwardInput, SparseConvBnBackwardOutput, SparseConvBnForwardInput, SparseConvBnForwardOutput } from './sparse-conv.js';

@@ -89,10 +89,8 @@ export function filterDensity(filter: Float32Array): number {
   return filter.length === 0 ? 0 : nz / filter.length;
 }
 
-/** Images a `sp_dw` partial sums over: fixed, so the thread split does not change dW. */
-export const DW_BLOCK = 8;
-/** A chunk of images spans at least this many floats per channel (long sweeps on small maps). */
-const CHUNK_FLOATS = 256;
+/** A chunk of images spans at least this many floats of output per plane (long sweeps on small maps). */
+const CHUNK_FLOATS = 192;
 
 const up4 = (v: number): number => (v + 3) & ~3;
 
@@ -111,20 +109,17 @@ interface Plan {
   wq: number;
   /** Phase planes per input channel (s * s). */
   s2: number;
-  /** Plane stride of xp and of the forward's flat output. */
-  px: number;
-  bx: number;
-  /** Front margin of dc' planes and their stride (also the dx phase planes'). */
+  /** Images per chunk, chunks, and a plane row's width (b * wq). */
+  b: number;
+  chunks: number;
+  wc: number;
+  /** Largest tap offset (floats) = the front margin of dc' planes. */
   f: number;
+  /** Plane strides: padded input, forward output, dc', dx phases. */
+  px: number;
+  po: number;
   pd: number;
-  bd: number;
-  /** Largest tap offset (floats). */
-  maxOff: number;
-}
-
-/** Images per chunk for planes of `plane` floats. */
-function chunkImages(plane: number, n: number): number {
-  return Math.max(1, Math.min(n, Math.ceil(CHUNK_FLOATS / plane)));
+  pdx: number;
 }
 
 function planOf(kernel: string, xShape: readonly number[], filterShape: readonly number[], a: SparseConvAttrs): Plan {
@@ -144,21 +139,22 @@ function planOf(kernel: string, xShape: readonly number[], filterShape: readonly
   if (oh < 1 || ow < 1) throw new Error(`${kernel}: a ${k}x${k} filter with padding ${p} does not fit a ${h}x${w} input`);
   const hq = Math.ceil(hp / s);
   const wq = Math.ceil(wp / s);
+  const b = Math.max(1, Math.min(n, Math.ceil(CHUNK_FLOATS / (oh * wq))));
+  const wc = b * wq;
   const kq = Math.floor((k - 1) / s);
-  const maxOff = kq * wq + kq;
-  const px = up4(hq * wq);
-  const pd = up4(maxOff + hq * wq + 4);
-  return { n, cin, h, w, k, cout, s, p, oh, ow, hq, wq, s2: s * s, px, bx: chunkImages(px, n), f: maxOff, pd, bd: chunkImages(pd, n), maxOff };
+  const f = kq * wc + kq;
+  return {
+    n, cin, h, w, k, cout, s, p, oh, ow, hq, wq, s2: s * s, b, chunks: Math.ceil(n / b), wc, f,
+    px: up4(hq * wc + f + 4),
+    po: up4(oh * wc),
+    pd: up4(f + hq * wc + 4),
+    pdx: up4(hq * wc),
+  };
 }
 
 function checkLength(kernel: string, name: string, v: Float32Array | undefined, length: number): Float32Array {
   if (!(v instanceof Float32Array) || v.length !== length) throw new Error(`${kernel}: ${name} must be a Float32Array of ${length} values, got ${v instanceof Float32Array ? v.length : typeof v}`);
   return v;
-}
-
-/** Bytes of a chunked plane buffer (+ slack floats read past the end, zeroed). */
-function planesBytes(n: number, planes: number, b: number, plane: number, slack: number): number {
-  return (Math.ceil(n / b) * b * planes * plane + slack) * 4;
 }
 
 /** Copies `src` into a fresh allocation; returns its byte offset. */
@@ -168,17 +164,17 @@ function put(pool: WasmPool, src: Float32Array | Int32Array): number {
   return at;
 }
 
-/** Allocates a plane buffer whose tail slack is zero (vector loads past the planes read finite zeros). */
-function allocPlanes(pool: WasmPool, n: number, planes: number, b: number, plane: number, slack: number): number {
-  const bytes = planesBytes(n, planes, b, plane, slack);
-  const at = pool.alloc(bytes);
-  pool.f32().fill(0, (at + bytes) / 4 - slack, (at + bytes) / 4);
+/** Allocates `planes` planes of `plane` floats per chunk, + 64 zero floats that vector loads past the end read. */
+function allocPlanes(pool: WasmPool, g: Plan, planes: number, plane: number): number {
+  const floats = g.chunks * planes * plane + 64;
+  const at = pool.alloc(floats * 4);
+  pool.f32().fill(0, at / 4 + floats - 64, at / 4 + floats);
   return at;
 }
 
 /** Entry lists for the forward correlation: per output channel, its nonzeros (plane * B * P + offset, value). */
 function forwardEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: number; idx: number; val: number } {
-  const { k, cin, cout, s, s2, wq, bx, px } = g;
+  const { k, cin, cout, s, s2, wc, px } = g;
   const count = new Int32Array(cout + 1);
   const nz: number[] = [];
   for (let q = 0; q < filter.length; q++) {
@@ -194,7 +190,6 @@ function forwardEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start:
   const i32 = pool.i32();
   const f32 = pool.f32();
   const fill = count.slice(0, cout);
-  const stride = bx * px;
   // filter index q = ((kh * k + kw) * cin + i) * cout + o: entries per o in (kh, kw, i) order.
   for (const q of nz) {
     const o = q % cout;
@@ -203,7 +198,7 @@ function forwardEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start:
     const kh = Math.floor(tap / k);
     const kw = tap % k;
     const j = fill[o]!++;
-    i32[idx / 4 + j] = (i * s2 + (kh % s) * s + (kw % s)) * stride + Math.floor(kh / s) * wq + Math.floor(kw / s);
+    i32[idx / 4 + j] = (i * s2 + (kh % s) * s + (kw % s)) * px + Math.floor(kh / s) * wc + Math.floor(kw / s);
     f32[val / 4 + j] = filter[q]!;
   }
   return { start, idx, val };
@@ -211,7 +206,7 @@ function forwardEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start:
 
 /** Entry lists for dx: per input channel i and phase (a, b), the taps (o, kh ≡ a, kw ≡ b) reading dc' at F - offset. */
 function dxEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: number; idx: number; val: number } {
-  const { k, cin, cout, s, s2, wq, bd, pd, f } = g;
+  const { k, cin, cout, s, s2, wc, pd, f } = g;
   const planes = cin * s2;
   const count = new Int32Array(planes + 1);
   const nz: number[] = [];
@@ -230,7 +225,6 @@ function dxEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: numb
   const i32 = pool.i32();
   const f32 = pool.f32();
   const fill = count.slice(0, planes);
-  const stride = bd * pd;
   for (const q of nz) {
     const o = q % cout;
     const i = Math.floor(q / cout) % cin;
@@ -238,7 +232,7 @@ function dxEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: numb
     const kh = Math.floor(tap / k);
     const kw = tap % k;
     const j = fill[i * s2 + (kh % s) * s + (kw % s)]!++;
-    i32[idx / 4 + j] = o * stride + f - (Math.floor(kh / s) * wq + Math.floor(kw / s));
+    i32[idx / 4 + j] = o * pd + f - (Math.floor(kh / s) * wc + Math.floor(kw / s));
     f32[val / 4 + j] = filter[q]!;
   }
   return { start, idx, val };
@@ -246,8 +240,8 @@ function dxEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: numb
 
 /** Pads and phase-splits x (already in the memory at `xAt`) into fresh planes; returns their offset. */
 function padInput(pool: WasmPool, xAt: number, g: Plan): number {
-  const xp = allocPlanes(pool, g.n, g.cin * g.s2, g.bx, g.px, g.maxOff + 64);
-  pool.run('sp_pad', [xAt, xp, g.cin, g.h, g.w, g.p, g.s, g.k, g.hq, g.wq, g.px, g.bx], g.n);
+  const xp = allocPlanes(pool, g, g.cin * g.s2, g.px);
+  pool.run('sp_pad', [xAt, xp, g.n, g.cin, g.h, g.w, g.p, g.s, g.k, g.hq, g.wq, g.px, g.b], g.chunks);
   return xp;
 }
 
@@ -271,14 +265,13 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
   const xAt = put(pool, input.x);
   const xp = padInput(pool, xAt, g);
   const e = forwardEntries(pool, input.filter, g);
-  const out = pool.alloc(planesBytes(n, cout, g.bx, g.px, 64));
-  const chunks = Math.ceil(n / g.bx);
-  pool.run('sp_conv', [xp, out, cin * g.s2, cout, g.px, g.bx, n, oh * g.wq, e.start, e.idx, e.val], chunks);
+  const out = allocPlanes(pool, g, cout, g.po);
+  pool.run('sp_conv', [xp, out, cin * g.s2, g.px, cout, g.po, oh * g.wc, e.start, e.idx, e.val], g.chunks);
   let mean: Float32Array;
   let variance: Float32Array;
   if (a.mode === 'batch') {
     const part = pool.alloc(n * cout * 16);
-    pool.run('sp_bn_stats', [out, part, cout, g.px, g.bx, oh, ow, g.wq], n);
+    pool.run('sp_bn_stats', [out, part, cout, g.po, g.b, oh, ow, g.wq], n);
     const f64 = pool.f64();
     mean = new Float32Array(cout);
     variance = new Float32Array(cout);
@@ -305,7 +298,7 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
   const skipAt = input.skip ? put(pool, input.skip) : 0;
   const yAt = pool.alloc(outLen * 4);
   const xhatAt = pool.alloc(outLen * 4);
-  pool.run('sp_bn_apply', [out, skipAt, yAt, xhatAt, meanAt, invAt, cout, g.px, g.bx, oh, ow, g.wq, a.relu ? 1 : 0], n);
+  pool.run('sp_bn_apply', [out, skipAt, yAt, xhatAt, meanAt, invAt, cout, g.po, g.b, oh, ow, g.wq, a.relu ? 1 : 0], n);
   const f32 = pool.f32();
   return {
     y: f32.slice(yAt / 4, yAt / 4 + outLen),
@@ -359,18 +352,18 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
     mgAt = put(pool, mg);
     mgxAt = put(pool, mgx);
   }
-  const dcp = allocPlanes(pool, n, cout, g.bd, g.pd, g.f + 64);
+  const dcp = allocPlanes(pool, g, cout, g.pd);
   const dcd = input.gradMask ? 0 : pool.alloc(outLen * 4);
   const dskip = input.skip ? pool.alloc(outLen * 4) : 0;
-  pool.run('sp_bn_back_dc', [dyAt, yAt, xhatAt, invAt, mgAt, mgxAt, dcp, dcd, dskip, cout, oh, ow, g.wq, g.f, g.pd, g.bd, a.relu ? 1 : 0, batch ? 1 : 0], n);
+  pool.run('sp_bn_back_dc', [dyAt, yAt, xhatAt, invAt, mgAt, mgxAt, dcp, dcd, dskip, n, cout, oh, ow, g.wq, g.f, g.pd, g.b, a.relu ? 1 : 0, batch ? 1 : 0], g.chunks);
   // dx: correlation from dc' to the phase planes of the padded input's gradient, then crop.
   const e = dxEntries(pool, input.filter, g);
   const planes = cin * g.s2;
-  const dxp = pool.alloc(planesBytes(n, planes, g.bd, g.pd, 64));
-  pool.run('sp_conv', [dcp, dxp, cout, planes, g.pd, g.bd, n, g.hq * g.wq, e.start, e.idx, e.val], Math.ceil(n / g.bd));
+  const dxp = allocPlanes(pool, g, planes, g.pdx);
+  pool.run('sp_conv', [dcp, dxp, cout, g.pd, planes, g.pdx, g.hq * g.wc, e.start, e.idx, e.val], g.chunks);
   const dxLen = n * cin * h * w;
   const dxAt = pool.alloc(dxLen * 4);
-  pool.run('sp_dx_crop', [dxp, dxAt, cin, h, w, g.p, g.s, g.wq, g.pd, g.bd], n);
+  pool.run('sp_dx_crop', [dxp, dxAt, cin, h, w, g.p, g.s, g.wq, g.pdx, g.b], n);
   let dfilter: Float32Array | undefined;
   if (input.gradMask) dfilter = filterGradAtSupport(pool, input.x, input.gradMask, g, dcp);
   const f32 = pool.f32();
@@ -381,9 +374,9 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
   return result;
 }
 
-/** dfilter where gradMask != 0: one dot product per support entry and image, partial sums per block of images. */
+/** dfilter where gradMask != 0: one dot product per support entry and chunk of images, partials summed in chunk order. */
 function filterGradAtSupport(pool: WasmPool, x: Float32Array, gradMask: Float32Array, g: Plan, dcp: number): Float32Array {
-  const { k, cin, cout, s, s2, wq, n } = g;
+  const { k, cin, cout, s, s2, wc } = g;
   // Entries ordered by output channel (sp_dw reuses dc' over runs of one channel), then in filter order.
   const perChannel = new Int32Array(cout + 1);
   let nent = 0;
@@ -410,12 +403,12 @@ function filterGradAtSupport(pool: WasmPool, x: Float32Array, gradMask: Float32A
     const tap = Math.floor(q / (cout * cin));
     const kh = Math.floor(tap / k);
     const kw = tap % k;
-    i32[eo / 4 + j] = o * g.bd * g.pd + g.f;
-    i32[ex / 4 + j] = (i * s2 + (kh % s) * s + (kw % s)) * g.bx * g.px + Math.floor(kh / s) * wq + Math.floor(kw / s);
+    i32[eo / 4 + j] = o * g.pd + g.f;
+    i32[ex / 4 + j] = (i * s2 + (kh % s) * s + (kw % s)) * g.px + Math.floor(kh / s) * wc + Math.floor(kw / s);
   }
-  const blocks = Math.ceil(n / DW_BLOCK);
+  const blocks = g.chunks;
   const part = pool.alloc(blocks * nent * 8);
-  pool.run('sp_dw', [xp, dcp, cin * s2, g.px, g.bx, cout, g.pd, g.bd, n, up4(g.oh * wq), nent, eo, ex, part, DW_BLOCK], blocks);
+  pool.run('sp_dw', [xp, dcp, cin * s2, g.px, cout, g.pd, up4(g.oh * wc), nent, eo, ex, part], blocks);
   const f64 = pool.f64();
   for (let j = 0; j < nent; j++) {
     let sum = 0;

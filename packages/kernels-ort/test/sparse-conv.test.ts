@@ -78,7 +78,7 @@ const unit = (p: Partial<UnitCase>): UnitCase => ({ n: 2, cin: 3, h: 8, w: 8, k:
 const CASES: [string, UnitCase, number][] = [
   ['3x3 s1 p1 7x9 3->20 skip relu', unit({ n: 2, cin: 3, cout: 20, h: 7, w: 9, skip: true }), 0.5],
   ['3x3 s1 p1 16x16 20->20 batch 5', unit({ n: 5, cin: 20, cout: 20, h: 16, w: 16 }), 0.1],
-  ['3x3 s1 p1 4x4 40->40 batch 5 (chunked images)', unit({ n: 5, cin: 40, cout: 40, h: 4, w: 4, skip: true }), 0.1],
+  ['3x3 s1 p1 4x4 40->40 batch 11 (chunks of 8, the last partial)', unit({ n: 11, cin: 40, cout: 40, h: 4, w: 4, skip: true }), 0.1],
   ['3x3 s1 p1 8x8 20->40 running no relu', unit({ n: 2, cin: 20, cout: 40, mode: 'running', relu: false }), 0.05],
   ['3x3 s2 p1 16x16 20->40', unit({ n: 2, cin: 20, cout: 40, h: 16, w: 16, stride: 2 }), 0.1],
   ['3x3 s2 p1 7x9 3->3 running skip', unit({ n: 5, cin: 3, cout: 3, h: 7, w: 9, stride: 2, mode: 'running', skip: true }), 1.0],

@@ -1,26 +1,30 @@
 // Sparse (mask-aware) convolution + batch-norm unit kernels (see src/sparse-conv.ts for the layouts).
 // Freestanding: no libc, no local arrays, no address-taken locals (no linear-memory stack).
 //
-// Plane layout ("chunked"): a buffer of C planes per image, images in chunks of B, each plane P floats:
-// plane c of image n starts at (n / B) * C * B * P + c * B * P + (n % B) * P. The planes of one channel of
-// a chunk's images follow each other, so a flat correlation runs over a chunk's images in one sweep.
+// Plane layout ("row-interleaved chunks"): images in chunks of B; a buffer holds C planes per chunk, each P floats
+// (chunk c at c * C * P, its plane i at + i * P); a plane's row r (width Wc = B * Wq) holds the rows r of the chunk's
+// images side by side: image j = n % B at columns [j * Wq, (j + 1) * Wq). A flat correlation over a plane (flat
+// index t = r * Wc + column) thus covers the chunk's images in one sweep, small maps included.
 #include <wasm_simd128.h>
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
-static inline int origin(int n, int C, int B, int P) { return (n / B) * C * B * P + (n % B) * P; }
+static inline float hsum(v128_t a) {
+  return (wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1)) + (wasm_f32x4_extract_lane(a, 2) + wasm_f32x4_extract_lane(a, 3));
+}
 
 // ---------------------------------------------------------------------------------------------------------
-// Padding and phase split: x dense [N][C][H][W] -> xp planes (C * s * s per image), phase (a, b) of channel c
-// is plane c * s * s + a * s + b: xp[r][q] = x[s r + a - p][s q + b - p] (0 outside), r < Hq, q < Wq, zeros
-// from Hq * Wq to P. Phases no tap of a k x k filter reads (a or b >= k) are left unwritten. Items: images.
+// Padding and phase split: x dense [N][C][H][W] -> xp (C * s * s planes per chunk), phase (a, b) of channel c is
+// plane c * s * s + a * s + b: image j's xp[r][q] = x[s r + a - p][s q + b - p] (0 outside), r < Hq, q < Wq;
+// zeros for the chunk's missing images and from Hq * Wc to P. Phases no tap of a k x k filter reads (a or b >= k)
+// are left unwritten. Items: chunks.
 EXPORT("sp_pad")
-void sp_pad(const float* x, float* xp, int C, int H, int W, int p, int s, int k, int Hq, int Wq, int P, int B, int n0, int n1) {
-  int S2 = s * s, CP = C * S2;
-  for (int n = n0; n < n1; n++) {
-    int org = origin(n, CP, B, P);
+void sp_pad(const float* x, float* xp, int N, int C, int H, int W, int p, int s, int k, int Hq, int Wq, int P, int B, int c0, int c1) {
+  int S2 = s * s, Wc = B * Wq;
+  for (int ch = c0; ch < c1; ch++) {
+    int nb = N - ch * B;
+    if (nb > B) nb = B;
     for (int c = 0; c < C; c++) {
-      const float* xs = x + (n * C + c) * H * W;
       for (int a = 0; a < s && a < k; a++) {
         int r_lo = p - a > 0 ? (p - a + s - 1) / s : 0;
         int rt = H - 1 + p - a;
@@ -28,32 +32,38 @@ void sp_pad(const float* x, float* xp, int C, int H, int W, int p, int s, int k,
         if (r_hi > Hq) r_hi = Hq;
         if (r_lo > r_hi) r_lo = r_hi;
         for (int b = 0; b < s && b < k; b++) {
-          float* d = xp + org + (c * S2 + a * s + b) * B * P;
+          float* d = xp + (ch * C * S2 + c * S2 + a * s + b) * P;
           int q_lo = p - b > 0 ? (p - b + s - 1) / s : 0;
           int qt = W - 1 + p - b;
           int q_hi = qt < 0 ? 0 : qt / s + 1;
           if (q_hi > Wq) q_hi = Wq;
           if (q_lo > q_hi) q_lo = q_hi;
-          for (int t = 0; t < r_lo * Wq; t++) d[t] = 0.0f;
+          for (int t = 0; t < r_lo * Wc; t++) d[t] = 0.0f;
           for (int r = r_lo; r < r_hi; r++) {
-            float* dr = d + r * Wq;
-            const float* xr = xs + (s * r + a - p) * W + b - p;  // xr[s q] = x[.][s q + b - p]
-            for (int q = 0; q < q_lo; q++) dr[q] = 0.0f;
-            if (s == 1) {
-              for (int q = q_lo; q < q_hi; q++) dr[q] = xr[q];
-            } else if (s == 2) {
-              int q = q_lo;
-              for (; q + 4 <= q_hi && 2 * q + 7 + b - p <= W - 1; q += 4) {
-                v128_t v0 = wasm_v128_load(xr + 2 * q), v1 = wasm_v128_load(xr + 2 * q + 4);
-                wasm_v128_store(dr + q, wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6));
+            for (int j = 0; j < B; j++) {
+              float* dr = d + r * Wc + j * Wq;
+              if (j >= nb) {
+                for (int q = 0; q < Wq; q++) dr[q] = 0.0f;
+                continue;
               }
-              for (; q < q_hi; q++) dr[q] = xr[2 * q];
-            } else {
-              for (int q = q_lo; q < q_hi; q++) dr[q] = xr[s * q];
+              const float* xr = x + ((ch * B + j) * C + c) * H * W + (s * r + a - p) * W + b - p;  // xr[s q]
+              for (int q = 0; q < q_lo; q++) dr[q] = 0.0f;
+              if (s == 1) {
+                for (int q = q_lo; q < q_hi; q++) dr[q] = xr[q];
+              } else if (s == 2) {
+                int q = q_lo;
+                for (; q + 4 <= q_hi && 2 * q + 7 + b - p <= W - 1; q += 4) {
+                  v128_t v0 = wasm_v128_load(xr + 2 * q), v1 = wasm_v128_load(xr + 2 * q + 4);
+                  wasm_v128_store(dr + q, wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6));
+                }
+                for (; q < q_hi; q++) dr[q] = xr[2 * q];
+              } else {
+                for (int q = q_lo; q < q_hi; q++) dr[q] = xr[s * q];
+              }
+              for (int q = q_hi; q < Wq; q++) dr[q] = 0.0f;
             }
-            for (int q = q_hi; q < Wq; q++) dr[q] = 0.0f;
           }
-          for (int t = r_hi * Wq; t < P; t++) d[t] = 0.0f;
+          for (int t = r_hi * Wc; t < P; t++) d[t] = 0.0f;
         }
       }
     }
@@ -62,10 +72,10 @@ void sp_pad(const float* x, float* xp, int C, int H, int W, int p, int s, int k,
 
 // ---------------------------------------------------------------------------------------------------------
 // Flat sparse correlation over chunks: for every chunk c in [c0, c1) and destination plane o,
-//   dst[o][T] = sum_{j in start[o] .. start[o+1]} val[j] * src[idx[j] + T],  T in [0, (nb - 1) * P + L)
-// (rounded up to 4), relative to the chunk's base in both buffers (src has Cs planes, dst Cd planes, both of
-// stride P, chunk of B images, nb images in the last one). idx[j] = source plane * B * P + offset.
-// Every output element sums its entries in list order, whatever the blocking: bit-equal over any split.
+//   dst[o][t] = sum_{j in start[o] .. start[o+1]} val[j] * src[idx[j] + t],  t in [0, L) (rounded up to 4),
+// relative to the chunk's base in both buffers (src: Cs planes of stride Ps, dst: Cd planes of stride Pd).
+// idx[j] = source plane * Ps + offset. Every output element sums its entries in list order, whatever the blocking
+// and the split: bit-equal results over any split.
 #define ACC8_STEP(b, w)                                                   \
   a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(w, wasm_v128_load(b)));          \
   a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(w, wasm_v128_load(b + 4)));      \
@@ -77,16 +87,14 @@ void sp_pad(const float* x, float* xp, int C, int H, int W, int p, int s, int k,
   a7 = wasm_f32x4_add(a7, wasm_f32x4_mul(w, wasm_v128_load(b + 28)));
 
 EXPORT("sp_conv")
-void sp_conv(const float* src, float* dst, int Cs, int Cd, int P, int B, int N, int L,
+void sp_conv(const float* src, float* dst, int Cs, int Ps, int Cd, int Pd, int L,
              const int* start, const int* idx, const float* val, int c0, int c1) {
+  int tend = (L + 3) & ~3;
   for (int c = c0; c < c1; c++) {
-    int nb = N - c * B;
-    if (nb > B) nb = B;
-    int tend = ((nb - 1) * P + L + 3) & ~3;
-    const float* sc = src + c * Cs * B * P;
-    float* dc = dst + c * Cd * B * P;
+    const float* sc = src + c * Cs * Ps;
+    float* dc = dst + c * Cd * Pd;
     for (int o = 0; o < Cd; o++) {
-      float* y = dc + o * B * P;
+      float* y = dc + o * Pd;
       int s = start[o], e = start[o + 1];
       int t = 0;
       for (; t + 32 <= tend; t += 32) {
@@ -135,14 +143,15 @@ void sp_conv(const float* src, float* dst, int Cs, int Cd, int P, int B, int N, 
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Batch-norm statistics of the flat conv output (C planes of stride P, chunk B, flat width Wf, OH x OW valid):
+// Batch-norm statistics of the flat conv output (C planes of stride P, chunks of B, image width Wq, OH x OW valid):
 // part[(n C + o) * 2 + {0, 1}] = float64 sum of c and of c^2 over image n, channel o. Items: images.
 EXPORT("sp_bn_stats")
-void sp_bn_stats(const float* out, double* part, int C, int P, int B, int OH, int OW, int Wf, int n0, int n1) {
+void sp_bn_stats(const float* out, double* part, int C, int P, int B, int OH, int OW, int Wq, int n0, int n1) {
+  int Wf = B * Wq;
   for (int n = n0; n < n1; n++) {
-    int org = origin(n, C, B, P);
+    int org = (n / B) * C * P + (n % B) * Wq;
     for (int o = 0; o < C; o++) {
-      const float* r = out + org + o * B * P;
+      const float* r = out + org + o * P;
       v128_t s0 = wasm_f64x2_splat(0.0), s1 = s0, q0 = s0, q1 = s0;
       double st = 0.0, qt = 0.0;
       for (int oh = 0; oh < OH; oh++) {
@@ -174,12 +183,13 @@ void sp_bn_stats(const float* out, double* part, int C, int P, int B, int OH, in
 // [N][C][OH][OW] (skip 0: none). Items: images.
 EXPORT("sp_bn_apply")
 void sp_bn_apply(const float* out, const float* skip, float* y, float* xhat, const float* mean, const float* invstd,
-                 int C, int P, int B, int OH, int OW, int Wf, int relu, int n0, int n1) {
+                 int C, int P, int B, int OH, int OW, int Wq, int relu, int n0, int n1) {
   v128_t zero = wasm_f32x4_splat(0.0f);
+  int Wf = B * Wq;
   for (int n = n0; n < n1; n++) {
-    int org = origin(n, C, B, P);
+    int org = (n / B) * C * P + (n % B) * Wq;
     for (int o = 0; o < C; o++) {
-      const float* r = out + org + o * B * P;
+      const float* r = out + org + o * P;
       int d = (n * C + o) * OH * OW;
       float m = mean[o], is = invstd[o];
       v128_t mv = wasm_f32x4_splat(m), iv = wasm_f32x4_splat(is);
@@ -243,72 +253,81 @@ void sp_bn_back_reduce(const float* dy, const float* y, const float* xhat, doubl
 }
 
 // dc from dy: batch: dc = (g - mg - xhat * mgx) * invstd; running: dc = g * invstd. Written (each when its
-// pointer is not 0) as flat planes dcp (C planes of stride P, chunk B, F zeros in front, rows of width Wf with
-// zero garbage columns, zeros up to P), dense dcd [N][C][OH][OW], and dskip = g dense. Items: images.
+// pointer is not 0) as flat planes dcp (C planes of stride P per chunk of B images, image width Wq, F zeros in front,
+// zero garbage columns, zero columns for the chunk's missing images, zeros up to P), dense dcd [N][C][OH][OW] and
+// dskip = g dense. Items: chunks.
 EXPORT("sp_bn_back_dc")
 void sp_bn_back_dc(const float* dy, const float* y, const float* xhat, const float* invstd, const float* mg, const float* mgx,
-                   float* dcp, float* dcd, float* dskip, int C, int OH, int OW, int Wf, int F, int P, int B,
-                   int relu, int batch, int n0, int n1) {
+                   float* dcp, float* dcd, float* dskip, int N, int C, int OH, int OW, int Wq, int F, int P, int B,
+                   int relu, int batch, int c0, int c1) {
   v128_t zero = wasm_f32x4_splat(0.0f);
-  int HW = OH * OW;
-  for (int n = n0; n < n1; n++) {
+  int HW = OH * OW, Wc = B * Wq;
+  for (int ch = c0; ch < c1; ch++) {
+    int nb = N - ch * B;
+    if (nb > B) nb = B;
     for (int o = 0; o < C; o++) {
-      int b = (n * C + o) * HW;
       float is = invstd[o], m1 = batch ? mg[o] : 0.0f, m2 = batch ? mgx[o] : 0.0f;
       v128_t iv = wasm_f32x4_splat(is), m1v = wasm_f32x4_splat(m1), m2v = wasm_f32x4_splat(m2);
-      float* d = dcp ? dcp + origin(n, C, B, P) + o * B * P : 0;
+      float* d = dcp ? dcp + (ch * C + o) * P : 0;
       if (d) {
         for (int t = 0; t < F; t++) d[t] = 0.0f;
         d += F;
+        for (int t = OH * Wc; t < P - F; t++) d[t] = 0.0f;
       }
-      for (int oh = 0; oh < OH; oh++) {
-        int rb = b + oh * OW;
-        float* dr = d ? d + oh * Wf : 0;
-        int ow = 0;
-        for (; ow + 4 <= OW; ow += 4) {
-          v128_t g = wasm_v128_load(dy + rb + ow);
-          if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(wasm_v128_load(y + rb + ow), zero));
-          if (dskip) wasm_v128_store(dskip + rb + ow, g);
-          v128_t v;
-          if (batch) v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_sub(g, m1v), wasm_f32x4_mul(wasm_v128_load(xhat + rb + ow), m2v)), iv);
-          else v = wasm_f32x4_mul(g, iv);
-          if (dr) wasm_v128_store(dr + ow, v);
-          if (dcd) wasm_v128_store(dcd + rb + ow, v);
+      for (int j = 0; j < B; j++) {
+        if (j >= nb) {
+          if (d) for (int oh = 0; oh < OH; oh++) for (int q = 0; q < Wq; q++) d[oh * Wc + j * Wq + q] = 0.0f;
+          continue;
         }
-        for (; ow < OW; ow++) {
-          float g = dy[rb + ow];
-          if (relu && !(y[rb + ow] > 0.0f)) g = 0.0f;
-          if (dskip) dskip[rb + ow] = g;
-          float v = batch ? ((g - m1) - xhat[rb + ow] * m2) * is : g * is;
-          if (dr) dr[ow] = v;
-          if (dcd) dcd[rb + ow] = v;
+        int b = ((ch * B + j) * C + o) * HW;
+        for (int oh = 0; oh < OH; oh++) {
+          int rb = b + oh * OW;
+          float* dr = d ? d + oh * Wc + j * Wq : 0;
+          int ow = 0;
+          for (; ow + 4 <= OW; ow += 4) {
+            v128_t g = wasm_v128_load(dy + rb + ow);
+            if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(wasm_v128_load(y + rb + ow), zero));
+            if (dskip) wasm_v128_store(dskip + rb + ow, g);
+            v128_t v;
+            if (batch) v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_sub(g, m1v), wasm_f32x4_mul(wasm_v128_load(xhat + rb + ow), m2v)), iv);
+            else v = wasm_f32x4_mul(g, iv);
+            if (dr) wasm_v128_store(dr + ow, v);
+            if (dcd) wasm_v128_store(dcd + rb + ow, v);
+          }
+          for (; ow < OW; ow++) {
+            float g = dy[rb + ow];
+            if (relu && !(y[rb + ow] > 0.0f)) g = 0.0f;
+            if (dskip) dskip[rb + ow] = g;
+            float v = batch ? ((g - m1) - xhat[rb + ow] * m2) * is : g * is;
+            if (dr) dr[ow] = v;
+            if (dcd) dcd[rb + ow] = v;
+          }
+          if (dr) for (; ow < Wq; ow++) dr[ow] = 0.0f;
         }
-        if (dr) for (; ow < Wf; ow++) dr[ow] = 0.0f;
       }
-      if (d) for (int t = OH * Wf; t < P - F; t++) d[t] = 0.0f;
     }
   }
 }
 
-// dx phase planes (C * s * s planes of stride P, chunk B, flat width Wq) -> dense dx [N][C][H][W]:
+// dx phase planes (C * s * s planes of stride P per chunk of B images, image width Wq) -> dense dx [N][C][H][W]:
 // dx[h][w] = phase ((h + p) % s, (w + p) % s) at ((h + p) / s, (w + p) / s). Items: images.
 EXPORT("sp_dx_crop")
 void sp_dx_crop(const float* ph, float* dx, int C, int H, int W, int p, int s, int Wq, int P, int B, int n0, int n1) {
-  int S2 = s * s;
+  int S2 = s * s, Wc = B * Wq;
   for (int n = n0; n < n1; n++) {
-    int org = origin(n, C * S2, B, P);
+    int org = (n / B) * C * S2 * P + (n % B) * Wq;
     for (int c = 0; c < C; c++) {
       float* d = dx + (n * C + c) * H * W;
       for (int h = 0; h < H; h++) {
         int a = (h + p) % s, r = (h + p) / s;
         float* dr = d + h * W;
         if (s == 1) {
-          const float* sr = ph + org + c * B * P + r * Wq + p;
+          const float* sr = ph + org + c * P + r * Wc + p;
           for (int w = 0; w < W; w++) dr[w] = sr[w];
         } else if (s == 2) {
           // dx[2j] = phase (p & 1) at j + (p >> 1), dx[2j + 1] = phase ((p + 1) & 1) at j + ((p + 1) >> 1).
-          const float* ea = ph + org + (c * 4 + a * 2 + (p & 1)) * B * P + r * Wq + (p >> 1);
-          const float* eb = ph + org + (c * 4 + a * 2 + ((p + 1) & 1)) * B * P + r * Wq + ((p + 1) >> 1);
+          const float* ea = ph + org + (c * 4 + a * 2 + (p & 1)) * P + r * Wc + (p >> 1);
+          const float* eb = ph + org + (c * 4 + a * 2 + ((p + 1) & 1)) * P + r * Wc + ((p + 1) >> 1);
           int j = 0;
           for (; 2 * j + 8 <= W; j += 4) {
             v128_t va = wasm_v128_load(ea + j), vb = wasm_v128_load(eb + j);
@@ -321,7 +340,7 @@ void sp_dx_crop(const float* ph, float* dx, int C, int H, int W, int p, int s, i
           }
         } else {
           for (int b = 0; b < s; b++) {
-            const float* sr = ph + org + (c * S2 + a * s + b) * B * P + r * Wq;
+            const float* sr = ph + org + (c * S2 + a * s + b) * P + r * Wc;
             int w = ((b - p) % s + s) % s;  // first w with (w + p) % s == b
             for (; w < W; w += s) dr[w] = sr[(w + p) / s];
           }
@@ -331,74 +350,64 @@ void sp_dx_crop(const float* ph, float* dx, int C, int H, int W, int p, int s, i
   }
 }
 
-static inline float hsum(v128_t a) {
-  return (wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1)) + (wasm_f32x4_extract_lane(a, 2) + wasm_f32x4_extract_lane(a, 3));
-}
-
 // ---------------------------------------------------------------------------------------------------------
-// dW at a support: for every entry e, part[blk * nent + e] = sum over the block's images n (in order) of the
-// float32 dot product sum_{t < L} dcp[n][eo[e] + t] * xp[n][ex[e] + t] (eo = o * B * Pd + F: dc' planes with zero
-// garbage columns; ex = plane * Bx * Px + offset). Items: blocks of `blk` images (fixed, so the split does not
-// change the sums). L is a multiple of 4.
+// dW at a support: for every entry e and chunk ch, part[ch * nent + e] = the float32 dot product over the chunk's
+// planes sum_{t < L} dcp[eo[e] + t] * xp[ex[e] + t] (eo = o * Pd + F: dc' planes with zero garbage columns, ex =
+// plane * Px + offset, both relative to the chunk). Items: chunks (fixed by the shape, so the split does not change
+// the sums). L is a multiple of 4. Entries come sorted by output channel: runs of four share their dc' loads.
 EXPORT("sp_dw")
-void sp_dw(const float* xp, const float* dcp, int Cx, int Px, int Bx, int Cd, int Pd, int Bd, int N, int L,
-           int nent, const int* eo, const int* ex, double* part, int blk, int b0, int b1) {
-  for (int bi = b0; bi < b1; bi++) {
-    double* pr = part + bi * nent;
-    for (int e = 0; e < nent; e++) pr[e] = 0.0;
-    int nend = (bi + 1) * blk;
-    if (nend > N) nend = N;
-    for (int n = bi * blk; n < nend; n++) {
-      const float* xn = xp + origin(n, Cx, Bx, Px);
-      const float* dn = dcp + origin(n, Cd, Bd, Pd);
-      int e = 0;
-      while (e < nent) {
-        if (e + 4 <= nent && eo[e + 3] == eo[e]) {
-          // Four entries of one output channel (entries come sorted by it): dc' loaded once for four products.
-          const float* d = dn + eo[e];
-          const float* x0 = xn + ex[e];
-          const float* x1 = xn + ex[e + 1];
-          const float* x2 = xn + ex[e + 2];
-          const float* x3 = xn + ex[e + 3];
-          v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-          int t = 0;
-          for (; t + 8 <= L; t += 8) {
-            v128_t u = wasm_v128_load(d + t), v = wasm_v128_load(d + t + 4);
-            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(u, wasm_v128_load(x0 + t)));
-            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(u, wasm_v128_load(x1 + t)));
-            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(u, wasm_v128_load(x2 + t)));
-            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(u, wasm_v128_load(x3 + t)));
-            b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(v, wasm_v128_load(x0 + t + 4)));
-            b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(v, wasm_v128_load(x1 + t + 4)));
-            b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(v, wasm_v128_load(x2 + t + 4)));
-            b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(v, wasm_v128_load(x3 + t + 4)));
-          }
-          if (t < L) {
-            v128_t u = wasm_v128_load(d + t);
-            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(u, wasm_v128_load(x0 + t)));
-            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(u, wasm_v128_load(x1 + t)));
-            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(u, wasm_v128_load(x2 + t)));
-            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(u, wasm_v128_load(x3 + t)));
-          }
-          pr[e] += (double)hsum(wasm_f32x4_add(a0, b0));
-          pr[e + 1] += (double)hsum(wasm_f32x4_add(a1, b1));
-          pr[e + 2] += (double)hsum(wasm_f32x4_add(a2, b2));
-          pr[e + 3] += (double)hsum(wasm_f32x4_add(a3, b3));
-          e += 4;
-          continue;
-        }
+void sp_dw(const float* xp, const float* dcp, int Cx, int Px, int Cd, int Pd, int L,
+           int nent, const int* eo, const int* ex, double* part, int c0, int c1) {
+  for (int ch = c0; ch < c1; ch++) {
+    double* pr = part + ch * nent;
+    const float* xn = xp + ch * Cx * Px;
+    const float* dn = dcp + ch * Cd * Pd;
+    int e = 0;
+    while (e < nent) {
+      if (e + 4 <= nent && eo[e + 3] == eo[e]) {
         const float* d = dn + eo[e];
         const float* x0 = xn + ex[e];
-        v128_t a0 = wasm_f32x4_splat(0.0f), b0 = a0;
+        const float* x1 = xn + ex[e + 1];
+        const float* x2 = xn + ex[e + 2];
+        const float* x3 = xn + ex[e + 3];
+        v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         int t = 0;
         for (; t + 8 <= L; t += 8) {
-          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(x0 + t)));
-          b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(wasm_v128_load(d + t + 4), wasm_v128_load(x0 + t + 4)));
+          v128_t u = wasm_v128_load(d + t), v = wasm_v128_load(d + t + 4);
+          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(u, wasm_v128_load(x0 + t)));
+          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(u, wasm_v128_load(x1 + t)));
+          a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(u, wasm_v128_load(x2 + t)));
+          a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(u, wasm_v128_load(x3 + t)));
+          b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(v, wasm_v128_load(x0 + t + 4)));
+          b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(v, wasm_v128_load(x1 + t + 4)));
+          b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(v, wasm_v128_load(x2 + t + 4)));
+          b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(v, wasm_v128_load(x3 + t + 4)));
         }
-        if (t < L) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(x0 + t)));
-        pr[e] += (double)hsum(wasm_f32x4_add(a0, b0));
-        e++;
+        if (t < L) {
+          v128_t u = wasm_v128_load(d + t);
+          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(u, wasm_v128_load(x0 + t)));
+          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(u, wasm_v128_load(x1 + t)));
+          a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(u, wasm_v128_load(x2 + t)));
+          a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(u, wasm_v128_load(x3 + t)));
+        }
+        pr[e] = (double)hsum(wasm_f32x4_add(a0, b0));
+        pr[e + 1] = (double)hsum(wasm_f32x4_add(a1, b1));
+        pr[e + 2] = (double)hsum(wasm_f32x4_add(a2, b2));
+        pr[e + 3] = (double)hsum(wasm_f32x4_add(a3, b3));
+        e += 4;
+        continue;
       }
+      const float* d = dn + eo[e];
+      const float* x0 = xn + ex[e];
+      v128_t a0 = wasm_f32x4_splat(0.0f), b0 = a0;
+      int t = 0;
+      for (; t + 8 <= L; t += 8) {
+        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(x0 + t)));
+        b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(wasm_v128_load(d + t + 4), wasm_v128_load(x0 + t + 4)));
+      }
+      if (t < L) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + t), wasm_v128_load(x0 + t)));
+      pr[e] = (double)hsum(wasm_f32x4_add(a0, b0));
+      e++;
     }
   }
 }
