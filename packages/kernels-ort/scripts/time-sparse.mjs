@@ -62,7 +62,7 @@ const best = (fn) => {
 console.log(`load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}; batch ${N}, density ${D}, 1 thread, best of ${reps}`);
 const rows = [];
 let step = [0, 0, 0];
-for (const [name, cin, cout, size, k, stride, pad, count] of UNITS) {
+for (const [name, cin, cout, size, k, stride, pad, count] of UNITS.filter((u) => !process.env.UNIT || u[0].includes(process.env.UNIT))) {
   const x = uniform(N * cin * size * size, 1);
   const filter = uniform(k * k * cin * cout, 2);
   const keep = uniform(filter.length, 3, 0, 1);

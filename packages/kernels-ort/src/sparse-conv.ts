@@ -148,7 +148,7 @@ function planOf(kernel: string, xShape: readonly number[], filterShape: readonly
     px: up4(hq * wc + f + 4),
     po: up4(oh * wc),
     pd: up4(f + hq * wc + 4),
-    pdx: up4(hq * wc),
+    pdx: up4(hq * wc) + 4,
   };
 }
 
@@ -172,70 +172,32 @@ function allocPlanes(pool: WasmPool, g: Plan, planes: number, plane: number): nu
   return at;
 }
 
-/** Entry lists for the forward correlation: per output channel, its nonzeros (plane * B * P + offset, value). */
-function forwardEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: number; idx: number; val: number } {
-  const { k, cin, cout, s, s2, wc, px } = g;
-  const count = new Int32Array(cout + 1);
-  const nz: number[] = [];
-  for (let q = 0; q < filter.length; q++) {
-    if (filter[q] !== 0) {
-      nz.push(q);
-      count[(q % cout) + 1]!++;
-    }
-  }
-  for (let o = 0; o < cout; o++) count[o + 1]! += count[o]!;
-  const start = put(pool, count);
-  const idx = pool.alloc(Math.max(1, nz.length) * 4);
-  const val = pool.alloc(Math.max(1, nz.length) * 4);
-  const i32 = pool.i32();
-  const f32 = pool.f32();
-  const fill = count.slice(0, cout);
-  // filter index q = ((kh * k + kw) * cin + i) * cout + o: entries per o in (kh, kw, i) order.
-  for (const q of nz) {
-    const o = q % cout;
-    const i = Math.floor(q / cout) % cin;
-    const tap = Math.floor(q / (cout * cin));
-    const kh = Math.floor(tap / k);
-    const kw = tap % k;
-    const j = fill[o]!++;
-    i32[idx / 4 + j] = (i * s2 + (kh % s) * s + (kw % s)) * px + Math.floor(kh / s) * wc + Math.floor(kw / s);
-    f32[val / 4 + j] = filter[q]!;
-  }
-  return { start, idx, val };
+interface Entries {
+  start: number;
+  idx: number;
+  val: number;
+  count: number;
 }
 
-/** Entry lists for dx: per input channel i and phase (a, b), the taps (o, kh ≡ a, kw ≡ b) reading dc' at F - offset. */
-function dxEntries(pool: WasmPool, filter: Float32Array, g: Plan): { start: number; idx: number; val: number } {
-  const { k, cin, cout, s, s2, wc, pd, f } = g;
-  const planes = cin * s2;
-  const count = new Int32Array(planes + 1);
-  const nz: number[] = [];
-  for (let q = 0; q < filter.length; q++) {
-    if (filter[q] !== 0) {
-      nz.push(q);
-      const i = Math.floor(q / cout) % cin;
-      const tap = Math.floor(q / (cout * cin));
-      count[i * s2 + (Math.floor(tap / k) % s) * s + ((tap % k) % s) + 1]!++;
-    }
-  }
-  for (let c = 0; c < planes; c++) count[c + 1]! += count[c]!;
-  const start = put(pool, count);
-  const idx = pool.alloc(Math.max(1, nz.length) * 4);
-  const val = pool.alloc(Math.max(1, nz.length) * 4);
-  const i32 = pool.i32();
-  const f32 = pool.f32();
-  const fill = count.slice(0, planes);
-  for (const q of nz) {
-    const o = q % cout;
-    const i = Math.floor(q / cout) % cin;
-    const tap = Math.floor(q / (cout * cin));
-    const kh = Math.floor(tap / k);
-    const kw = tap % k;
-    const j = fill[i * s2 + (kh % s) * s + (kw % s)]!++;
-    i32[idx / 4 + j] = o * pd + f - (Math.floor(kh / s) * wc + Math.floor(kw / s));
-    f32[val / 4 + j] = filter[q]!;
-  }
-  return { start, idx, val };
+const ENTRIES_FORWARD = 0;
+const ENTRIES_DX = 1;
+const ENTRIES_DW = 2;
+
+/**
+ * Entry lists of the nonzeros of `a` (copied into the memory at `aAt`), built by sp_entries: kind ENTRIES_FORWARD
+ * (per output channel, source plane * Px + offset), ENTRIES_DX (per input phase plane, o * Pd + F - offset) or
+ * ENTRIES_DW (per output channel; idx2 = o * Pd + F, support = the index in `a`).
+ */
+function entries(pool: WasmPool, aAt: number, length: number, g: Plan, kind: number): Entries & { idx2: number; support: number } {
+  const buckets = kind === ENTRIES_DX ? g.cin * g.s2 : g.cout;
+  const cap = Math.max(1, length) * 4;
+  const start = pool.alloc((buckets + 1) * 4, true);
+  const idx = pool.alloc(cap);
+  const val = kind === ENTRIES_DW ? 0 : pool.alloc(cap);
+  const idx2 = kind === ENTRIES_DW ? pool.alloc(cap) : 0;
+  const support = kind === ENTRIES_DW ? pool.alloc(cap) : 0;
+  const count = pool.call('sp_entries', [aAt, g.k, g.cin, g.cout, g.s, g.wc, g.px, g.pd, g.f, kind, start, idx, val, idx2, support]);
+  return { start, idx, val, idx2, support, count };
 }
 
 /** Pads and phase-splits x (already in the memory at `xAt`) into fresh planes; returns their offset. */
@@ -264,9 +226,9 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
   pool.reset();
   const xAt = put(pool, input.x);
   const xp = padInput(pool, xAt, g);
-  const e = forwardEntries(pool, input.filter, g);
+  const e = entries(pool, put(pool, input.filter), input.filter.length, g, ENTRIES_FORWARD);
   const out = allocPlanes(pool, g, cout, g.po);
-  pool.run('sp_conv', [xp, out, cin * g.s2, g.px, cout, g.po, oh * g.wc, e.start, e.idx, e.val], g.chunks);
+  pool.run('sp_conv', [xp, out, cin * g.s2, g.px, cout, g.po, 0, oh * g.wc, e.start, e.idx, e.val], g.chunks);
   let mean: Float32Array;
   let variance: Float32Array;
   if (a.mode === 'batch') {
@@ -357,10 +319,13 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
   const dskip = input.skip ? pool.alloc(outLen * 4) : 0;
   pool.run('sp_bn_back_dc', [dyAt, yAt, xhatAt, invAt, mgAt, mgxAt, dcp, dcd, dskip, n, cout, oh, ow, g.wq, g.f, g.pd, g.b, a.relu ? 1 : 0, batch ? 1 : 0], g.chunks);
   // dx: correlation from dc' to the phase planes of the padded input's gradient, then crop.
-  const e = dxEntries(pool, input.filter, g);
+  const e = entries(pool, put(pool, input.filter), input.filter.length, g, ENTRIES_DX);
   const planes = cin * g.s2;
   const dxp = allocPlanes(pool, g, planes, g.pdx);
-  pool.run('sp_conv', [dcp, dxp, cout, g.pd, planes, g.pdx, g.hq * g.wc, e.start, e.idx, e.val], g.chunks);
+  // Only the phase rows the crop reads: (h + p) / s for h in [0, H).
+  const rows0 = Math.floor(g.p / g.s);
+  const rows1 = Math.floor((h - 1 + g.p) / g.s) + 1;
+  pool.run('sp_conv', [dcp, dxp, cout, g.pd, planes, g.pdx, rows0 * g.wc, rows1 * g.wc, e.start, e.idx, e.val], g.chunks);
   const dxLen = n * cin * h * w;
   const dxAt = pool.alloc(dxLen * 4);
   pool.run('sp_dx_crop', [dxp, dxAt, cin, h, w, g.p, g.s, g.wq, g.pdx, g.b], n);
@@ -376,44 +341,24 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
 
 /** dfilter where gradMask != 0: one dot product per support entry and chunk of images, partials summed in chunk order. */
 function filterGradAtSupport(pool: WasmPool, x: Float32Array, gradMask: Float32Array, g: Plan, dcp: number): Float32Array {
-  const { k, cin, cout, s, s2, wc } = g;
-  // Entries ordered by output channel (sp_dw reuses dc' over runs of one channel), then in filter order.
-  const perChannel = new Int32Array(cout + 1);
-  let nent = 0;
-  for (let q = 0; q < gradMask.length; q++) {
-    if (gradMask[q] !== 0) {
-      perChannel[(q % cout) + 1]!++;
-      nent++;
-    }
-  }
-  const dfilter = new Float32Array(gradMask.length);
-  if (nent === 0) return dfilter;
-  for (let o = 0; o < cout; o++) perChannel[o + 1]! += perChannel[o]!;
-  const support = new Int32Array(nent);
-  for (let q = 0; q < gradMask.length; q++) if (gradMask[q] !== 0) support[perChannel[q % cout]!++] = q;
   const xAt = put(pool, x);
   const xp = padInput(pool, xAt, g);
-  const eo = pool.alloc(nent * 4);
-  const ex = pool.alloc(nent * 4);
-  const i32 = pool.i32();
-  for (let j = 0; j < nent; j++) {
-    const q = support[j]!;
-    const o = q % cout;
-    const i = Math.floor(q / cout) % cin;
-    const tap = Math.floor(q / (cout * cin));
-    const kh = Math.floor(tap / k);
-    const kw = tap % k;
-    i32[eo / 4 + j] = o * g.pd + g.f;
-    i32[ex / 4 + j] = (i * s2 + (kh % s) * s + (kw % s)) * g.px + Math.floor(kh / s) * wc + Math.floor(kw / s);
-  }
+  // Entries bucketed by output channel (sp_dw shares dc' loads over runs of one channel).
+  const e = entries(pool, put(pool, gradMask), gradMask.length, g, ENTRIES_DW);
+  const nent = e.count;
+  const dfilter = new Float32Array(gradMask.length);
+  if (nent === 0) return dfilter;
   const blocks = g.chunks;
   const part = pool.alloc(blocks * nent * 8);
-  pool.run('sp_dw', [xp, dcp, cin * s2, g.px, cout, g.pd, up4(g.oh * wc), nent, eo, ex, part], blocks);
+  pool.run('sp_dw', [xp, dcp, g.cin * g.s2, g.px, g.cout, g.pd, up4(g.oh * g.wc), nent, e.idx2, e.idx, part], blocks);
+  // Chunk partials summed in chunk order.
   const f64 = pool.f64();
-  for (let j = 0; j < nent; j++) {
-    let sum = 0;
-    for (let b = 0; b < blocks; b++) sum += f64[part / 8 + b * nent + j]!;
-    dfilter[support[j]!] = sum;
+  const sum = new Float64Array(nent);
+  for (let b = 0; b < blocks; b++) {
+    const at = part / 8 + b * nent;
+    for (let j = 0; j < nent; j++) sum[j]! += f64[at + j]!;
   }
+  const support = pool.i32().subarray(e.support / 4, e.support / 4 + nent);
+  for (let j = 0; j < nent; j++) dfilter[support[j]!] = sum[j]!;
   return dfilter;
 }

@@ -72,7 +72,7 @@ void sp_pad(const float* x, float* xp, int N, int C, int H, int W, int p, int s,
 
 // ---------------------------------------------------------------------------------------------------------
 // Flat sparse correlation over chunks: for every chunk c in [c0, c1) and destination plane o,
-//   dst[o][t] = sum_{j in start[o] .. start[o+1]} val[j] * src[idx[j] + t],  t in [0, L) (rounded up to 4),
+//   dst[o][t] = sum_{j in start[o] .. start[o+1]} val[j] * src[idx[j] + t],  t in [T0, L) (its length rounded up to 4),
 // relative to the chunk's base in both buffers (src: Cs planes of stride Ps, dst: Cd planes of stride Pd).
 // idx[j] = source plane * Ps + offset. Every output element sums its entries in list order, whatever the blocking
 // and the split: bit-equal results over any split.
@@ -87,16 +87,16 @@ void sp_pad(const float* x, float* xp, int N, int C, int H, int W, int p, int s,
   a7 = wasm_f32x4_add(a7, wasm_f32x4_mul(w, wasm_v128_load(b + 28)));
 
 EXPORT("sp_conv")
-void sp_conv(const float* src, float* dst, int Cs, int Ps, int Cd, int Pd, int L,
+void sp_conv(const float* src, float* dst, int Cs, int Ps, int Cd, int Pd, int T0, int L,
              const int* start, const int* idx, const float* val, int c0, int c1) {
-  int tend = (L + 3) & ~3;
+  int tend = T0 + ((L - T0 + 3) & ~3);
   for (int c = c0; c < c1; c++) {
     const float* sc = src + c * Cs * Ps;
     float* dc = dst + c * Cd * Pd;
     for (int o = 0; o < Cd; o++) {
       float* y = dc + o * Pd;
       int s = start[o], e = start[o + 1];
-      int t = 0;
+      int t = T0;
       for (; t + 32 <= tend; t += 32) {
         v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         const float* st = sc + t;
@@ -410,4 +410,61 @@ void sp_dw(const float* xp, const float* dcp, int Cx, int Px, int Cd, int Pd, in
       e++;
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Entry lists from the nonzeros of a (a [k][k][Cin][Cout] array, tfjs filter layout), scanned in (i, kh, kw, o)
+// order and bucketed (counting sort, stable):
+//   kind 0 (forward): bucket o, idx = plane * Px + offset, val = a;
+//   kind 1 (dx):      bucket plane (i * s * s + (kh % s) * s + kw % s), idx = o * Pd + F - offset, val = a;
+//   kind 2 (dW):      bucket o, idx = plane * Px + offset, idx2 = o * Pd + F, support = index in a;
+// with offset = (kh / s) * Wc + kw / s. start gets buckets + 1 counts (zero-filled by the caller). Returns the count.
+EXPORT("sp_entries")
+int sp_entries(const float* a, int k, int Cin, int Cout, int s, int Wc, int Px, int Pd, int F, int kind,
+               int* start, int* idx, float* val, int* idx2, int* support) {
+  int S2 = s * s;
+  int buckets = kind == 1 ? Cin * S2 : Cout;
+  for (int i = 0; i < Cin; i++)
+    for (int kh = 0; kh < k; kh++)
+      for (int kw = 0; kw < k; kw++) {
+        const float* row = a + ((kh * k + kw) * Cin + i) * Cout;
+        if (kind == 1) {
+          int b = i * S2 + (kh % s) * s + kw % s, c = 0;
+          for (int o = 0; o < Cout; o++) c += row[o] != 0.0f;
+          start[b + 1] += c;
+        } else {
+          for (int o = 0; o < Cout; o++) start[o + 1] += row[o] != 0.0f;
+        }
+      }
+  for (int b = 0; b < buckets; b++) start[b + 1] += start[b];
+  // Fill: start[b] is used as the cursor of bucket b, then shifted back.
+  for (int i = 0; i < Cin; i++)
+    for (int kh = 0; kh < k; kh++)
+      for (int kw = 0; kw < k; kw++) {
+        int q0 = ((kh * k + kw) * Cin + i) * Cout;
+        const float* row = a + q0;
+        int plane = i * S2 + (kh % s) * s + kw % s;
+        int off = (kh / s) * Wc + kw / s;
+        for (int o = 0; o < Cout; o++) {
+          float v = row[o];
+          if (v == 0.0f) continue;
+          if (kind == 0) {
+            int j = start[o]++;
+            idx[j] = plane * Px + off;
+            val[j] = v;
+          } else if (kind == 1) {
+            int j = start[plane]++;
+            idx[j] = o * Pd + F - off;
+            val[j] = v;
+          } else {
+            int j = start[o]++;
+            idx[j] = plane * Px + off;
+            idx2[j] = o * Pd + F;
+            support[j] = q0 + o;
+          }
+        }
+      }
+  for (int b = buckets; b > 0; b--) start[b] = start[b - 1];
+  start[0] = 0;
+  return start[buckets];
 }
