@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { filterDensity, sparseConvBnBackward, sparseConvBnForward } from '../src/sparse-conv.js';
 import type { SparseConvAttrs, SparseConvBnBackwardInput, SparseConvBnForwardInput } from '../src/sparse-conv.js';
+import { createWasmPool } from '@supermask/kernels-ort';
 import type { WasmPool } from '@supermask/kernels-ort';
 import { mask01, outSize, refBackward, refForward, relErr, serialPool, sparseFilter, sparseKernels, splitPool, uniform } from './sparse-helpers.js';
 import type { UnitCase } from './sparse-helpers.js';
@@ -120,15 +121,16 @@ describe.skipIf(!base)('sparse conv + batch-norm unit (WebAssembly) against a fl
     expect(filterDensity(b.fwd.filter)).toBe(0);
   });
 
-  it('gives bit-equal outputs whatever the split of the items (1, 2, 3 ranges)', () => {
+  it('gives bit-equal outputs whatever the split of the items (1, 2, 3 ranges; 2 and 3 worker threads)', () => {
+    const threaded = [2, 3].map((threads) => createWasmPool(kernels.module!, { threads }));
     const units: [UnitCase, number][] = [
       [unit({ n: 20, cin: 40, cout: 40, h: 4, w: 4, skip: true }), 0.1], // 3 chunks of 8 images, 3 dW blocks
       [unit({ n: 17, cin: 6, cout: 8, h: 9, w: 9, stride: 2 }), 0.3],
     ];
     for (const [u, density] of units) {
       const b = build(u, density, 3);
-      const results = [1, 2, 3].map((ranges) => {
-        const pool = splitPool(base!, ranges);
+      const pools = [...[1, 2, 3].map((ranges) => splitPool(base!, ranges)), ...threaded];
+      const results = pools.map((pool) => {
         const fw = sparseConvBnForward(pool, b.fwd);
         const dy = uniform(fw.y.length, 8);
         const masked = sparseConvBnBackward(pool, backwardInput(b, fw, dy, mask01(b.fwd.filter.length, 0.5, 2)));
@@ -139,6 +141,7 @@ describe.skipIf(!base)('sparse conv + batch-norm unit (WebAssembly) against a fl
         r.forEach((a, i) => expect(Buffer.from(a.buffer).equals(Buffer.from(results[0]![i]!.buffer))).toBe(true));
       }
     }
+    for (const pool of threaded) pool.dispose();
   });
 
   it('matches finite differences of its own forward (dx, dfilter at a support, dskip)', () => {
