@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createWasmPool, itemRange, loadSupermaskKernels, supermaskKernelsUnavailableReason } from '@supermask/kernels-ort';
+import { WASM_STACK_BYTES, createWasmPool, itemRange, loadSupermaskKernels, supermaskKernelsUnavailableReason } from '@supermask/kernels-ort';
 import type { WasmModule, WasmPool } from '@supermask/kernels-ort';
 
 // Records the pool's workers, to check that dispose ends them.
@@ -59,7 +59,7 @@ describe('loadSupermaskKernels', () => {
     expect(supermaskKernelsUnavailableReason()).toBeUndefined();
     expect(loadSupermaskKernels()).toBe(module);
     const exported = WebAssembly.Module.exports(module as WebAssembly.Module).map((e) => e.name);
-    expect(exported).toEqual(expect.arrayContaining(['pool_fill', 'pool_sum_sq', 'pool_mark', 'pool_trap_at', 'pool_noop', '__stack_pointer', '__heap_base']));
+    expect(exported).toEqual(expect.arrayContaining(['pool_fill', 'pool_sum_sq', 'pool_mark', 'pool_trap_at', 'pool_noop', 'pool_stack_probe', '__stack_pointer', '__heap_base']));
   });
 });
 
@@ -160,6 +160,26 @@ describe('createWasmPool', () => {
     expect(Array.from(p.i32().subarray(counts / 4, counts / 4 + 9))).toEqual(Array(9).fill(1));
     expect(() => p.run('no_such_kernel', [], 9)).toThrow(/no kernel "no_such_kernel"/);
     expect(() => p.run('pool_mark', [], 9)).toThrow(/takes 3 arguments, got 2/);
+  });
+
+  it('gives every thread its own stack region, below the arena', () => {
+    const p = pool(3);
+    p.reset();
+    const out = p.alloc(9 * 4, true);
+    p.run('pool_stack_probe', [out], 9);
+    const at = Array.from(p.i32().subarray(out / 4, out / 4 + 9));
+    const perThread = [0, 3, 6].map((n0) => at.slice(n0, n0 + 3));
+    for (const addresses of perThread) expect(new Set(addresses).size).toBe(1);
+    const [t0, t1, t2] = perThread.map((addresses) => addresses[0]);
+    expect(t0).toBeGreaterThan(0);
+    expect(t1).toBeGreaterThan(t0);
+    expect(t2 - t1).toBe(WASM_STACK_BYTES);
+    expect(t2).toBeLessThan(out);
+  });
+
+  it('rejects bad options clearly', () => {
+    expect(() => pool(0)).toThrow(/options.threads must be an integer in \[1, 256\], got 0/);
+    expect(() => pool(2, { initialBytes: 65536 })).toThrow(/cannot instantiate the module on a shared memory of 1 to 65536 pages/);
   });
 
   it('call runs one export on the calling thread', () => {

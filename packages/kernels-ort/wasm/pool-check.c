@@ -37,3 +37,13 @@ __attribute__((export_name("pool_noop"))) void pool_noop(int n0, int n1) {
   (void)n0;
   (void)n1;
 }
+
+/* out[i] = address of a local array on the linear-memory stack, for the items i in [n0, n1): checks that every
+ * thread's instance has its own stack region (the volatile array forces a stack frame). */
+__attribute__((export_name("pool_stack_probe"))) void pool_stack_probe(int32_t *out, int n0, int n1) {
+  volatile int32_t local[4];
+  for (int i = n0; i < n1; i++) {
+    local[i & 3] = i;
+    out[i] = (int32_t)(intptr_t)&local[0] + local[i & 3] - i;
+  }
+}
