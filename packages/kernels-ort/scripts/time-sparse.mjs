@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Throwaway timing of the sparse conv + batch-norm unit (src/sparse-conv.ts) on ResNet-18 nf 20's unit shapes
-// (32x32, batch 64, density 0.1), one thread: forward, backward with a gradMask (the filter's support), backward
+// (32x32, batch 64, density 0.1), one thread ($THREADS for more): forward, backward with a gradMask (the filter's support), backward
 // without (dense dc). Needs the built dist (npx tsc -b packages/kernels-ort) and clang (builds wasm/*.c to a temp file
 // unless the committed module has the sparse kernels). Usage: node scripts/time-sparse.mjs [reps] [--kernels]
 import { execFileSync } from 'node:child_process';
@@ -18,10 +18,11 @@ if (!WebAssembly.Module.exports(module).some((e) => e.name === 'sp_conv')) {
   execFileSync(process.execPath, [fileURLToPath(new URL('./build-wasm.mjs', import.meta.url)), '--out', out], { stdio: 'inherit' });
   module = new WebAssembly.Module(readFileSync(out));
 }
-const base = createWasmPool(module, { threads: 1, initialBytes: 256 << 20 });
+const threads = Number(process.env.THREADS ?? 1);
+const base = createWasmPool(module, { threads, initialBytes: 256 << 20 });
 const kernelMs = new Map();
 const pool = perKernel
-  ? { ...base, f32: base.f32, i32: base.i32, f64: base.f64, reset: base.reset, alloc: base.alloc, call: base.call, dispose: base.dispose, threads: 1,
+  ? { f32: () => base.f32(), i32: () => base.i32(), f64: () => base.f64(), reset: () => base.reset(), alloc: (b, z) => base.alloc(b, z), call: (n, a) => base.call(n, a), dispose: () => base.dispose(), threads,
       run(name, args, items) { const t = performance.now(); base.run(name, args, items); kernelMs.set(name, (kernelMs.get(name) ?? 0) + performance.now() - t); } }
   : base;
 
@@ -59,7 +60,7 @@ const best = (fn) => {
   }
   return b;
 };
-console.log(`load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}; batch ${N}, density ${D}, 1 thread, best of ${reps}`);
+console.log(`load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}; batch ${N}, density ${D}, ${threads} thread(s), best of ${reps}`);
 const rows = [];
 let step = [0, 0, 0];
 for (const [name, cin, cout, size, k, stride, pad, count] of UNITS.filter((u) => !process.env.UNIT || u[0].includes(process.env.UNIT))) {
