@@ -207,6 +207,25 @@ function padInput(pool: WasmPool, xAt: number, g: Plan): number {
   return xp;
 }
 
+/** Per-channel means of the two float64 partials per image and channel at `part` (summed in image order). */
+function channelMeans(pool: WasmPool, part: number, n: number, cout: number, pixels: number): [Float64Array, Float64Array] {
+  const f64 = pool.f64();
+  const m1 = new Float64Array(cout);
+  const m2 = new Float64Array(cout);
+  for (let m = 0; m < n; m++) {
+    const at = part / 8 + m * cout * 2;
+    for (let o = 0; o < cout; o++) {
+      m1[o]! += f64[at + 2 * o]!;
+      m2[o]! += f64[at + 2 * o + 1]!;
+    }
+  }
+  for (let o = 0; o < cout; o++) {
+    m1[o] = m1[o]! / (n * pixels);
+    m2[o] = m2[o]! / (n * pixels);
+  }
+  return [m1, m2];
+}
+
 const FORWARD = 'sparseConvBnForward';
 const BACKWARD = 'sparseConvBnBackward';
 
@@ -234,20 +253,12 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
   if (a.mode === 'batch') {
     const part = pool.alloc(n * cout * 16);
     pool.run('sp_bn_stats', [out, part, cout, g.po, g.b, oh, ow, g.wq], n);
-    const f64 = pool.f64();
+    const [m1, m2] = channelMeans(pool, part, n, cout, oh * ow);
     mean = new Float32Array(cout);
     variance = new Float32Array(cout);
-    const count = n * oh * ow;
     for (let o = 0; o < cout; o++) {
-      let s1 = 0;
-      let s2 = 0;
-      for (let m = 0; m < n; m++) {
-        s1 += f64[part / 8 + (m * cout + o) * 2]!;
-        s2 += f64[part / 8 + (m * cout + o) * 2 + 1]!;
-      }
-      const mu = s1 / count;
-      mean[o] = mu;
-      variance[o] = Math.max(0, s2 / count - mu * mu);
+      mean[o] = m1[o]!;
+      variance[o] = Math.max(0, m2[o]! - m1[o]! * m1[o]!);
     }
   } else {
     mean = Float32Array.from(input.mean!);
@@ -297,22 +308,9 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
   if (batch) {
     const part = pool.alloc(n * cout * 16);
     pool.run('sp_bn_back_reduce', [dyAt, yAt, xhatAt, part, cout, oh * ow, a.relu ? 1 : 0], n);
-    const f64 = pool.f64();
-    const mg = new Float32Array(cout);
-    const mgx = new Float32Array(cout);
-    const count = n * oh * ow;
-    for (let o = 0; o < cout; o++) {
-      let s1 = 0;
-      let s2 = 0;
-      for (let m = 0; m < n; m++) {
-        s1 += f64[part / 8 + (m * cout + o) * 2]!;
-        s2 += f64[part / 8 + (m * cout + o) * 2 + 1]!;
-      }
-      mg[o] = s1 / count;
-      mgx[o] = s2 / count;
-    }
-    mgAt = put(pool, mg);
-    mgxAt = put(pool, mgx);
+    const [mg, mgx] = channelMeans(pool, part, n, cout, oh * ow);
+    mgAt = put(pool, Float32Array.from(mg));
+    mgxAt = put(pool, Float32Array.from(mgx));
   }
   const dcp = allocPlanes(pool, g, cout, g.pd);
   const dcd = input.gradMask ? 0 : pool.alloc(outLen * 4);

@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { SUPERMASK_KERNELS_URL, createWasmPool, loadSupermaskKernels, supermaskKernelsUnavailableReason } from '@supermask/kernels-ort';
 import type { WasmModule, WasmPool } from '@supermask/kernels-ort';
 
+import { uniform } from './uniform.js';
+
+export { uniform };
+
 const SPARSE_KERNEL = 'sp_conv';
 
 interface WasmApi {
@@ -61,19 +65,6 @@ export function splitPool(base: WasmPool, ranges: number): WasmPool {
 
 export function serialPool(module: WasmModule): WasmPool {
   return createWasmPool(module, { threads: 1 });
-}
-
-/** Deterministic uniform values in [lo, hi) (xorshift32). */
-export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = lo + ((s >>> 0) / 4294967296) * (hi - lo);
-  }
-  return out;
 }
 
 /** A filter with about `density` of its values nonzero (uniform in [-1, 1) there). */
