@@ -48,6 +48,8 @@ const UNITS = [
   ['s4 160->160 3x3 @4', 160, 160, 4, 3, 1, 1, 3],
 ];
 const breakdown = [];
+const stepKernels = new Map();
+let unitCount = 1;
 const best = (fn) => {
   fn();
   kernelMs.clear();
@@ -55,7 +57,11 @@ const best = (fn) => {
   for (let r = 0; r < reps; r++) { const t = performance.now(); fn(); b = Math.min(b, performance.now() - t); }
   if (perKernel) {
     let inKernels = 0;
-    for (const v of kernelMs.values()) inKernels += v / reps;
+    for (const [n, v] of kernelMs) {
+      inKernels += v / reps;
+      stepKernels.set(n, (stepKernels.get(n) ?? 0) + (unitCount * v) / reps);
+    }
+    stepKernels.set('outside kernels', (stepKernels.get('outside kernels') ?? 0) + unitCount * b);
     breakdown.push(`${[...kernelMs].map(([n, v]) => `${n.slice(3)} ${(v / reps).toFixed(2)}`).join(', ')}; outside kernels ${(b - inKernels).toFixed(2)} (best)`);
   }
   return b;
@@ -75,6 +81,7 @@ for (const [name, cin, cout, size, k, stride, pad, count] of UNITS.filter((u) =>
   const fw = sparseConvBnForward(pool, fwIn);
   const dy = uniform(fw.y.length, 4);
   const bwIn = { dy, x, xShape: fwIn.xShape, filter, filterShape: fwIn.filterShape, y: fw.y, xhat: fw.xhat, invstd: fw.invstd, skip: false, attrs };
+  unitCount = count;
   const tf = best(() => sparseConvBnForward(pool, fwIn));
   const tm = best(() => sparseConvBnBackward(pool, { ...bwIn, gradMask }));
   const td = best(() => sparseConvBnBackward(pool, bwIn));
@@ -85,6 +92,12 @@ for (const [name, cin, cout, size, k, stride, pad, count] of UNITS.filter((u) =>
   console.log(`${name.padEnd(28)} nnz ${String(nnz).padStart(6)}  fw ${tf.toFixed(2).padStart(6)} ms  bw+dW(support) ${tm.toFixed(2).padStart(6)} ms  bw dense dc ${td.toFixed(2).padStart(6)} ms${ks}`);
 }
 console.log(`ResNet-18 step (units x count): forward ${step[0].toFixed(1)} ms, backward with dW at support ${step[1].toFixed(1)} ms, backward with dense dc ${step[2].toFixed(1)} ms`);
+if (perKernel) {
+  let inside = 0;
+  for (const [n, v] of stepKernels) if (n !== 'outside kernels') inside += v;
+  stepKernels.set('outside kernels', stepKernels.get('outside kernels') - inside);
+  console.log(`step sums over forward + both backwards (ms): ${[...stepKernels].sort((a, b) => b[1] - a[1]).map(([n, v]) => `${n} ${v.toFixed(1)}`).join(', ')}`);
+}
 // The spike's kernel (/work/notes/spike, stage 1 conv only) in the same process, for comparison.
 const spike = '/work/notes/spike/k.wasm';
 if (existsSync(spike)) {

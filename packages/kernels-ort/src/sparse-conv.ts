@@ -265,7 +265,9 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
     variance = Float32Array.from(input.variance!);
   }
   const invstd = new Float32Array(cout);
-  for (let o = 0; o < cout; o++) invstd[o] = 1 / Math.fround(Math.sqrt(Math.fround(variance[o]! + a.epsilon)));
+  // As the ONNX Runtime unit: float32 var + eps, float32 sqrt, float32 reciprocal.
+  const eps = Math.fround(a.epsilon);
+  for (let o = 0; o < cout; o++) invstd[o] = 1 / Math.fround(Math.sqrt(Math.fround(variance[o]! + eps)));
   const meanAt = put(pool, mean);
   const invAt = put(pool, invstd);
   const skipAt = input.skip ? put(pool, input.skip) : 0;
