@@ -92,6 +92,9 @@ const CASES: [string, UnitCase, number][] = [
   ['3x3 s1 p0 9x9 20->3', unit({ n: 2, cin: 20, cout: 3, h: 9, w: 9, pad: 0 }), 0.5],
   ['stem 3x3 s1 p1 12x12 1->20', unit({ n: 2, cin: 1, cout: 20, h: 12, w: 12 }), 0.1],
   ['3x3 s1 p1 4x4 1->1 batch 1 dense', unit({ n: 1, cin: 1, cout: 1, h: 4, w: 4, relu: false }), 1.0],
+  ['2x2 s2 p0 9x8 3->5 (even kernel)', unit({ n: 3, cin: 3, cout: 5, h: 9, w: 8, k: 2, stride: 2, pad: 0 }), 0.5],
+  ['3x3 s3 p1 10x11 3->4 (stride 3)', unit({ n: 2, cin: 3, cout: 4, h: 10, w: 11, stride: 3, skip: true }), 0.5],
+  ['1x1 s1 p1 5x6 4->3 (padding wider than the filter)', unit({ n: 2, cin: 4, cout: 3, h: 5, w: 6, k: 1, pad: 1 }), 1.0],
 ];
 
 describe.skipIf(!base)('sparse conv + batch-norm unit (WebAssembly) against a float64 reference', () => {
