@@ -2,7 +2,7 @@
 // Throwaway timing of the sparse conv + batch-norm unit (src/sparse-conv.ts) on ResNet-18 nf 20's unit shapes
 // (32x32, batch 64, density 0.1), one thread ($THREADS for more): forward, backward with a gradMask (the filter's support), backward
 // without (dense dc). Needs the built dist (npx tsc -b packages/kernels-ort) and clang (builds wasm/*.c to a temp file
-// unless the committed module has the sparse kernels). Usage: node scripts/time-sparse.mjs [reps] [--kernels]
+// unless the committed module has the sparse kernels). Usage: [THREADS=2] [UNIT=s4] [DENSITY=0.1] node scripts/time-sparse.mjs [reps] [--kernels]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -32,7 +32,7 @@ function uniform(n, seed, lo = -1, hi = 1) {
   for (let i = 0; i < n; i++) { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; out[i] = lo + ((s >>> 0) / 4294967296) * (hi - lo); }
   return out;
 }
-const N = 64, D = 0.1;
+const N = 64, D = Number(process.env.DENSITY ?? 0.1);
 // [name, cin, cout, size, k, stride, pad, count in a ResNet-18 step]
 const UNITS = [
   ['stem 1->20 3x3 @32', 1, 20, 32, 3, 1, 1, 1],
