@@ -7,3 +7,8 @@ export type { Feed, RuntimeOptions, RuntimeStats, ThreadOptions } from './runtim
 export { CONV_BN_GRAD_KERNEL, CONV_BN_KERNEL } from './conv-bn.js';
 export type { ConvBnMode } from './conv-bn.js';
 export { NCHWC_DOMAIN, nchwcBlockSize } from './nchwc.js';
+export { SUPERMASK_KERNELS_URL, WASM_STACK_BYTES, createWasmPool, itemRange, loadSupermaskKernels, supermaskKernelsUnavailableReason } from './wasm-pool.js';
+export type { WasmPool, WasmPoolOptions } from './wasm-pool.js';
+export type { WasmModule } from './wasm-api.js';
+export { filterDensity, sparseConvBnBackward, sparseConvBnForward } from './sparse-conv.js';
+export type { SparseConvAttrs, SparseConvBnBackwardInput, SparseConvBnBackwardOutput, SparseConvBnForwardInput, SparseConvBnForwardOutput } from './sparse-conv.js';
