@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fusedConvBnAvailable, kaimingUniform, keptCount, Rng, selectBackend, straightThroughMask, topKAbsMask, type ForwardContext } from '@supermask/core';
 import { ResNet } from '@supermask/backbone-resnet';
+import { ortStats } from '@supermask/kernels-ort';
 import { relativeError } from '../../kernels-ort/test/helpers.js';
 
 const DENSITY = 0.5;
@@ -46,6 +47,15 @@ function step(kind: 'resnet18' | 'resnet50', phase: Phase, path: Path, density =
       // A weight phase's gradient mask: a kernel may compute dL/d(W * M) at the mask's positions only.
       ...(gradientMask ? { gradientMask: (l) => fixedMasks.get(l) } : {}),
     };
+    if (phase === 'eval') {
+      // Running statistics of one training batch: with the initial ones (mean 0) the pre-activations
+      // c * invstd of the signed-constant weights sit on the ReLU's kink by exact cancellations,
+      // where a difference of summation order flips a gradient.
+      tf.tidy(() => {
+        const warm = tf.tensor4d(rng.child('warm').fillUniform(new Float32Array(4 * 9 * 9 * channels), -1, 1), [4, 9, 9, channels]);
+        net.forward(warm, { ...ctx, training: true });
+      });
+    }
     const variables = net.layers.map((l) => (phase === 'mask' ? l.scores(0) : l.weight));
     if (phase !== 'mask') for (const l of net.layers) l.weight.trainable = true;
     const usedFused = fusedConvBnAvailable();
@@ -81,7 +91,7 @@ describe('fused conv + batch-norm path = op-by-op path (cpu-ort, relative error 
     expect(fused.grads.length).toBe(reference.grads.length);
     reference.grads.forEach((g, i) => {
       expect(g.some((v) => v !== 0)).toBe(true);
-      expect(relativeError(g, fused.grads[i]!)).toBeLessThanOrEqual(1e-4);
+      expect(relativeError(g, fused.grads[i]!), `gradient ${i}`).toBeLessThanOrEqual(1e-4);
     });
     expect(fused.stats.length).toBe(reference.stats.length);
     reference.stats.forEach((s, i) => expect(relativeError(s, fused.stats[i]!)).toBeLessThanOrEqual(1e-4));
@@ -93,23 +103,29 @@ describe('fused conv + batch-norm path = op-by-op path (cpu-ort, relative error 
         await selectBackend('cpu');
         const before = tf.memory().numTensors;
         const reference = step(kind, phase, 'op-by-op');
-        agree(reference, step(kind, phase, 'dense'), phase);
-        agree(reference, step(kind, phase, 'sparse'), phase);
+        const dense = step(kind, phase, 'dense');
+        const sparse = step(kind, phase, 'sparse');
+        agree(reference, dense, phase);
+        agree({ ...dense, usedFused: false }, sparse, phase);
+        agree(reference, sparse, phase);
         expect(tf.memory().numTensors).toBe(before);
       });
     }
   }
 
-  for (const density of [0.1, 0.5]) {
-    it(`resnet18, weight phase with a gradient mask (density ${density}): the sparse units' filter gradient at the mask = op by op`, async () => {
-      await selectBackend('cpu');
-      const before = tf.memory().numTensors;
-      const reference = step('resnet18', 'weight', 'op-by-op', density, true);
-      agree(reference, step('resnet18', 'weight', 'sparse', density, true), 'weight');
-      agree(reference, step('resnet18', 'weight', 'dense', density, true), 'weight');
-      expect(tf.memory().numTensors).toBe(before);
-    });
-  }
+  // Density 0.5: at 0.1 this 4-channel network has output channels with one nonzero weight, whose
+  // gradient is 0 up to rounding (batch norm makes the output invariant to that weight's scale), so
+  // no relative error is meaningful there; the units' own tests cover density 0.1 on ResNet-18's shapes.
+  it('resnet18, weight phase with a gradient mask: the sparse units\' filter gradient at the mask = op by op', async () => {
+    await selectBackend('cpu');
+    const before = tf.memory().numTensors;
+    const reference = step('resnet18', 'weight', 'op-by-op', DENSITY, true);
+    const runsBefore = ortStats()!.sparseRuns;
+    agree(reference, step('resnet18', 'weight', 'sparse', DENSITY, true), 'weight');
+    expect(ortStats()!.sparseRuns).toBeGreaterThan(runsBefore);
+    agree(reference, step('resnet18', 'weight', 'dense', DENSITY, true), 'weight');
+    expect(tf.memory().numTensors).toBe(before);
+  });
 
   it('the same values twice on the fused path (determinism, dense and sparse units)', async () => {
     await selectBackend('cpu');

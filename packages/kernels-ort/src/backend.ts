@@ -27,6 +27,8 @@ export interface OrtBackendRegistration {
   parallelFlops: number;
   /** Input pixels per image (height x width) from which a convolutional unit runs on intraOpThreads threads. */
   parallelPixels: number;
+  /** Largest nonzero fraction of a unit's filter for which the unit runs on the sparse WebAssembly kernels (0: never). */
+  sparseDensity: number;
 }
 
 /** Runtimes of live backend instances (one per backend object: a re-created backend gets a new one). */
@@ -127,6 +129,7 @@ function describe(name: string, ortVersion: string, runtime: OrtRuntime): OrtBac
     maxSessions: runtime.maxSessions,
     parallelFlops: runtime.parallelFlops,
     parallelPixels: runtime.parallelPixels,
+    sparseDensity: runtime.sparseDensity,
   };
 }
 

@@ -1,7 +1,9 @@
 import { GraphBuilder } from './onnx.js';
 import { nchwcBlockFor, nchwcConv } from './nchwc.js';
 import type { CpuBackendLike, KernelContext } from './kernels.js';
+import type { WasmPool } from './wasm-pool.js';
 import type { Feed, OrtRuntime } from './runtime.js';
+import { filterDensity, sparseConvBnBackward, sparseConvBnForward } from './sparse-conv.js';
 import type * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -49,10 +51,11 @@ function attrsOf(args: KernelArgs, kernel: string): ConvBnAttrs {
 function values(backend: CpuBackendLike, t: tf.TensorInfo | undefined, name: string, kernel: string, rank: number): Float32Array {
   const v = t ? backend.data.get(t.dataId).values : undefined;
   const n = t ? t.shape.reduce((a, b) => a * b, 1) : 0;
-  if (!t || t.dtype !== 'float32' || t.shape.length !== rank || !(v instanceof Float32Array) || v.length !== n || n === 0) {
+  if (!t || t.dtype !== 'float32' || t.shape.length !== rank || !ArrayBuffer.isView(v) || (v as Float32Array).length !== n || n === 0) {
     throw new Error(`${kernel}: input ${name} must be a non-empty float32 tensor of rank ${rank}`);
   }
-  return v;
+  // tfjs keeps a bool tensor's bytes when casting it to float32 (a 0/1 mask made by a comparison).
+  return v instanceof Float32Array ? v : Float32Array.from(v as Uint8Array);
 }
 
 /** Output size of a convolution with symmetric padding (PyTorch's formula). */
@@ -114,6 +117,22 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
     }
   }
   const runtime = ctx.runtime(backend);
+  // The sparse unit (WebAssembly kernels over the filter's nonzeros) for a sparse enough W * M.
+  const filterValues = feeds[1]!.data;
+  const pool = runtime.sparseUnits(filterDensity(filterValues));
+  if (pool) {
+    const r = sparseConvBnForward(pool, {
+      x: feeds[0]!.data,
+      xShape: x!.shape as [number, number, number, number],
+      filter: filterValues,
+      filterShape: filter!.shape as [number, number, number, number],
+      ...(skip ? { skip: feeds[2]!.data } : {}),
+      ...(a.mode === 'running' ? { mean: feeds[feeds.length - 2]!.data, variance: feeds[feeds.length - 1]!.data } : {}),
+      attrs: a,
+    });
+    runtime.noteSparseRun();
+    return [r.y, r.xhat, r.invstd, r.mean, r.variance].map((data, i) => backend.makeTensorInfo(i < 2 ? outShape : [g.cout], 'float32', data));
+  }
   // Blocked (NCHWc) convolution where the channel counts fill whole blocks (see nchwc.ts).
   const block = nchwcBlockFor(runtime, g.cin, g.cout);
   const build = (): Uint8Array => {
@@ -184,6 +203,8 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
     if (t!.shape.join() !== outShape.join()) throw new Error(`${CONV_BN_GRAD_KERNEL}: ${name} [${t!.shape}] must have the output's shape [${outShape}]`);
   }
   const runtime = ctx.runtime(backend);
+  const pool = runtime.sparseUnits(filterDensity(feeds[2]!.data));
+  if (pool) return sparseGrad(args, runtime, pool, feeds, g, a, withSkip);
   // dx at stride 1 is a convolution from cout to cin channels: blocked when they fill whole blocks.
   const block = a.stride === 1 && a.pad <= g.k - 1 ? nchwcBlockFor(runtime, g.cout, g.cin) : undefined;
   const build = (): Uint8Array => {
@@ -241,6 +262,41 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
   const out = runtime.runOutputs(key('ConvBnGrad', g, a, withSkip, block), build, feeds, outputs, 2 * g.flops, g.h * g.w);
   const shapes = [x!.shape, filter!.shape, outShape];
   return out.map((data, i) => backend.makeTensorInfo(shapes[i]!, 'float32', data));
+}
+
+/**
+ * The backward on the sparse unit: dx (and dskip) by the WebAssembly kernels; the filter's
+ * gradient there too at the gradient mask's positions when the caller gave one (a weight phase),
+ * else densely by ONNX Runtime from x and the conv output's gradient dc.
+ */
+function sparseGrad(args: KernelArgs, runtime: OrtRuntime, pool: WasmPool, feeds: Feed[], g: Geometry, a: ConvBnAttrs, withSkip: boolean): tf.TensorInfo[] {
+  const { backend } = args;
+  const { x, filter, gradientMask } = args.inputs;
+  const xShape = x!.shape as [number, number, number, number];
+  const filterShape = filter!.shape as [number, number, number, number];
+  let gradMask: Float32Array | undefined;
+  if (gradientMask) {
+    if (gradientMask.shape.join() !== filterShape.join()) throw new Error(`${CONV_BN_GRAD_KERNEL}: gradientMask [${gradientMask.shape}] must have the filter's shape [${filterShape}]`);
+    gradMask = values(backend, gradientMask, 'gradientMask', CONV_BN_GRAD_KERNEL, 4);
+  }
+  const r = sparseConvBnBackward(pool, {
+    dy: feeds[0]!.data,
+    x: feeds[1]!.data,
+    xShape,
+    filter: feeds[2]!.data,
+    filterShape,
+    y: feeds[3]!.data,
+    xhat: feeds[4]!.data,
+    invstd: feeds[5]!.data,
+    ...(gradMask ? { gradMask } : {}),
+    skip: withSkip,
+    attrs: a,
+  });
+  runtime.noteSparseRun();
+  const dfilter = r.dfilter ?? denseFilterGrad(runtime, feeds[1]!.data, r.dc!, g, a);
+  const out = [backend.makeTensorInfo(xShape, 'float32', r.dx), backend.makeTensorInfo(filterShape, 'float32', dfilter)];
+  if (withSkip) out.push(backend.makeTensorInfo([g.n, g.cout, g.oh, g.ow], 'float32', r.dskip!));
+  return out;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { createWasmPool, loadSupermaskKernels, supermaskKernelsProblem, type WasmPool } from './wasm-pool.js';
+import { createWasmPool, loadSupermaskKernels, supermaskKernelsUnavailableReason, type WasmPool } from './wasm-pool.js';
 
 /**
  * onnxruntime-node, used through its native binding: `loadModel` and `run` of the binding's
@@ -211,7 +211,7 @@ export class OrtRuntime {
     if (this.pool === undefined) {
       const module = loadSupermaskKernels();
       if (!module) {
-        console.warn(`supermask: the sparse conv + batch-norm units are off (${supermaskKernelsProblem() ?? 'the WebAssembly kernels did not load'}); dense ONNX Runtime units are used`);
+        console.warn(`supermask: the sparse conv + batch-norm units are off (${supermaskKernelsUnavailableReason() ?? 'the WebAssembly kernels did not load'}); dense ONNX Runtime units are used`);
         this.pool = null;
       } else {
         this.pool = createWasmPool(module, { threads: this.intraOpThreads });
