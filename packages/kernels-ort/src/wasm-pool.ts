@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { WASM_MAX_PAGES, WASM_PAGE_BYTES, webAssembly } from './wasm-api.js';
 import type { WasmGlobal, WasmInstance, WasmModule } from './wasm-api.js';
-import { ARGS_BYTE, CONTROL, CONTROL_BYTES, ERROR_BYTE, ERROR_BYTES, MAX_ARGS, MAX_THREADS, SPIN_LOADS, workerUrl } from './wasm-worker.js';
+import { ARGS_BYTE, CONTROL, CONTROL_BYTES, ERROR_BYTE, ERROR_BYTES, MAX_ARGS, MAX_THREADS, SPIN_LOADS, WAIT_SLICE_MS, workerUrl } from './wasm-worker.js';
 import type { WorkerData } from './wasm-worker.js';
 
 /**
@@ -162,6 +162,10 @@ export function createWasmPool(module: WasmModule, options: WasmPoolOptions): Wa
     const data: WorkerData = { module, memory, control, thread, names, stackTop: stacksBase + thread * WASM_STACK_BYTES, generation: Atomics.load(ctrl, CONTROL.generation) };
     const worker = new Worker(url, { workerData: data });
     worker.unref();
+    // A worker ended between runs (terminate, a crash): the next run reports it (one that ends during a run says so itself).
+    worker.once('exit', () => {
+      if (!disposed) Atomics.compareExchange(ctrl, CONTROL.exited, 0, thread + 1);
+    });
     workers.push(worker);
   }
 
@@ -172,11 +176,20 @@ export function createWasmPool(module: WasmModule, options: WasmPoolOptions): Wa
     for (;;) {
       const ready = Atomics.load(ctrl, CONTROL.ready);
       if (ready === threads - 1) break;
+      checkExited(name);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`WasmPool.run(${name}): only ${ready} of ${threads - 1} worker threads started within ${WORKER_START_MS / 1000} s`);
-      Atomics.wait(ctrl, CONTROL.ready, ready, left);
+      Atomics.wait(ctrl, CONTROL.ready, ready, Math.min(left, WAIT_SLICE_MS));
     }
     started = true;
+  };
+
+  /** Throws (and disposes the pool) when a worker thread has ended other than by dispose. */
+  const checkExited = (name: string): void => {
+    const exited = Atomics.load(ctrl, CONTROL.exited);
+    if (exited === 0) return;
+    dispose();
+    throw new Error(`WasmPool.run(${name}): worker thread ${exited - 1} ended unexpectedly; the pool is disposed`);
   };
 
   const lookup = (name: string, argc: number, what: string): { index: number; fn: (...args: number[]) => unknown } => {
@@ -249,7 +262,8 @@ export function createWasmPool(module: WasmModule, options: WasmPoolOptions): Wa
       for (;;) {
         const pending = Atomics.load(ctrl, CONTROL.pending);
         if (pending === 0) break;
-        Atomics.wait(ctrl, CONTROL.pending, pending);
+        checkExited(name);
+        Atomics.wait(ctrl, CONTROL.pending, pending, WAIT_SLICE_MS);
       }
       if (failure !== undefined) throw new Error(`WasmPool.run: kernel ${name} failed on thread 0: ${errorText(failure)}`, { cause: failure });
       const thread = Atomics.load(ctrl, CONTROL.errorThread);
@@ -268,15 +282,17 @@ export function createWasmPool(module: WasmModule, options: WasmPoolOptions): Wa
       }
       return result === undefined ? 0 : Number(result);
     },
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      Atomics.store(ctrl, CONTROL.stop, 1);
-      Atomics.add(ctrl, CONTROL.generation, 1);
-      Atomics.notify(ctrl, CONTROL.generation);
-      for (const worker of workers) void worker.terminate();
-    },
+    dispose,
   };
+
+  function dispose(): void {
+    if (disposed) return;
+    disposed = true;
+    Atomics.store(ctrl, CONTROL.stop, 1);
+    Atomics.add(ctrl, CONTROL.generation, 1);
+    Atomics.notify(ctrl, CONTROL.generation);
+    for (const worker of workers) void worker.terminate();
+  }
 
   function refresh(): void {
     const buffer = memory.buffer;

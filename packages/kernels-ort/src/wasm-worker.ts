@@ -19,11 +19,17 @@ export const CONTROL = {
   errorThread: 5,
   errorLength: 6,
   ready: 7,
+  exited: 8,
   ranges: 16,
 } as const;
 export const MAX_THREADS = 256;
 /** Atomics.load polls before a thread sleeps in Atomics.wait (a few microseconds): wake-ups cost tens of microseconds. */
 export const SPIN_LOADS = 2000;
+/**
+ * Longest single Atomics.wait (ms) of the workers and of `run`: they wait in slices and check the condition again, so
+ * a lost wake-up costs one slice, not a hang (one was seen once in ~100 runs of millions of jobs and not reproduced).
+ */
+export const WAIT_SLICE_MS = 100;
 export const MAX_ARGS = 64;
 export const ARGS_BYTE = 4096;
 export const ERROR_BYTE = ARGS_BYTE + MAX_ARGS * 8;
@@ -44,7 +50,7 @@ export const WORKER_SOURCE = `
 import { workerData } from 'node:worker_threads';
 const { module, memory, control, thread, names, stackTop } = workerData;
 const GENERATION = ${CONTROL.generation}, PENDING = ${CONTROL.pending}, FUNC = ${CONTROL.func}, ARGC = ${CONTROL.argc};
-const READY = ${CONTROL.ready}, STOP = ${CONTROL.stop}, ERROR_THREAD = ${CONTROL.errorThread}, ERROR_LENGTH = ${CONTROL.errorLength};
+const READY = ${CONTROL.ready}, EXITED = ${CONTROL.exited}, SLICE = ${WAIT_SLICE_MS}, STOP = ${CONTROL.stop}, ERROR_THREAD = ${CONTROL.errorThread}, ERROR_LENGTH = ${CONTROL.errorLength};
 const SPIN = ${SPIN_LOADS};
 const RANGE = ${CONTROL.ranges} + 2 * thread;
 const ctrl = new Int32Array(control);
@@ -59,6 +65,13 @@ try {
 } catch (error) {
   startError = error;
 }
+// A worker that ends (an uncaught error, terminate) other than by dispose wakes the calling thread, which reports it.
+process.on('exit', () => {
+  if (Atomics.load(ctrl, STOP) !== 0) return;
+  Atomics.compareExchange(ctrl, EXITED, 0, thread + 1);
+  Atomics.notify(ctrl, PENDING);
+  Atomics.notify(ctrl, READY);
+});
 // Ready (also after a failed start: every job then reports startError).
 Atomics.add(ctrl, READY, 1);
 Atomics.notify(ctrl, READY);
@@ -73,7 +86,7 @@ let seen = workerData.generation;
 for (;;) {
   // Spin a little before sleeping: kernels of one backend op follow each other within microseconds.
   for (let spin = 0; spin < SPIN && Atomics.load(ctrl, GENERATION) === seen; spin++);
-  Atomics.wait(ctrl, GENERATION, seen);
+  while (Atomics.load(ctrl, GENERATION) === seen) Atomics.wait(ctrl, GENERATION, seen, SLICE);
   seen = Atomics.load(ctrl, GENERATION);
   if (Atomics.load(ctrl, STOP) !== 0) break;
   const n0 = ctrl[RANGE], n1 = ctrl[RANGE + 1];

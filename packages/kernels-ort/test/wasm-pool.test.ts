@@ -205,6 +205,15 @@ describe('createWasmPool', () => {
     expect(() => p.alloc(4)).toThrow(/disposed/);
   });
 
+  it('reports a worker that ended other than by dispose, instead of waiting for it', async () => {
+    const before = workers.length;
+    const p = pool(3);
+    p.run('pool_noop', [], 9);
+    await workers[before + 1].terminate();
+    expect(() => p.run('pool_noop', [], 9)).toThrow(/worker thread 2 ended unexpectedly; the pool is disposed/);
+    expect(() => p.run('pool_noop', [], 9)).toThrow(/disposed/);
+  });
+
   it('does not keep the process alive, from the compiled dist/ as from src/', () => {
     const script = `
       const { createWasmPool, loadSupermaskKernels, supermaskKernelsUnavailableReason } = await import(${JSON.stringify(join(packageDir, 'dist', 'wasm-pool.js'))});
