@@ -76,6 +76,7 @@ export function registerOrtBackend(options: OrtBackendOptions = {}): OrtBackendR
       backend.firstUse = false;
       const runtime = new OrtRuntime(options);
       runtimes.set(backend, runtime);
+      recycleOutputs(backend, runtime);
       const disposeCpu = backend.dispose.bind(backend);
       backend.dispose = () => {
         runtime.dispose();
@@ -90,7 +91,7 @@ export function registerOrtBackend(options: OrtBackendOptions = {}): OrtBackendR
   if (!registered) throw new Error(`a tfjs backend named "${name}" is already registered`);
   const overridden = new Set(ORT_KERNELS.map((k) => k.kernelName));
   for (const config of tf.getKernelsForBackend('cpu')) {
-    if (!overridden.has(config.kernelName)) tf.registerKernel({ ...config, backendName: name });
+    if (!overridden.has(config.kernelName)) tf.registerKernel({ ...config, backendName: name, kernelFunc: noRecycledViews(config.kernelFunc) });
   }
   for (const k of ORT_KERNELS) {
     const cpuKernel = tf.getKernel(k.kernelName, 'cpu');
@@ -99,12 +100,12 @@ export function registerOrtBackend(options: OrtBackendOptions = {}): OrtBackendR
     tf.registerKernel({
       kernelName: k.kernelName,
       backendName: name,
-      kernelFunc: (args) => {
+      kernelFunc: noRecycledViews((args) => {
         const out = k.run(args as unknown as Parameters<typeof k.run>[0], context);
         if (out) return out;
         runtimes.get(args.backend)?.noteFallback();
         return fallback(args);
-      },
+      }),
     });
   }
   for (const k of EXTRA_KERNELS) {
@@ -130,6 +131,45 @@ function describe(name: string, ortVersion: string, runtime: OrtRuntime): OrtBac
     parallelFlops: runtime.parallelFlops,
     parallelPixels: runtime.parallelPixels,
     sparseDensity: runtime.sparseDensity,
+  };
+}
+
+/**
+ * Output arrays of the sparse units go back to the runtime's recycler when tfjs deletes their
+ * data, and reading one back (dataSync, data) returns a copy (see recycler.ts).
+ */
+function recycleOutputs(backend: CpuBackendLike, runtime: OrtRuntime): void {
+  const withHooks = backend as CpuBackendLike & { disposeData(dataId: tf.DataId, force?: boolean): boolean; readSync(dataId: tf.DataId): unknown };
+  const disposeData = withHooks.disposeData.bind(backend);
+  withHooks.disposeData = (dataId, force) => {
+    const values = backend.data.get(dataId)?.values;
+    const deleted = disposeData(dataId, force);
+    if (deleted && values !== undefined) runtime.recycler.release(values);
+    return deleted;
+  };
+  const readSync = withHooks.readSync.bind(backend);
+  withHooks.readSync = (dataId) => {
+    const values = readSync(dataId);
+    return runtime.recycler.owns(values) ? values.slice() : values;
+  };
+}
+
+/**
+ * A kernel function whose outputs never view a recycled array: tfjs's cpu Slice (and the kernels
+ * built on it) returns a subarray of its input for a contiguous slice; such an output gets a copy.
+ */
+function noRecycledViews(kernelFunc: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const out = kernelFunc(args);
+    const runtime = runtimes.get(args.backend);
+    if (runtime) {
+      const backend = args.backend as CpuBackendLike;
+      for (const info of Array.isArray(out) ? out : [out]) {
+        const entry = backend.data.get(info.dataId) as { values?: unknown } | undefined;
+        if (entry && runtime.recycler.isViewOf(entry.values)) entry.values = (entry.values as Float32Array).slice();
+      }
+    }
+    return out;
   };
 }
 

@@ -129,7 +129,7 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
       ...(skip ? { skip: feeds[2]!.data } : {}),
       ...(a.mode === 'running' ? { mean: feeds[feeds.length - 2]!.data, variance: feeds[feeds.length - 1]!.data } : {}),
       attrs: a,
-    });
+    }, runtime.outputArrays);
     runtime.noteSparseRun();
     return [r.y, r.xhat, r.invstd, r.mean, r.variance].map((data, i) => backend.makeTensorInfo(i < 2 ? outShape : [g.cout], 'float32', data));
   }
@@ -291,7 +291,7 @@ function sparseGrad(args: KernelArgs, runtime: OrtRuntime, pool: WasmPool, feeds
     ...(gradMask ? { gradMask } : {}),
     skip: withSkip,
     attrs: a,
-  });
+  }, runtime.outputArrays);
   runtime.noteSparseRun();
   const dfilter = r.dfilter ?? denseFilterGrad(runtime, feeds[1]!.data, r.dc!, g, a);
   const out = [backend.makeTensorInfo(xShape, 'float32', r.dx), backend.makeTensorInfo(filterShape, 'float32', dfilter)];

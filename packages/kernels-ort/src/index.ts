@@ -11,4 +11,5 @@ export { SUPERMASK_KERNELS_URL, WASM_STACK_BYTES, createWasmPool, itemRange, loa
 export type { WasmPool, WasmPoolOptions } from './wasm-pool.js';
 export type { WasmModule } from './wasm-api.js';
 export { filterDensity, sparseConvBnBackward, sparseConvBnForward } from './sparse-conv.js';
-export type { SparseConvAttrs, SparseConvBnBackwardInput, SparseConvBnBackwardOutput, SparseConvBnForwardInput, SparseConvBnForwardOutput } from './sparse-conv.js';
+export { ArrayRecycler } from './recycler.js';
+export type { OutputArrays, SparseConvAttrs, SparseConvBnBackwardInput, SparseConvBnBackwardOutput, SparseConvBnForwardInput, SparseConvBnForwardOutput } from './sparse-conv.js';

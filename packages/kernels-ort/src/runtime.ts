@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { ArrayRecycler } from './recycler.js';
 import { createWasmPool, loadSupermaskKernels, supermaskKernelsUnavailableReason, type WasmPool } from './wasm-pool.js';
 
 /**
@@ -123,6 +124,8 @@ export class OrtRuntime {
   readonly parallelFlops: number;
   readonly parallelPixels: number;
   readonly sparseDensity: number;
+  /** Output arrays of the sparse units, reused after tfjs disposes them (see recycler.ts). */
+  readonly recycler = new ArrayRecycler();
   private readonly ort: OrtModules;
   /** The WebAssembly kernels' thread pool: made on first use; null once they proved unavailable. */
   private pool: WasmPool | null | undefined;
@@ -220,6 +223,9 @@ export class OrtRuntime {
     return this.pool ?? undefined;
   }
 
+  /** Arrays for the sparse units' outputs, from the recycler. */
+  readonly outputArrays = (length: number): Float32Array => this.recycler.take(length);
+
   noteSparseRun(): void {
     this.stats.sparseRuns++;
   }
@@ -243,6 +249,7 @@ export class OrtRuntime {
     this.clear();
     this.pool?.dispose();
     this.pool = null;
+    this.recycler.clear();
     this.disposed = true;
   }
 

@@ -226,11 +226,23 @@ function channelMeans(pool: WasmPool, part: number, n: number, cout: number, pix
   return [m1, m2];
 }
 
+/** Makes the Float32Array an output of `length` values is copied into (default: a new one). */
+export type OutputArrays = (length: number) => Float32Array;
+
+const newArray: OutputArrays = (length) => new Float32Array(length);
+
+/** Copies `length` floats at byte offset `at` of the memory into an array from `arrays`. */
+function copyOut(f32: Float32Array, at: number, length: number, arrays: OutputArrays): Float32Array {
+  const out = arrays(length);
+  out.set(f32.subarray(at / 4, at / 4 + length));
+  return out;
+}
+
 const FORWARD = 'sparseConvBnForward';
 const BACKWARD = 'sparseConvBnBackward';
 
 /** Forward of the unit (the semantics of conv-bn.ts's SupermaskConvBn), computed on `pool`. */
-export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardInput): SparseConvBnForwardOutput {
+export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardInput, arrays: OutputArrays = newArray): SparseConvBnForwardOutput {
   const a = input.attrs;
   const g = planOf(FORWARD, input.xShape, input.filterShape, a);
   const { n, cin, cout, oh, ow } = g;
@@ -276,8 +288,8 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
   pool.run('sp_bn_apply', [out, skipAt, yAt, xhatAt, meanAt, invAt, cout, g.po, g.b, oh, ow, g.wq, a.relu ? 1 : 0], n);
   const f32 = pool.f32();
   return {
-    y: f32.slice(yAt / 4, yAt / 4 + outLen),
-    xhat: f32.slice(xhatAt / 4, xhatAt / 4 + outLen),
+    y: copyOut(f32, yAt, outLen, arrays),
+    xhat: copyOut(f32, xhatAt, outLen, arrays),
     invstd,
     mean,
     variance,
@@ -286,7 +298,7 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
 }
 
 /** Backward of the unit (the semantics of conv-bn.ts's SupermaskConvBnGrad), computed on `pool`. */
-export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackwardInput): SparseConvBnBackwardOutput {
+export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackwardInput, arrays: OutputArrays = newArray): SparseConvBnBackwardOutput {
   const a = input.attrs;
   const g = planOf(BACKWARD, input.xShape, input.filterShape, a);
   const { n, cin, cout, oh, ow, h, w } = g;
@@ -332,10 +344,10 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
   let dfilter: Float32Array | undefined;
   if (input.gradMask) dfilter = filterGradAtSupport(pool, input.x, input.gradMask, g, dcp);
   const f32 = pool.f32();
-  const result: SparseConvBnBackwardOutput = { dx: f32.slice(dxAt / 4, dxAt / 4 + dxLen) };
-  if (dskip) result.dskip = f32.slice(dskip / 4, dskip / 4 + outLen);
+  const result: SparseConvBnBackwardOutput = { dx: copyOut(f32, dxAt, dxLen, arrays) };
+  if (dskip) result.dskip = copyOut(f32, dskip, outLen, arrays);
   if (dfilter) result.dfilter = dfilter;
-  if (dcd) result.dc = f32.slice(dcd / 4, dcd / 4 + outLen);
+  if (dcd) result.dc = copyOut(f32, dcd, outLen, arrays);
   return result;
 }
 

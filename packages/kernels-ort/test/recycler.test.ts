@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ArrayRecycler, CONV_BN_KERNEL, ortRuntime } from '@supermask/kernels-ort';
+import { ORT } from './helpers.js';
+import { sparseFilter, sparseKernels, uniform } from './sparse-helpers.js';
+
+describe('ArrayRecycler', () => {
+  it('hands a released array out again for the same length, each once', () => {
+    const r = new ArrayRecycler();
+    const a = r.take(1000);
+    expect(r.owns(a)).toBe(true);
+    r.release(a);
+    expect(r.owns(a)).toBe(false);
+    expect(r.pooledBytes).toBe(4000);
+    r.release(a); // a second release is ignored
+    expect(r.pooledBytes).toBe(4000);
+    expect(r.take(999)).not.toBe(a);
+    const b = r.take(1000);
+    expect(b).toBe(a);
+    expect(r.take(1000)).not.toBe(a);
+    expect(r.pooledBytes).toBe(0);
+  });
+
+  it('never takes back a view or a foreign array, and respects its byte budget', () => {
+    const r = new ArrayRecycler(4000);
+    const a = r.take(1000);
+    const view = a.subarray(0, 1000);
+    expect(r.isViewOf(view)).toBe(true);
+    expect(r.isViewOf(a)).toBe(false);
+    r.release(view);
+    r.release(new Float32Array(1000));
+    expect(r.pooledBytes).toBe(0);
+    const b = r.take(1000);
+    r.release(a);
+    r.release(b); // over the 4000-byte budget: left to the garbage collector
+    expect(r.pooledBytes).toBe(4000);
+  });
+});
+
+const kernels = sparseKernels();
+describe.skipIf(!kernels.module)('cpu-ort: sparse unit outputs are recycled safely', () => {
+  afterEach(() => {
+    delete process.env.SUPERMASK_SPARSE_CONV;
+  });
+  const unit = (seed: number): tf.Tensor[] => {
+    const x = tf.tensor4d(uniform(2 * 4 * 6 * 6, seed), [2, 4, 6, 6]);
+    const filter = tf.tensor4d(sparseFilter(3 * 3 * 4 * 4, 0.3, seed + 1), [3, 3, 4, 4]);
+    const out = tf.engine().runKernel(CONV_BN_KERNEL, { x, filter }, { stride: 1, pad: 1, relu: false, mode: 'batch', epsilon: 1e-5 }) as tf.Tensor[];
+    tf.dispose([x, filter]);
+    return out;
+  };
+
+  it('disposed outputs are reused; what dataSync returned and contiguous slices keep their values', async () => {
+    await tf.setBackend(ORT);
+    process.env.SUPERMASK_SPARSE_CONV = '1';
+    const runtime = ortRuntime(ORT)!;
+    const before = tf.memory().numTensors;
+    const first = unit(1);
+    const read = first[0]!.dataSync();
+    const expected = Float32Array.from(read);
+    const whole = tf.slice(first[0]!, [0, 0, 0, 0], first[0]!.shape as number[]);
+    const rows = tf.slice(first[1]!, [1, 0, 0, 0], [1, 4, 6, 6]);
+    const rowsExpected = Float32Array.from(rows.dataSync());
+    const runs = runtime.getStats().sparseRuns;
+    tf.dispose(first);
+    expect(runtime.recycler.pooledBytes).toBeGreaterThan(0);
+    const pooled = runtime.recycler.pooledBytes;
+    const second = unit(7);
+    expect(runtime.getStats().sparseRuns).toBe(runs + 1);
+    // The second call took the first call's arrays back ...
+    expect(runtime.recycler.pooledBytes).toBeLessThan(pooled);
+    // ... and wrote other values into them, yet nothing read or sliced before changed.
+    expect(Array.from(second[0]!.dataSync())).not.toEqual(Array.from(expected));
+    expect(Array.from(read)).toEqual(Array.from(expected));
+    expect(Array.from(whole.dataSync())).toEqual(Array.from(expected));
+    expect(Array.from(rows.dataSync())).toEqual(Array.from(rowsExpected));
+    tf.dispose([...second, whole, rows]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
