@@ -171,7 +171,7 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
     return gb.encode();
   };
   const outputs = ['y', 'xhat', 'invstd', 'mean', 'variance'];
-  const out = runtime.runOutputs(key('ConvBn', g, a, Boolean(skip), block), build, feeds, outputs, g.flops, g.h * g.w);
+  const out = runtime.runOutputs(key('ConvBn', g, a, Boolean(skip), block), build, feeds, outputs, g.flops, g.h * g.w, [outShape, outShape, [g.cout], [g.cout], [g.cout]]);
   return out.map((data, i) => backend.makeTensorInfo(i < 2 ? outShape : [g.cout], 'float32', data));
 }
 
@@ -259,8 +259,8 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
     return gb.encode();
   };
   const outputs = ['dx', 'dfilter', ...(withSkip ? ['dskip'] : [])];
-  const out = runtime.runOutputs(key('ConvBnGrad', g, a, withSkip, block), build, feeds, outputs, 2 * g.flops, g.h * g.w);
   const shapes = [x!.shape, filter!.shape, outShape];
+  const out = runtime.runOutputs(key('ConvBnGrad', g, a, withSkip, block), build, feeds, outputs, 2 * g.flops, g.h * g.w, shapes.slice(0, outputs.length));
   return out.map((data, i) => backend.makeTensorInfo(shapes[i]!, 'float32', data));
 }
 
@@ -317,7 +317,7 @@ export function denseFilterGrad(runtime: OrtRuntime, x: Float32Array, dc: Float3
     { data: x, dims: [g.n, g.cin, g.h, g.w] },
     { data: dc, dims: [g.n, g.cout, g.oh, g.ow] },
   ];
-  return runtime.runOutputs(key('FilterGrad', g, a, false, undefined), build, feeds, ['dfilter'], g.flops, g.h * g.w)[0]!;
+  return runtime.runOutputs(key('FilterGrad', g, a, false, undefined), build, feeds, ['dfilter'], g.flops, g.h * g.w, [[g.k, g.k, g.cin, g.cout]])[0]!;
 }
 
 function filterGradByTaps(gb: GraphBuilder, g: Geometry, a: ConvBnAttrs, xin: string, dc: string): string {

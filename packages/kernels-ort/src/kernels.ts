@@ -429,10 +429,16 @@ function binary(onnxOp: string) {
       g.output(y, 'y', symbolic('y', outShape.length));
       return g.encode();
     };
-    const out = ctx.runtime(backend).run(key, build, [
-      { data: aValues, dims: a.shape },
-      { data: bValues, dims: b.shape },
-    ]);
+    const out = ctx.runtime(backend).run(
+      key,
+      build,
+      [
+        { data: aValues, dims: a.shape },
+        { data: bValues, dims: b.shape },
+      ],
+      0,
+      outShape,
+    );
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
 }
@@ -453,7 +459,7 @@ function unary(onnxOp: string) {
       g.output(y, 'y', symbolic('x', rank));
       return g.encode();
     };
-    const out = ctx.runtime(backend).run(`${onnxOp}|${rank}`, build, [{ data: values, dims: x.shape }]);
+    const out = ctx.runtime(backend).run(`${onnxOp}|${rank}`, build, [{ data: values, dims: x.shape }], 0, x.shape);
     return backend.makeTensorInfo(x.shape, 'float32', out);
   };
 }
@@ -553,7 +559,7 @@ function optimizerStep(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
     return gb.encode();
   };
   const feeds: Feed[] = [...values.map((v) => ({ data: v!, dims: [n] })), ...c.map((v) => ({ data: Float32Array.of(v), dims: [] }))];
-  const [xo, ao, bo] = ctx.runtime(backend).runOutputs(`OptimizerStep|${kind}|${c.length}`, build, feeds, ['x', 'a', 'b']);
+  const [xo, ao, bo] = ctx.runtime(backend).runOutputs(`OptimizerStep|${kind}|${c.length}`, build, feeds, ['x', 'a', 'b'], 0, undefined, [[n], [n], [n]]);
   return [
     backend.makeTensorInfo(x!.shape, 'float32', xo!),
     backend.makeTensorInfo(x!.shape, 'float32', ao!),
@@ -596,7 +602,7 @@ function straightThroughGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInf
     gb.output(gb.node('Mul', [gb.node('Mul', [G!, W!]), gb.node('Sign', [S!])]), 'y', ['n']);
     return gb.encode();
   };
-  const out = ctx.runtime(backend).run('StraightThroughGrad', build, [g, w, s].map((data) => ({ data, dims: [n] })));
+  const out = ctx.runtime(backend).run('StraightThroughGrad', build, [g, w, s].map((data) => ({ data, dims: [n] })), 0, [n]);
   return backend.makeTensorInfo(dy!.shape, 'float32', out);
 }
 

@@ -166,17 +166,18 @@ export class OrtRuntime {
    * Runs the graph cached under `key` (built by `build` on a miss) on `feeds` (graph inputs named
    * in0, in1, ... in order) and returns its output `y`.
    */
-  run(key: string, build: () => Uint8Array, feeds: readonly Feed[], flops = 0): Float32Array {
-    return this.runOutputs(key, build, feeds, ['y'], flops)[0]!;
+  run(key: string, build: () => Uint8Array, feeds: readonly Feed[], flops = 0, outDims?: readonly number[]): Float32Array {
+    return this.runOutputs(key, build, feeds, ['y'], flops, undefined, outDims && [outDims])[0]!;
   }
 
   /**
-   * Like run, for a graph with several outputs: returns them in the order of `outputs`. `flops`,
+   * Like run, for a graph with several outputs: returns them in the order of `outputs` (written into
+   * arrays from the recycler where `outDims` gives the output's dims, which must be its exact ones). `flops`,
    * the work of this call, decides between a single-threaded and a multi-threaded session, and so
    * does `pixels` when given (a convolutional unit's input height x width, against
    * parallelPixels).
    */
-  runOutputs(key: string, build: () => Uint8Array, feeds: readonly Feed[], outputs: readonly string[], flops = 0, pixels?: number): Float32Array[] {
+  runOutputs(key: string, build: () => Uint8Array, feeds: readonly Feed[], outputs: readonly string[], flops = 0, pixels?: number, outDims?: readonly (readonly number[])[]): Float32Array[] {
     if (this.disposed) throw new Error('the ONNX Runtime kernels of this backend were disposed');
     const threads = this.threadsFor(flops, pixels);
     const session = this.session(`${key}|t${threads}`, build, threads);
@@ -184,11 +185,19 @@ export class OrtRuntime {
     feeds.forEach((f, i) => {
       inputs[`in${i}`] = new this.ort.Tensor('float32', f.data, f.dims);
     });
-    const fetches: Record<string, null> = {};
-    for (const name of outputs) fetches[name] = null;
-    const out = session.run(inputs, fetches, {});
+    // An output whose dims the caller gives is written into an array from the recycler (a
+    // pre-allocated fetch): no fresh pages for ONNX Runtime's output and no copy of it into JS.
+    const fetches: Record<string, unknown> = {};
+    const given: (Float32Array | undefined)[] = outputs.map((name, i) => {
+      const dims = outDims?.[i];
+      const length = dims?.reduce((a, b) => a * b, 1) ?? 0;
+      const array = length > 0 ? this.recycler.take(length) : undefined;
+      fetches[name] = array ? new this.ort.Tensor('float32', array, dims!) : null;
+      return array;
+    });
+    const out = session.run(inputs, fetches as Record<string, null>, {});
     this.stats.runs++;
-    return outputs.map((name) => out[name]!.data);
+    return outputs.map((name, i) => given[i] ?? out[name]!.data);
   }
 
   /** Threads a call runs on: intraOpThreads when its work reaches parallelFlops (and its pixels, when given, parallelPixels), else 1. */
