@@ -4,6 +4,7 @@ import type { CpuBackendLike, KernelContext } from './kernels.js';
 import type { WasmPool } from './wasm-pool.js';
 import type { Feed, OrtRuntime } from './runtime.js';
 import { filterDensity, sparseConvBnBackward, sparseConvBnForward } from './sparse-conv.js';
+import { denseFilterGradGemm } from './dense-dw.js';
 import type * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -293,7 +294,16 @@ function sparseGrad(args: KernelArgs, runtime: OrtRuntime, pool: WasmPool, feeds
     attrs: a,
   }, runtime.outputArrays);
   runtime.noteSparseRun();
-  const dfilter = r.dfilter ?? denseFilterGrad(runtime, feeds[1]!.data, r.dc!, g, a);
+  // The dense filter gradient (mask phase): per-tap Gemms over the tap rows of the padded input for
+  // a k x k filter on a large map (measured 1.5-2.2x faster there), else the per-tap graph of the
+  // dense unit (faster on ResNet-18's 8x8 and 4x4 maps, one thread, and for 1x1 filters).
+  const xValues = feeds[1]!.data;
+  const dfilter =
+    r.dfilter ??
+    (g.k > 1 && g.h * g.w >= runtime.parallelPixels
+      ? denseFilterGradGemm(runtime, pool, xValues, r.dc!, { ...g, stride: a.stride, pad: a.pad }, runtime.outputArrays, (b) => runtime.recycler.release(b))
+      : denseFilterGrad(runtime, xValues, r.dc!, g, a));
+  if (r.dc) runtime.recycler.release(r.dc);
   const out = [backend.makeTensorInfo(xShape, 'float32', r.dx), backend.makeTensorInfo(filterShape, 'float32', dfilter)];
   if (withSkip) out.push(backend.makeTensorInfo([g.n, g.cout, g.oh, g.ow], 'float32', r.dskip!));
   return out;

@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { ortRuntime } from '@supermask/kernels-ort';
+import { denseFilterGrad } from '../src/conv-bn.js';
+import { denseFilterGradGemm } from '../src/dense-dw.js';
+import { ORT } from './helpers.js';
+import { relErr, sparseKernels, uniform } from './sparse-helpers.js';
+
+const kernels = sparseKernels();
+if (kernels.reason) console.warn(`dense-dw tests skipped: ${kernels.reason}`);
+
+// [name, n, cin, cout, size, k, stride, pad]
+const SHAPES: [string, number, number, number, number, number, number, number][] = [
+  ['stem 3x3 s1 1->4 @9', 3, 1, 4, 9, 3, 1, 1],
+  ['3x3 s1 20->20 @8', 3, 20, 20, 8, 3, 1, 1],
+  ['3x3 s2 6->8 @9 (odd)', 2, 6, 8, 9, 3, 2, 1],
+  ['3x3 s2 4->8 @8', 3, 4, 8, 8, 3, 2, 1],
+  ['1x1 s2 5->7 @9 (odd)', 2, 5, 7, 9, 1, 2, 0],
+  ['1x1 s1 6->3 @5', 4, 6, 3, 5, 1, 1, 0],
+  ['5x5 s1 p2 3->5 @7', 2, 3, 5, 7, 5, 1, 2],
+  ['3x3 s1 p0 4->4 @6', 2, 4, 4, 6, 3, 1, 0],
+];
+
+describe.skipIf(!kernels.module)('dense filter gradient as per-tap Gemms over tap rows = the per-tap graph of the dense unit', () => {
+  it.each(SHAPES)('%s', async (_name, n, cin, cout, size, k, stride, pad) => {
+    await tf.setBackend(ORT);
+    const runtime = ortRuntime(ORT)!;
+    const pool = runtime.sparseUnits(0)!;
+    expect(pool).toBeDefined();
+    const oh = Math.floor((size + 2 * pad - k) / stride) + 1;
+    const x = uniform(n * cin * size * size, 11);
+    const dc = uniform(n * cout * oh * oh, 12);
+    const g = { n, cin, h: size, w: size, k, cout, oh, ow: oh, flops: 0 };
+    const reference = denseFilterGrad(runtime, x, dc, g, { stride, pad, relu: false, mode: 'batch', epsilon: 1e-5 });
+    let taken = 0;
+    let released = 0;
+    const got = denseFilterGradGemm(runtime, pool, x, dc, { ...g, stride, pad }, (length) => (taken++, runtime.outputArrays(length)), (a) => (released++, runtime.recycler.release(a)));
+    expect(got.length).toBe(k * k * cin * cout);
+    expect(relErr(got, reference)).toBeLessThanOrEqual(1e-5);
+    expect(released).toBe(taken);
+    // Again with the recycled (dirty) buffers: the same values.
+    const again = denseFilterGradGemm(runtime, pool, x, dc, { ...g, stride, pad }, runtime.outputArrays, (a) => runtime.recycler.release(a));
+    expect(Array.from(again)).toEqual(Array.from(got));
+  });
+});
