@@ -43,3 +43,36 @@ describe.skipIf(!kernels.module)('dense filter gradient as per-tap Gemms over ta
     expect(Array.from(again)).toEqual(Array.from(got));
   });
 });
+
+describe.skipIf(!kernels.module)('SupermaskConvBnGrad without a gradient mask on the sparse unit = the dense unit (the tap-row Gemms on maps of 256+ pixels)', () => {
+  it.each([
+    [3, 8, 8, 16, 3, 1, 1],
+    [2, 4, 8, 32, 3, 2, 1],
+    [2, 6, 6, 16, 1, 2, 0],
+  ])('n %i, %i->%i, %ix%i, k %i, stride %i', async (n, cin, cout, size, k, stride, pad) => {
+    await tf.setBackend(ORT);
+    const oh = Math.floor((size + 2 * pad - k) / stride) + 1;
+    const attrs = { stride, pad, relu: true, mode: 'batch', epsilon: 1e-5, skip: false };
+    const run = (sparse: string): Float32Array[] => {
+      process.env.SUPERMASK_SPARSE_CONV = sparse;
+      try {
+        return tf.tidy(() => {
+          const x = tf.tensor4d(uniform(n * cin * size * size, 1), [n, cin, size, size]);
+          const filter = tf.tensor4d(uniform(k * k * cin * cout, 2).map((v, i) => (i % 3 === 0 ? v : 0)), [k, k, cin, cout]);
+          const [y, xhat, invstd] = tf.engine().runKernel('SupermaskConvBn', { x, filter }, attrs) as tf.Tensor[];
+          const dy = tf.tensor4d(uniform(n * cout * oh * oh, 3), [n, cout, oh, oh]);
+          const grads = tf.engine().runKernel('SupermaskConvBnGrad', { dy, x, filter, y: y!, xhat: xhat!, invstd: invstd! }, attrs) as tf.Tensor[];
+          return grads.map((t) => Float32Array.from(t.dataSync() as Float32Array));
+        });
+      } finally {
+        delete process.env.SUPERMASK_SPARSE_CONV;
+      }
+    };
+    const runs = ortRuntime(ORT)!.getStats().sparseRuns;
+    const sparse = run('1');
+    expect(ortRuntime(ORT)!.getStats().sparseRuns).toBe(runs + 2);
+    const dense = run('0');
+    expect(relErr(sparse[0]!, dense[0]!)).toBeLessThanOrEqual(1e-4);
+    expect(relErr(sparse[1]!, dense[1]!)).toBeLessThanOrEqual(1e-4);
+  });
+});
