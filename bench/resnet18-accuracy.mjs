@@ -1,13 +1,17 @@
-// npm run bench:resnet18-accuracy — does the fused conv + batch-norm path (kernels-ort units)
-// train ResNet-18 to the same accuracy as the op-by-op path? Runs configs/split-fmnist-resnet18-
+// npm run bench:resnet18-accuracy — do the fused conv + batch-norm units (kernels-ort) train
+// ResNet-18 to the same accuracy as the op-by-op path? Runs configs/split-fmnist-resnet18-
 // supsup.json (BENCH_CONFIGS: comma-separated config files, default that one and -exssnet.json) for
-// each seed of BENCH_SEEDS (default 0,1,2) on both paths (SUPERMASK_FUSED_CONV=0 for op by op),
-// backend cpu (= cpu-ort), in one process, and prints average accuracy per seed, the mean and
-// standard deviation of each path and of their difference. The two paths agree within 1e-4 per
-// step (backbone-resnet/test/fused.test.ts); over a task the top-k selections can part where
-// scores tie within rounding, so single-seed accuracies differ by chance; the seeds show by how
-// much. BENCH_PREVIOUS=FILE adds the runs recorded in an earlier result of this benchmark (for
-// configs not run now) to the table. Writes bench/results/resnet18-accuracy.json.
+// each seed of BENCH_SEEDS (default 0,1,2) on each path of BENCH_PATHS (default all three):
+// `op-by-op` (SUPERMASK_FUSED_CONV=0), `fused-dense` (the fused units on ONNX Runtime's dense
+// sessions, SUPERMASK_SPARSE_CONV=0) and `fused` (the default: sparse WebAssembly units where W * M
+// is sparse), backend cpu (= cpu-ort), in one process, and prints average accuracy per seed, the
+// mean and standard deviation of each path and of each fused path's difference to op by op. The
+// paths agree within 1e-4 per step (backbone-resnet/test/fused.test.ts); over a task the top-k
+// selections can part where scores tie within rounding, so single-seed accuracies differ by chance;
+// the seeds show by how much. BENCH_PREVIOUS=FILE adds the runs recorded in an earlier result of
+// this benchmark for the (config, path) pairs not run now (a result written before the sparse units
+// existed calls its dense fused runs `fused`: they are read as `fused-dense`). Writes
+// bench/results/resnet18-accuracy.json.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -17,10 +21,14 @@ import { fullDataDir, printTable, root, runConfig, writeResults } from './common
 
 const files = (process.env.BENCH_CONFIGS ?? 'split-fmnist-resnet18-supsup.json,split-fmnist-resnet18-exssnet.json').split(',');
 const seeds = (process.env.BENCH_SEEDS ?? '0,1,2').split(',').map(Number);
-const paths = [
-  { path: 'op-by-op', fused: '0' },
-  { path: 'fused', fused: '1' },
+const ALL_PATHS = [
+  { path: 'op-by-op', env: { SUPERMASK_FUSED_CONV: '0' } },
+  { path: 'fused-dense', env: { SUPERMASK_FUSED_CONV: '1', SUPERMASK_SPARSE_CONV: '0' } },
+  { path: 'fused', env: { SUPERMASK_FUSED_CONV: '1' } },
 ];
+const pathNames = (process.env.BENCH_PATHS ?? ALL_PATHS.map((p) => p.path).join(',')).split(',');
+const paths = ALL_PATHS.filter((p) => pathNames.includes(p.path));
+if (paths.length !== pathNames.length) throw new Error(`BENCH_PATHS: expected names among ${ALL_PATHS.map((p) => p.path).join(', ')}, got ${process.env.BENCH_PATHS}`);
 const dataDir = fullDataDir();
 if (!dataDir) {
   console.log('Full Fashion-MNIST not found (../shared/datasets/fashion-mnist or SUPERMASK_DATA): nothing measured.');
@@ -35,18 +43,20 @@ const configs = {};
 const allFiles = [...files];
 if (process.env.BENCH_PREVIOUS) {
   const previous = JSON.parse(readFileSync(process.env.BENCH_PREVIOUS, 'utf8'));
-  for (const run of previous.runs) {
-    if (files.includes(run.config)) continue;
-    if (!allFiles.includes(run.config)) allFiles.unshift(run.config);
-    runs.push({ ...run, from: process.env.BENCH_PREVIOUS, measured_at: previous.date });
-    configs[run.config] = previous.config[run.config];
+  for (const recorded of previous.runs) {
+    const path = !previous.sparse_units && recorded.path === 'fused' ? 'fused-dense' : recorded.path;
+    if (files.includes(recorded.config) && pathNames.includes(path)) continue;
+    if (!allFiles.includes(recorded.config)) allFiles.unshift(recorded.config);
+    runs.push({ ...recorded, path, from: recorded.from ?? process.env.BENCH_PREVIOUS, measured_at: recorded.measured_at ?? previous.date });
+    configs[recorded.config] ??= previous.config[recorded.config];
   }
   if (previous.seeds.join(',') !== seeds.join(',')) throw new Error(`BENCH_PREVIOUS ran seeds ${previous.seeds.join(',')}, this run ${seeds.join(',')}`);
 }
 for (const file of files) {
   for (const seed of seeds) {
-    for (const { path, fused } of paths) {
-      process.env.SUPERMASK_FUSED_CONV = fused;
+    for (const { path, env } of paths) {
+      delete process.env.SUPERMASK_SPARSE_CONV;
+      Object.assign(process.env, env);
       const raw = readConfigFile(join(root, 'configs', file));
       raw.seed = seed;
       const load = os.loadavg()[0];
@@ -59,23 +69,38 @@ for (const file of files) {
   }
 }
 delete process.env.SUPERMASK_FUSED_CONV;
+delete process.env.SUPERMASK_SPARSE_CONV;
 
 const rows = [];
 const summary = [];
+const pct = (x) => (100 * x).toFixed(2);
 for (const file of allFiles) {
   const of = (path) => runs.filter((r) => r.config === file && r.path === path);
-  const diffs = seeds.map((seed) => {
-    const a = of('fused').find((r) => r.seed === seed).average_accuracy;
-    const b = of('op-by-op').find((r) => r.seed === seed).average_accuracy;
-    rows.push({ config: file.replace(/\.json$/, ''), seed: String(seed), 'op-by-op %': (100 * b).toFixed(2), 'fused %': (100 * a).toFixed(2), 'fused - op-by-op (points)': (100 * (a - b)).toFixed(2) });
-    return 100 * (a - b);
-  });
-  const op = of('op-by-op').map((r) => 100 * r.average_accuracy);
-  const fu = of('fused').map((r) => 100 * r.average_accuracy);
-  const s = { config: file, seeds, op_by_op_mean: mean(op), op_by_op_sd: sd(op), fused_mean: mean(fu), fused_sd: sd(fu), difference_mean: mean(diffs), difference_sd: sd(diffs) };
+  const present = ALL_PATHS.map((p) => p.path).filter((p) => of(p).length === seeds.length);
+  for (const seed of seeds) {
+    const row = { config: file.replace(/\.json$/, ''), seed: String(seed) };
+    for (const p of present) row[`${p} %`] = pct(of(p).find((r) => r.seed === seed).average_accuracy);
+    rows.push(row);
+  }
+  const s = { config: file, seeds };
+  const meanRow = { config: file.replace(/\.json$/, ''), seed: 'mean ± sd' };
+  for (const p of present) {
+    const xs = of(p).map((r) => 100 * r.average_accuracy);
+    s[`${p.replace(/-/g, '_')}_mean`] = mean(xs);
+    s[`${p.replace(/-/g, '_')}_sd`] = sd(xs);
+    meanRow[`${p} %`] = `${mean(xs).toFixed(2)} ± ${sd(xs).toFixed(2)}`;
+  }
+  if (present.includes('op-by-op')) {
+    for (const p of present.filter((q) => q !== 'op-by-op')) {
+      const diffs = seeds.map((seed) => 100 * (of(p).find((r) => r.seed === seed).average_accuracy - of('op-by-op').find((r) => r.seed === seed).average_accuracy));
+      s[`${p.replace(/-/g, '_')}_minus_op_by_op_mean`] = mean(diffs);
+      s[`${p.replace(/-/g, '_')}_minus_op_by_op_sd`] = sd(diffs);
+      meanRow[`${p} - op-by-op (points)`] = `${mean(diffs).toFixed(2)} ± ${sd(diffs).toFixed(2)}`;
+    }
+  }
   summary.push(s);
-  rows.push({ config: file.replace(/\.json$/, ''), seed: 'mean ± sd', 'op-by-op %': `${s.op_by_op_mean.toFixed(2)} ± ${s.op_by_op_sd.toFixed(2)}`, 'fused %': `${s.fused_mean.toFixed(2)} ± ${s.fused_sd.toFixed(2)}`, 'fused - op-by-op (points)': `${s.difference_mean.toFixed(2)} ± ${s.difference_sd.toFixed(2)}` });
+  rows.push(meanRow);
 }
-console.log(`\nResNet-18 (nf 20) on Split Fashion-MNIST: fused units vs op by op, seeds ${seeds.join(' ')}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-printTable(rows);
-writeResults('resnet18-accuracy', { config: configs, seeds, backend: 'cpu', rows: summary, runs, load_average_end: os.loadavg() });
+console.log(`\nResNet-18 (nf 20) on Split Fashion-MNIST: op by op, fused dense and fused sparse units, seeds ${seeds.join(' ')}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+printTable(rows, [...new Set(rows.flatMap((r) => Object.keys(r)))]);
+writeResults('resnet18-accuracy', { config: configs, seeds, backend: 'cpu', sparse_units: true, paths: pathNames, rows: summary, runs, load_average_end: os.loadavg() });

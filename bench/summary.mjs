@@ -43,24 +43,34 @@ section('ResNet-18 (nf 20, 32x32) training (density 0.1, batch 64)', 'resnet18',
     `${(d.speedups ?? []).map((s) => `${s.phase} phase: cpu-ort is ${num(s.speedup, 0)}x plain cpu.`).join(' ')} The rows ran one after the other; where their load averages differ, so does the share of the 2 cores each got, and the ratio with it.`,
   ].join('\n'),
 );
-section('ResNet-18 accuracy: fused conv + batch-norm units against op by op (Split Fashion-MNIST)', 'resnet18-accuracy', (d) =>
-  [
-    `Average accuracy (%) of each config on both paths, seeds ${(d.seeds ?? []).join(' ')}, backend ${d.backend}.`,
+section('ResNet-18 accuracy: fused conv + batch-norm units against op by op (Split Fashion-MNIST)', 'resnet18-accuracy', (d) => {
+  // Results before the sparse units had two paths, op-by-op and fused (then the dense units).
+  const pathOf = (r) => (!d.sparse_units && r.path === 'fused' ? 'fused-dense' : r.path);
+  const names = { 'op-by-op': 'op by op', 'fused-dense': 'fused, dense units', fused: 'fused, sparse units' };
+  const present = Object.keys(names).filter((p) => d.runs.some((r) => pathOf(r) === p));
+  const fusedPaths = present.filter((p) => p !== 'op-by-op');
+  const key = (p, what) => `${(d.sparse_units ? p : p === 'fused-dense' ? 'fused' : p).replace(/-/g, '_')}_${what}`;
+  return [
+    `Average accuracy (%) of each config on each path, seeds ${(d.seeds ?? []).join(' ')}, backend ${d.backend}; a run recorded by an earlier sitting says so in \`runs[].from\`.`,
     '',
     table(
-      ['config', 'seed', 'op by op', 'fused', 'fused - op by op (points)'],
-      (d.rows ?? []).flatMap((s) => [
-        ...d.runs
-          .filter((r) => r.config === s.config && r.path === 'fused')
-          .map((f) => {
-            const o = d.runs.find((r) => r.config === s.config && r.path === 'op-by-op' && r.seed === f.seed);
-            return [s.config.replace(/\.json$/, ''), String(f.seed), num(100 * o.average_accuracy, 2), num(100 * f.average_accuracy, 2), num(100 * (f.average_accuracy - o.average_accuracy), 2)];
-          }),
-        [s.config.replace(/\.json$/, ''), 'mean ± sd', `${num(s.op_by_op_mean, 2)} ± ${num(s.op_by_op_sd, 2)}`, `${num(s.fused_mean, 2)} ± ${num(s.fused_sd, 2)}`, `${num(s.difference_mean, 2)} ± ${num(s.difference_sd, 2)}`],
-      ]),
+      ['config', 'seed', ...present.map((p) => names[p]), ...(present.includes('op-by-op') ? fusedPaths.map((p) => `${names[p]} - op by op (points)`) : [])],
+      (d.rows ?? []).flatMap((s) => {
+        const run = (p, seed) => d.runs.find((r) => r.config === s.config && pathOf(r) === p && r.seed === seed);
+        const perSeed = (d.seeds ?? []).map((seed) => [
+          s.config.replace(/\.json$/, ''),
+          String(seed),
+          ...present.map((p) => num(100 * run(p, seed).average_accuracy, 2)),
+          ...(present.includes('op-by-op') ? fusedPaths.map((p) => num(100 * (run(p, seed).average_accuracy - run('op-by-op', seed).average_accuracy), 2)) : []),
+        ]);
+        const old = !d.sparse_units;
+        const meanOf = (p) => `${num(s[key(p, 'mean')], 2)} ± ${num(s[key(p, 'sd')], 2)}`;
+        const diffOf = (p) => (old ? `${num(s.difference_mean, 2)} ± ${num(s.difference_sd, 2)}` : `${num(s[`${p.replace(/-/g, '_')}_minus_op_by_op_mean`], 2)} ± ${num(s[`${p.replace(/-/g, '_')}_minus_op_by_op_sd`], 2)}`);
+        return [...perSeed, [s.config.replace(/\.json$/, ''), 'mean ± sd', ...present.map(meanOf), ...(present.includes('op-by-op') ? fusedPaths.map(diffOf) : [])]];
+      }),
     ),
-  ].join('\n'),
-);
+  ].join('\n');
+});
 section('Against PyTorch on the same machine, measured alternately (density 0.1, batch 64)', 'vs-pytorch', (d) =>
   [
     `PyTorch ${d.peer?.torch} on ${d.peer?.threads} threads (\`bench/peer/supermask_peer.py\`); best of ${d.rounds} alternating rounds each; load average at the end ${(d.load_average_end ?? []).map((l) => num(l, 2)).join(' ')}.`,
