@@ -16,20 +16,27 @@
  */
 export class ArrayRecycler {
   private readonly free = new Map<number, Float32Array[]>();
+  /** Pooled arrays, oldest first (evicted first when the byte budget is reached). */
+  private readonly order = new Set<Float32Array>();
   /** Arrays handed out by take and not yet released. */
   private readonly handedOut = new WeakSet<Float32Array>();
   /** Buffers of every array take made. */
   private readonly buffers = new WeakSet<ArrayBufferLike>();
   private pooled = 0;
 
-  /** @param maxPooledBytes most bytes kept for reuse; arrays released beyond it are left to the garbage collector. */
-  constructor(readonly maxPooledBytes = 1 << 30) {}
+  /** @param maxPooledBytes most bytes kept for reuse; beyond it the oldest pooled arrays are left to the garbage collector. */
+  constructor(readonly maxPooledBytes = 512 * 2 ** 20) {}
 
   /** A Float32Array of `length` values (contents undefined: the caller overwrites all of them). */
   take(length: number): Float32Array {
     let a = this.free.get(length)?.pop();
-    if (a) this.pooled -= a.byteLength;
-    else a = this.make(length);
+    if (a) {
+      this.order.delete(a);
+      this.pooled -= a.byteLength;
+    } else {
+      a = new Float32Array(length);
+      this.buffers.add(a.buffer);
+    }
     this.handedOut.add(a);
     return a;
   }
@@ -48,13 +55,22 @@ export class ArrayRecycler {
   release(values: unknown): void {
     if (!this.owns(values)) return;
     this.handedOut.delete(values);
-    if (this.pooled + values.byteLength > this.maxPooledBytes) return;
+    if (values.byteLength > this.maxPooledBytes) return;
+    // Make room by dropping the oldest pooled arrays (sizes a phase no longer uses go first).
+    for (const oldest of this.order) {
+      if (this.pooled + values.byteLength <= this.maxPooledBytes) break;
+      this.order.delete(oldest);
+      const list = this.free.get(oldest.length)!;
+      list.splice(list.indexOf(oldest), 1);
+      this.pooled -= oldest.byteLength;
+    }
     let list = this.free.get(values.length);
     if (!list) {
       list = [];
       this.free.set(values.length, list);
     }
     list.push(values);
+    this.order.add(values);
     this.pooled += values.byteLength;
   }
 
@@ -66,12 +82,7 @@ export class ArrayRecycler {
   /** Forgets every pooled array. */
   clear(): void {
     this.free.clear();
+    this.order.clear();
     this.pooled = 0;
-  }
-
-  private make(length: number): Float32Array {
-    const a = new Float32Array(length);
-    this.buffers.add(a.buffer);
-    return a;
   }
 }

@@ -21,7 +21,7 @@ describe('ArrayRecycler', () => {
     expect(r.pooledBytes).toBe(0);
   });
 
-  it('never takes back a view or a foreign array, and respects its byte budget', () => {
+  it('never takes back a view or a foreign array', () => {
     const r = new ArrayRecycler(4000);
     const a = r.take(1000);
     const view = a.subarray(0, 1000);
@@ -30,10 +30,27 @@ describe('ArrayRecycler', () => {
     r.release(view);
     r.release(new Float32Array(1000));
     expect(r.pooledBytes).toBe(0);
-    const b = r.take(1000);
+  });
+
+  it('keeps its byte budget by dropping the oldest pooled arrays', () => {
+    const r = new ArrayRecycler(4000);
+    const old = r.take(250);
+    const a = r.take(500);
+    const b = r.take(250);
+    const c = r.take(250);
+    r.release(old);
     r.release(a);
-    r.release(b); // over the 4000-byte budget: left to the garbage collector
+    r.release(b);
     expect(r.pooledBytes).toBe(4000);
+    r.release(c); // over budget: the oldest (old) goes
+    expect(r.pooledBytes).toBe(4000);
+    expect(r.take(250)).toBe(c);
+    expect(r.take(250)).toBe(b);
+    expect(r.take(250)).not.toBe(old);
+    expect(r.take(500)).toBe(a);
+    expect(r.pooledBytes).toBe(0);
+    r.release(r.take(2000)); // larger than the whole budget: never pooled
+    expect(r.pooledBytes).toBe(0);
   });
 });
 
