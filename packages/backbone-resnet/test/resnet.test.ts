@@ -17,6 +17,7 @@ import {
   type LabeledDataset,
 } from '@supermask/core';
 import { ResNet } from '@supermask/backbone-resnet';
+import { ortStats } from '@supermask/kernels-ort';
 import { testRegistry } from '../../cli/test/helpers.js';
 
 const BACKENDS = ['cpu-plain', 'cpu'] as const;
@@ -169,7 +170,10 @@ describe('ResNet backbones', () => {
       try {
         // On cpu (cpu-ort here) the network runs the fused conv + batch-norm kernels.
         expect(fusedConvBnAvailable()).toBe(true);
+        const sparseBefore = ortStats()?.sparseRuns ?? 0;
         const results = await experiment.run();
+        // The guarantees below hold on the sparse conv + batch-norm units (density 0.3 <= sparseDensity).
+        expect(ortStats()!.sparseRuns).toBeGreaterThan(sparseBefore);
         expect(results.forgetting).toBe(0);
         expect(results.accuracy_matrix[1]![0]).toBe(results.accuracy_matrix[0]![0]);
         expect(results.average_accuracy).toBeGreaterThan(0.7);
