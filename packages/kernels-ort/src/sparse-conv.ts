@@ -370,8 +370,10 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
   const batch = a.mode === 'batch';
   pool.reset();
   const dyAt = put(pool, input.dy);
-  const yAt = a.relu ? put(pool, input.y) : 0;
   const xhatAt = batch ? put(pool, input.xhat) : 0;
+  // The ReLU's gradient mask [y > 0]: without a skip input y = relu(xhat), so y > 0 exactly where xhat > 0 and
+  // the kernels read xhat in its place (one copy less).
+  const yAt = !a.relu ? 0 : batch && !input.skip ? xhatAt : put(pool, input.y);
   const invAt = put(pool, input.invstd);
   let mgAt = 0;
   let mgxAt = 0;

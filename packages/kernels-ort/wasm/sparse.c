@@ -48,7 +48,9 @@ static void sp_pad(const float* x, float* xp, int N, int C, int H, int W, int p,
               const float* xr = x + ((ch * B + j) * C + c) * H * W + (s * r + a - p) * W + b - p;  // xr[s q]
               for (int q = 0; q < q_lo; q++) dr[q] = 0.0f;
               if (s == 1) {
-                for (int q = q_lo; q < q_hi; q++) dr[q] = xr[q];
+                int q = q_lo;
+                for (; q + 4 <= q_hi; q += 4) wasm_v128_store(dr + q, wasm_v128_load(xr + q));
+                for (; q < q_hi; q++) dr[q] = xr[q];
               } else if (s == 2) {
                 int q = q_lo;
                 for (; q + 4 <= q_hi && 2 * q + 7 + b - p <= W - 1; q += 4) {
