@@ -316,6 +316,12 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
   const xp = allocPlanes(pool, g, cin * g.s2, g.px);
   const out = allocPlanes(pool, g, cout, g.po);
   const part = batch ? pool.alloc(n * cout * 16) : 0;
+  // Everything the second run reads is in place before the first: between the runs the workers only wait a moment.
+  const skipAt = input.skip ? put(pool, input.skip) : 0;
+  const yAt = pool.alloc(outLen * 4);
+  const xhatAt = pool.alloc(outLen * 4);
+  const meanAt = pool.alloc(cout * 4);
+  const invAt = pool.alloc(cout * 4);
   // Per chunk: pad, conv, batch-norm partials (one run).
   pool.run('sp_fwd', [xAt, xp, n, cin, g.h, g.w, g.p, g.s, g.k, g.hq, g.wq, g.px, g.b, out, cout, g.po, oh * g.wc, e.start, e.idx, e.val, part, oh, ow], g.chunks);
   let mean: Float32Array;
@@ -336,11 +342,9 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
   // As the ONNX Runtime unit: float32 var + eps, float32 sqrt, float32 reciprocal.
   const eps = Math.fround(a.epsilon);
   for (let o = 0; o < cout; o++) invstd[o] = 1 / Math.fround(Math.sqrt(Math.fround(variance[o]! + eps)));
-  const meanAt = put(pool, mean);
-  const invAt = put(pool, invstd);
-  const skipAt = input.skip ? put(pool, input.skip) : 0;
-  const yAt = pool.alloc(outLen * 4);
-  const xhatAt = pool.alloc(outLen * 4);
+  const f32m = pool.f32();
+  f32m.set(mean, meanAt / 4);
+  f32m.set(invstd, invAt / 4);
   pool.run('sp_bn_apply', [out, skipAt, yAt, xhatAt, meanAt, invAt, cout, g.po, g.b, oh, ow, g.wq, a.relu ? 1 : 0], n);
   const f32 = pool.f32();
   return {
@@ -375,15 +379,6 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
   // the kernels read xhat in its place (one copy less).
   const yAt = !a.relu ? 0 : batch && !input.skip ? xhatAt : put(pool, input.y);
   const invAt = put(pool, input.invstd);
-  let mgAt = 0;
-  let mgxAt = 0;
-  if (batch) {
-    const part = pool.alloc(n * cout * 16);
-    pool.run('sp_bn_back_reduce', [dyAt, yAt, xhatAt, part, cout, oh * ow, a.relu ? 1 : 0], n);
-    const [mg, mgx] = channelMeans(pool, part, n, cout, oh * ow);
-    mgAt = put(pool, Float32Array.from(mg));
-    mgxAt = put(pool, Float32Array.from(mgx));
-  }
   const dcp = allocPlanes(pool, g, cout, g.pd);
   const dcd = input.gradMask ? 0 : pool.alloc(outLen * 4);
   const dskip = input.skip ? pool.alloc(outLen * 4) : 0;
@@ -407,6 +402,17 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
       xp = allocPlanes(pool, g, planes, g.px);
       dwPart = pool.alloc(g.chunks * dw.count * 8);
     }
+  }
+  // Everything the fused run reads is in place before the reduction's run: between the two the workers only wait a moment.
+  const mgAt = batch ? pool.alloc(cout * 4) : 0;
+  const mgxAt = batch ? pool.alloc(cout * 4) : 0;
+  const part = batch ? pool.alloc(n * cout * 16) : 0;
+  if (batch) {
+    pool.run('sp_bn_back_reduce', [dyAt, yAt, xhatAt, part, cout, oh * ow, a.relu ? 1 : 0], n);
+    const [mg, mgx] = channelMeans(pool, part, n, cout, oh * ow);
+    const f32m = pool.f32();
+    f32m.set(mg, mgAt / 4);
+    f32m.set(mgx, mgxAt / 4);
   }
   // Per chunk: dc (+ dense dc, dskip), the dx correlation and its crop, then (with gradMask) pad x and dW partials (one run).
   pool.run('sp_bwd', [
