@@ -130,9 +130,10 @@ export function filterDensity(filter: Float32Array): number {
   if (filter.length === 0) return 0;
   const info = infoOf(filter);
   if (info.density === undefined) {
-    let nz = 0;
-    for (let i = 0; i < filter.length; i++) if (filter[i] !== 0) nz++;
-    info.density = nz / filter.length;
+    // Branch-free count (a branch per value mispredicts at density 0.1: twice the time); -0 counts as 0, NaN as nonzero.
+    let zeros = 0;
+    for (let i = 0; i < filter.length; i++) zeros += (filter[i] === 0) as unknown as number;
+    info.density = (filter.length - zeros) / filter.length;
   }
   return info.density;
 }
