@@ -236,28 +236,38 @@ const ENTRIES_DW = 2;
  * Entry lists of the nonzeros of `a` in the memory, built by sp_entries (once per array and layout, see FilterInfo):
  * kind ENTRIES_FORWARD (per output channel, source plane * Px + offset), ENTRIES_DX (per input phase plane,
  * o * Pd + F - offset) or ENTRIES_DW (per output channel; idx2 = o * Pd + F, support = the index in `a`).
+ * `withDx` (a training forward): the dx lists are built in the same scan (sp_entries_fd) for the backward.
  */
-function entries(pool: WasmPool, a: Float32Array, g: Plan, kind: number): Entries & { idx2: number; support?: Int32Array } {
+function entries(pool: WasmPool, a: Float32Array, g: Plan, kind: number, withDx = false): Entries & { idx2: number; support?: Int32Array } {
   const info = infoOf(a);
-  const key = `${kind},${g.k},${g.cin},${g.cout},${g.s},${g.wc},${g.px},${g.pd},${g.f}`;
-  let lists = info.lists.get(key);
+  const keyOf = (k: number): string => `${k},${g.k},${g.cin},${g.cout},${g.s},${g.wc},${g.px},${g.pd},${g.f}`;
+  let lists = info.lists.get(keyOf(kind));
   if (!lists) {
+    const both = withDx && kind === ENTRIES_FORWARD && !info.lists.has(keyOf(ENTRIES_DX));
     const buckets = kind === ENTRIES_DX ? g.cin * g.s2 : g.cout;
     const cap = Math.max(1, a.length) * 4;
     const aAt = put(pool, a);
     const start = pool.alloc((buckets + 1) * 4, true);
     const idx = pool.alloc(cap);
     const val = kind === ENTRIES_DW ? 0 : pool.alloc(cap);
-    const idx2 = kind === ENTRIES_DW ? pool.alloc(cap) : 0;
+    const idx2 = kind === ENTRIES_DW || both ? pool.alloc(cap) : 0;
     const support = kind === ENTRIES_DW ? pool.alloc(cap) : 0;
-    const count = pool.call('sp_entries', [aAt, g.k, g.cin, g.cout, g.s, g.wc, g.px, g.pd, g.f, kind, start, idx, val, idx2, support]);
+    const start2 = both ? pool.alloc((g.cin * g.s2 + 1) * 4, true) : 0;
+    const val2 = both ? pool.alloc(cap) : 0;
+    const count = both
+      ? pool.call('sp_entries_fd', [aAt, g.k, g.cin, g.cout, g.s, g.wc, g.px, g.pd, g.f, start, idx, val, start2, idx2, val2])
+      : pool.call('sp_entries', [aAt, g.k, g.cin, g.cout, g.s, g.wc, g.px, g.pd, g.f, kind, start, idx, val, idx2, support]);
     const i32 = pool.i32();
+    const f32 = pool.f32();
     const ints = (at: number, length: number): Int32Array => i32.slice(at / 4, at / 4 + length);
     lists = { count, start: ints(start, buckets + 1), idx: ints(idx, count) };
-    if (val) lists.val = pool.f32().slice(val / 4, val / 4 + count);
-    if (idx2) lists.idx2 = ints(idx2, count);
-    if (support) lists.support = ints(support, count);
-    info.lists.set(key, lists);
+    if (val) lists.val = f32.slice(val / 4, val / 4 + count);
+    if (kind === ENTRIES_DW) {
+      lists.idx2 = ints(idx2, count);
+      lists.support = ints(support, count);
+    }
+    info.lists.set(keyOf(kind), lists);
+    if (both) info.lists.set(keyOf(ENTRIES_DX), { count, start: ints(start2, g.cin * g.s2 + 1), idx: ints(idx2, count), val: f32.slice(val2 / 4, val2 / 4 + count) });
   }
   const at = (v: Int32Array | Float32Array | undefined): number => (v === undefined ? 0 : put(pool, v));
   return { count: lists.count, start: at(lists.start), idx: at(lists.idx), val: at(lists.val), idx2: at(lists.idx2), ...(lists.support ? { support: lists.support } : {}) };
@@ -313,7 +323,8 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
   const batch = a.mode === 'batch';
   pool.reset();
   const xAt = put(pool, input.x);
-  const e = entries(pool, input.filter, g, ENTRIES_FORWARD);
+  // A training forward (batch statistics) also lists the filter for its backward's dx, in the same scan.
+  const e = entries(pool, input.filter, g, ENTRIES_FORWARD, batch);
   const xp = allocPlanes(pool, g, cin * g.s2, g.px);
   const out = allocPlanes(pool, g, cout, g.po);
   const part = batch ? pool.alloc(n * cout * 16) : 0;

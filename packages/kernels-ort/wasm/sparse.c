@@ -466,6 +466,50 @@ int sp_entries(const float* a, int k, int Cin, int Cout, int s, int Wc, int Px, 
   return start[buckets];
 }
 
+// The forward (kind 0) and dx (kind 1) lists of sp_entries from one scan of a: start/idx/val get kind 0's,
+// start2/idx2/val2 kind 1's (both zero-filled by the caller). Returns the count (the same for both).
+EXPORT("sp_entries_fd")
+int sp_entries_fd(const float* a, int k, int Cin, int Cout, int s, int Wc, int Px, int Pd, int F,
+                  int* start, int* idx, float* val, int* start2, int* idx2, float* val2) {
+  int S2 = s * s;
+  for (int i = 0; i < Cin; i++)
+    for (int kh = 0; kh < k; kh++)
+      for (int kw = 0; kw < k; kw++) {
+        const float* row = a + ((kh * k + kw) * Cin + i) * Cout;
+        int c = 0;
+        for (int o = 0; o < Cout; o++) {
+          int nz = row[o] != 0.0f;
+          start[o + 1] += nz;
+          c += nz;
+        }
+        start2[i * S2 + (kh % s) * s + kw % s + 1] += c;
+      }
+  for (int b = 0; b < Cout; b++) start[b + 1] += start[b];
+  for (int b = 0; b < Cin * S2; b++) start2[b + 1] += start2[b];
+  for (int i = 0; i < Cin; i++)
+    for (int kh = 0; kh < k; kh++)
+      for (int kw = 0; kw < k; kw++) {
+        const float* row = a + ((kh * k + kw) * Cin + i) * Cout;
+        int plane = i * S2 + (kh % s) * s + kw % s;
+        int off = (kh / s) * Wc + kw / s;
+        for (int o = 0; o < Cout; o++) {
+          float v = row[o];
+          if (v == 0.0f) continue;
+          int j = start[o]++;
+          idx[j] = plane * Px + off;
+          val[j] = v;
+          int j2 = start2[plane]++;
+          idx2[j2] = o * Pd + F - off;
+          val2[j2] = v;
+        }
+      }
+  for (int b = Cout; b > 0; b--) start[b] = start[b - 1];
+  start[0] = 0;
+  for (int b = Cin * S2; b > 0; b--) start2[b] = start2[b - 1];
+  start2[0] = 0;
+  return start[Cout];
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Fused passes: one pool run does every stage of a chunk of images before the next chunk, so the chunk's data is
 // still in cache from one stage to the next and a unit call wakes the workers fewer times. Items: chunks; every
