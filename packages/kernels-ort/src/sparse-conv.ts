@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { ConvBnMode } from './conv-bn.js';
 import type { WasmPool } from './wasm-pool.js';
 
@@ -82,11 +83,59 @@ export interface SparseConvBnBackwardOutput {
   dc?: Float32Array;
 }
 
-/** Fraction of nonzero values of a filter (the caller runs the sparse unit below some density). */
+/**
+ * What is kept per filter (or gradient mask) array between calls: a copy of its bytes, its density and its entry
+ * lists per layout. A unit's forward and backward get the same filter array (and a weight phase the same gradient
+ * mask array every step), so the backward does not count the nonzeros or rebuild the lists again.
+ *
+ * Why a cached entry cannot be stale: it is keyed by the array object (a WeakMap, so it goes with the array) AND
+ * used only while the array's bytes still equal the copy taken when it was made (`Buffer.compare`, a native memcmp,
+ * far cheaper than rebuilding). tfjs does not mutate a tensor's values in place, but an array object can come back
+ * with other contents (the backend's ArrayRecycler hands a released output array out again; a caller may write into
+ * a Float32Array it passes); the byte comparison catches that. -0 and 0, or NaNs of other bits, only cause a rebuild.
+ */
+interface FilterInfo {
+  bytes: Uint8Array;
+  density?: number;
+  lists: Map<string, EntryLists>;
+}
+
+/** Entry lists (see sp_entries in wasm/sparse.c) as JS copies, put into the memory per call. */
+interface EntryLists {
+  count: number;
+  start: Int32Array;
+  idx: Int32Array;
+  val?: Float32Array;
+  idx2?: Int32Array;
+  support?: Int32Array;
+}
+
+const filterInfos = new WeakMap<Float32Array, FilterInfo>();
+
+function bytesOf(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function infoOf(a: Float32Array): FilterInfo {
+  const bytes = bytesOf(a);
+  const cached = filterInfos.get(a);
+  if (cached && Buffer.compare(cached.bytes, bytes) === 0) return cached;
+  const info: FilterInfo = { bytes: bytes.slice(), lists: new Map() };
+  filterInfos.set(a, info);
+  return info;
+}
+
+/** Fraction of nonzero values of a filter (the caller runs the sparse unit below some density); cached per array (see FilterInfo). */
 export function filterDensity(filter: Float32Array): number {
-  let nz = 0;
-  for (let i = 0; i < filter.length; i++) if (filter[i] !== 0) nz++;
-  return filter.length === 0 ? 0 : nz / filter.length;
+  if (filter.length === 0) return 0;
+  const info = infoOf(filter);
+  if (info.density === undefined) {
+    // Branch-free count (a branch per value mispredicts at density 0.1: twice the time); -0 counts as 0, NaN as nonzero.
+    let zeros = 0;
+    for (let i = 0; i < filter.length; i++) zeros += (filter[i] === 0) as unknown as number;
+    info.density = (filter.length - zeros) / filter.length;
+  }
+  return info.density;
 }
 
 /** A chunk of images spans at least this many floats of output per plane (long sweeps on small maps). */
@@ -184,27 +233,44 @@ const ENTRIES_DX = 1;
 const ENTRIES_DW = 2;
 
 /**
- * Entry lists of the nonzeros of `a` (copied into the memory at `aAt`), built by sp_entries: kind ENTRIES_FORWARD
- * (per output channel, source plane * Px + offset), ENTRIES_DX (per input phase plane, o * Pd + F - offset) or
- * ENTRIES_DW (per output channel; idx2 = o * Pd + F, support = the index in `a`).
+ * Entry lists of the nonzeros of `a` in the memory, built by sp_entries (once per array and layout, see FilterInfo):
+ * kind ENTRIES_FORWARD (per output channel, source plane * Px + offset), ENTRIES_DX (per input phase plane,
+ * o * Pd + F - offset) or ENTRIES_DW (per output channel; idx2 = o * Pd + F, support = the index in `a`).
+ * `withDx` (a training forward): the dx lists are built in the same scan (sp_entries_fd) for the backward.
  */
-function entries(pool: WasmPool, aAt: number, length: number, g: Plan, kind: number): Entries & { idx2: number; support: number } {
-  const buckets = kind === ENTRIES_DX ? g.cin * g.s2 : g.cout;
-  const cap = Math.max(1, length) * 4;
-  const start = pool.alloc((buckets + 1) * 4, true);
-  const idx = pool.alloc(cap);
-  const val = kind === ENTRIES_DW ? 0 : pool.alloc(cap);
-  const idx2 = kind === ENTRIES_DW ? pool.alloc(cap) : 0;
-  const support = kind === ENTRIES_DW ? pool.alloc(cap) : 0;
-  const count = pool.call('sp_entries', [aAt, g.k, g.cin, g.cout, g.s, g.wc, g.px, g.pd, g.f, kind, start, idx, val, idx2, support]);
-  return { start, idx, val, idx2, support, count };
-}
-
-/** Pads and phase-splits x (already in the memory at `xAt`) into fresh planes; returns their offset. */
-function padInput(pool: WasmPool, xAt: number, g: Plan): number {
-  const xp = allocPlanes(pool, g, g.cin * g.s2, g.px);
-  pool.run('sp_pad', [xAt, xp, g.n, g.cin, g.h, g.w, g.p, g.s, g.k, g.hq, g.wq, g.px, g.b], g.chunks);
-  return xp;
+function entries(pool: WasmPool, a: Float32Array, g: Plan, kind: number, withDx = false): Entries & { idx2: number; support?: Int32Array } {
+  const info = infoOf(a);
+  const keyOf = (k: number): string => `${k},${g.k},${g.cin},${g.cout},${g.s},${g.wc},${g.px},${g.pd},${g.f}`;
+  let lists = info.lists.get(keyOf(kind));
+  if (!lists) {
+    const both = withDx && kind === ENTRIES_FORWARD && !info.lists.has(keyOf(ENTRIES_DX));
+    const buckets = kind === ENTRIES_DX ? g.cin * g.s2 : g.cout;
+    const cap = Math.max(1, a.length) * 4;
+    const aAt = put(pool, a);
+    const start = pool.alloc((buckets + 1) * 4, true);
+    const idx = pool.alloc(cap);
+    const val = kind === ENTRIES_DW ? 0 : pool.alloc(cap);
+    const idx2 = kind === ENTRIES_DW || both ? pool.alloc(cap) : 0;
+    const support = kind === ENTRIES_DW ? pool.alloc(cap) : 0;
+    const start2 = both ? pool.alloc((g.cin * g.s2 + 1) * 4, true) : 0;
+    const val2 = both ? pool.alloc(cap) : 0;
+    const count = both
+      ? pool.call('sp_entries_fd', [aAt, g.k, g.cin, g.cout, g.s, g.wc, g.px, g.pd, g.f, start, idx, val, start2, idx2, val2])
+      : pool.call('sp_entries', [aAt, g.k, g.cin, g.cout, g.s, g.wc, g.px, g.pd, g.f, kind, start, idx, val, idx2, support]);
+    const i32 = pool.i32();
+    const f32 = pool.f32();
+    const ints = (at: number, length: number): Int32Array => i32.slice(at / 4, at / 4 + length);
+    lists = { count, start: ints(start, buckets + 1), idx: ints(idx, count) };
+    if (val) lists.val = f32.slice(val / 4, val / 4 + count);
+    if (kind === ENTRIES_DW) {
+      lists.idx2 = ints(idx2, count);
+      lists.support = ints(support, count);
+    }
+    info.lists.set(keyOf(kind), lists);
+    if (both) info.lists.set(keyOf(ENTRIES_DX), { count, start: ints(start2, g.cin * g.s2 + 1), idx: ints(idx2, count), val: f32.slice(val2 / 4, val2 / 4 + count) });
+  }
+  const at = (v: Int32Array | Float32Array | undefined): number => (v === undefined ? 0 : put(pool, v));
+  return { count: lists.count, start: at(lists.start), idx: at(lists.idx), val: at(lists.val), idx2: at(lists.idx2), ...(lists.support ? { support: lists.support } : {}) };
 }
 
 /** Per-channel means of the two float64 partials per image and channel at `part` (summed in image order). */
@@ -254,17 +320,25 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
     checkLength(FORWARD, 'mean', input.mean, cout);
     checkLength(FORWARD, 'variance', input.variance, cout);
   }
+  const batch = a.mode === 'batch';
   pool.reset();
   const xAt = put(pool, input.x);
-  const xp = padInput(pool, xAt, g);
-  const e = entries(pool, put(pool, input.filter), input.filter.length, g, ENTRIES_FORWARD);
+  // A training forward (batch statistics) also lists the filter for its backward's dx, in the same scan.
+  const e = entries(pool, input.filter, g, ENTRIES_FORWARD, batch);
+  const xp = allocPlanes(pool, g, cin * g.s2, g.px);
   const out = allocPlanes(pool, g, cout, g.po);
-  pool.run('sp_conv', [xp, out, cin * g.s2, g.px, cout, g.po, 0, oh * g.wc, e.start, e.idx, e.val], g.chunks);
+  const part = batch ? pool.alloc(n * cout * 16) : 0;
+  // Everything the second run reads is in place before the first: between the runs the workers only wait a moment.
+  const skipAt = input.skip ? put(pool, input.skip) : 0;
+  const yAt = pool.alloc(outLen * 4);
+  const xhatAt = pool.alloc(outLen * 4);
+  const meanAt = pool.alloc(cout * 4);
+  const invAt = pool.alloc(cout * 4);
+  // Per chunk: pad, conv, batch-norm partials (one run).
+  pool.run('sp_fwd', [xAt, xp, n, cin, g.h, g.w, g.p, g.s, g.k, g.hq, g.wq, g.px, g.b, out, cout, g.po, oh * g.wc, e.start, e.idx, e.val, part, oh, ow], g.chunks);
   let mean: Float32Array;
   let variance: Float32Array;
-  if (a.mode === 'batch') {
-    const part = pool.alloc(n * cout * 16);
-    pool.run('sp_bn_stats', [out, part, cout, g.po, g.b, oh, ow, g.wq], n);
+  if (batch) {
     const [m1, m2] = channelMeans(pool, part, n, cout, oh * ow);
     mean = new Float32Array(cout);
     variance = new Float32Array(cout);
@@ -280,11 +354,9 @@ export function sparseConvBnForward(pool: WasmPool, input: SparseConvBnForwardIn
   // As the ONNX Runtime unit: float32 var + eps, float32 sqrt, float32 reciprocal.
   const eps = Math.fround(a.epsilon);
   for (let o = 0; o < cout; o++) invstd[o] = 1 / Math.fround(Math.sqrt(Math.fround(variance[o]! + eps)));
-  const meanAt = put(pool, mean);
-  const invAt = put(pool, invstd);
-  const skipAt = input.skip ? put(pool, input.skip) : 0;
-  const yAt = pool.alloc(outLen * 4);
-  const xhatAt = pool.alloc(outLen * 4);
+  const f32m = pool.f32();
+  f32m.set(mean, meanAt / 4);
+  f32m.set(invstd, invAt / 4);
   pool.run('sp_bn_apply', [out, skipAt, yAt, xhatAt, meanAt, invAt, cout, g.po, g.b, oh, ow, g.wq, a.relu ? 1 : 0], n);
   const f32 = pool.f32();
   return {
@@ -314,35 +386,54 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
   const batch = a.mode === 'batch';
   pool.reset();
   const dyAt = put(pool, input.dy);
-  const yAt = a.relu ? put(pool, input.y) : 0;
   const xhatAt = batch ? put(pool, input.xhat) : 0;
+  // The ReLU's gradient mask [y > 0]: without a skip input y = relu(xhat), so y > 0 exactly where xhat > 0 and
+  // the kernels read xhat in its place (one copy less).
+  const yAt = !a.relu ? 0 : batch && !input.skip ? xhatAt : put(pool, input.y);
   const invAt = put(pool, input.invstd);
-  let mgAt = 0;
-  let mgxAt = 0;
-  if (batch) {
-    const part = pool.alloc(n * cout * 16);
-    pool.run('sp_bn_back_reduce', [dyAt, yAt, xhatAt, part, cout, oh * ow, a.relu ? 1 : 0], n);
-    const [mg, mgx] = channelMeans(pool, part, n, cout, oh * ow);
-    mgAt = put(pool, Float32Array.from(mg));
-    mgxAt = put(pool, Float32Array.from(mgx));
-  }
   const dcp = allocPlanes(pool, g, cout, g.pd);
   const dcd = input.gradMask ? 0 : pool.alloc(outLen * 4);
   const dskip = input.skip ? pool.alloc(outLen * 4) : 0;
-  pool.run('sp_bn_back_dc', [dyAt, yAt, xhatAt, invAt, mgAt, mgxAt, dcp, dcd, dskip, n, cout, oh, ow, g.wq, g.f, g.pd, g.b, a.relu ? 1 : 0, batch ? 1 : 0], g.chunks);
-  // dx: correlation from dc' to the phase planes of the padded input's gradient, then crop.
-  const e = entries(pool, put(pool, input.filter), input.filter.length, g, ENTRIES_DX);
+  const e = entries(pool, input.filter, g, ENTRIES_DX);
   const planes = cin * g.s2;
   const dxp = allocPlanes(pool, g, planes, g.pdx);
   // Only the phase rows the crop reads: (h + p) / s for h in [0, H).
   const rows0 = Math.floor(g.p / g.s);
   const rows1 = Math.floor((h - 1 + g.p) / g.s) + 1;
-  pool.run('sp_conv', [dcp, dxp, cout, g.pd, planes, g.pdx, rows0 * g.wc, rows1 * g.wc, e.start, e.idx, e.val], g.chunks);
   const dxLen = n * cin * h * w;
   const dxAt = pool.alloc(dxLen * 4);
-  pool.run('sp_dx_crop', [dxp, dxAt, cin, h, w, g.p, g.s, g.wq, g.pdx, g.b], n);
+  // dW at the support (with gradMask): entries bucketed by output channel (sp_dw shares dc' loads over runs of one channel).
+  let xAt = 0;
+  let xp = 0;
+  let dw: (Entries & { idx2: number; support?: Int32Array }) | undefined;
+  let dwPart = 0;
+  if (input.gradMask) {
+    dw = entries(pool, input.gradMask, g, ENTRIES_DW);
+    if (dw.count > 0) {
+      xAt = put(pool, input.x);
+      xp = allocPlanes(pool, g, planes, g.px);
+      dwPart = pool.alloc(g.chunks * dw.count * 8);
+    }
+  }
+  // Everything the fused run reads is in place before the reduction's run: between the two the workers only wait a moment.
+  const mgAt = batch ? pool.alloc(cout * 4) : 0;
+  const mgxAt = batch ? pool.alloc(cout * 4) : 0;
+  const part = batch ? pool.alloc(n * cout * 16) : 0;
+  if (batch) {
+    pool.run('sp_bn_back_reduce', [dyAt, yAt, xhatAt, part, cout, oh * ow, a.relu ? 1 : 0], n);
+    const [mg, mgx] = channelMeans(pool, part, n, cout, oh * ow);
+    const f32m = pool.f32();
+    f32m.set(mg, mgAt / 4);
+    f32m.set(mgx, mgxAt / 4);
+  }
+  // Per chunk: dc (+ dense dc, dskip), the dx correlation and its crop, then (with gradMask) pad x and dW partials (one run).
+  pool.run('sp_bwd', [
+    dyAt, yAt, xhatAt, invAt, mgAt, mgxAt, dcp, dcd, dskip, n, cout, oh, ow, g.wq, g.f, g.pd, g.b, a.relu ? 1 : 0, batch ? 1 : 0,
+    dxp, dxAt, cin, h, w, g.p, g.s, g.pdx, rows0 * g.wc, rows1 * g.wc, e.start, e.idx, e.val,
+    xAt, xp, g.k, g.hq, g.px, up4(oh * g.wc), dw?.count ?? 0, dw?.idx2 ?? 0, dw?.idx ?? 0, dwPart,
+  ], g.chunks);
   let dfilter: Float32Array | undefined;
-  if (input.gradMask) dfilter = filterGradAtSupport(pool, input.x, input.gradMask, g, dcp);
+  if (input.gradMask) dfilter = dwPart ? filterGradSum(pool, dwPart, dw!.count, dw!.support!, g.chunks, filterLen) : new Float32Array(filterLen);
   const f32 = pool.f32();
   const result: SparseConvBnBackwardOutput = { dx: copyOut(f32, dxAt, dxLen, arrays) };
   if (dskip) result.dskip = copyOut(f32, dskip, outLen, arrays);
@@ -351,26 +442,15 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
   return result;
 }
 
-/** dfilter where gradMask != 0: one dot product per support entry and chunk of images, partials summed in chunk order. */
-function filterGradAtSupport(pool: WasmPool, x: Float32Array, gradMask: Float32Array, g: Plan, dcp: number): Float32Array {
-  const xAt = put(pool, x);
-  const xp = padInput(pool, xAt, g);
-  // Entries bucketed by output channel (sp_dw shares dc' loads over runs of one channel).
-  const e = entries(pool, put(pool, gradMask), gradMask.length, g, ENTRIES_DW);
-  const nent = e.count;
-  const dfilter = new Float32Array(gradMask.length);
-  if (nent === 0) return dfilter;
-  const blocks = g.chunks;
-  const part = pool.alloc(blocks * nent * 8);
-  pool.run('sp_dw', [xp, dcp, g.cin * g.s2, g.px, g.cout, g.pd, up4(g.oh * g.wc), nent, e.idx2, e.idx, part], blocks);
-  // Chunk partials summed in chunk order.
+/** dfilter from the per-chunk partials of sp_dw at `part` (summed in chunk order) at the support indices; 0 elsewhere. */
+function filterGradSum(pool: WasmPool, part: number, nent: number, support: Int32Array, chunks: number, length: number): Float32Array {
   const f64 = pool.f64();
   const sum = new Float64Array(nent);
-  for (let b = 0; b < blocks; b++) {
+  for (let b = 0; b < chunks; b++) {
     const at = part / 8 + b * nent;
     for (let j = 0; j < nent; j++) sum[j]! += f64[at + j]!;
   }
-  const support = pool.i32().subarray(e.support / 4, e.support / 4 + nent);
+  const dfilter = new Float32Array(length);
   for (let j = 0; j < nent; j++) dfilter[support[j]!] = sum[j]!;
   return dfilter;
 }

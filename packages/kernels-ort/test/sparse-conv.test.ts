@@ -147,6 +147,39 @@ describe.skipIf(!base)('sparse conv + batch-norm unit (WebAssembly) against a fl
     for (const pool of threaded) pool.dispose();
   });
 
+  it('never uses cached entry lists or density of an array whose values changed, nor of another shape', () => {
+    const u = unit({ n: 3, cin: 6, cout: 8, h: 8, w: 8, skip: true });
+    const b = build(u, 0.3, 31);
+    const same = (a: Float32Array, c: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    // The same arrays (filter, gradMask) reused across calls, as tfjs passes them, against fresh copies.
+    const run = (filter: Float32Array, gradMask: Float32Array, x: Float32Array, xShape: [number, number, number, number], skip?: Float32Array) => {
+      const fwd = { ...b.fwd, x, xShape, filter, skip };
+      const fw = sparseConvBnForward(base!, fwd);
+      const bw = sparseConvBnBackward(base!, { ...backwardInput(b, fw, uniform(fw.y.length, 9), gradMask), x, xShape, filter });
+      return [fw.y, fw.xhat, bw.dx, bw.dfilter!];
+    };
+    const filter = b.fwd.filter;
+    const gradMask = mask01(filter.length, 0.5, 3);
+    const check = (x: Float32Array, xShape: [number, number, number, number], skip?: Float32Array): void => {
+      const got = run(filter, gradMask, x, xShape, skip);
+      const want = run(filter.slice(), gradMask.slice(), x, xShape, skip);
+      got.forEach((a, i) => expect(same(a, want[i]!)).toBe(true));
+    };
+    check(b.fwd.x, [3, 6, 8, 8], b.skip);
+    expect(filterDensity(filter)).toBeCloseTo(filter.filter((v) => v !== 0).length / filter.length, 12);
+    // Values changed in place (a recycled array, a caller's write): new lists, new density.
+    for (let i = 0; i < filter.length; i += 3) filter[i] = filter[i] === 0 ? 0.5 : 0;
+    for (let i = 1; i < gradMask.length; i += 4) gradMask[i] = 1 - gradMask[i]!;
+    check(b.fwd.x, [3, 6, 8, 8], b.skip);
+    expect(filterDensity(filter)).toBeCloseTo(filter.filter((v) => v !== 0).length / filter.length, 12);
+    // The same arrays on another shape (other plane strides, chunks of more images): lists of that layout.
+    const oh = outSize(4, u.k, u.stride, u.pad);
+    check(uniform(5 * 6 * 4 * 4, 41), [5, 6, 4, 4], uniform(5 * 8 * oh * oh, 42));
+    const fw = sparseConvBnForward(base!, { ...b.fwd, x: uniform(5 * 6 * 4 * 4, 41), xShape: [5, 6, 4, 4], skip: uniform(5 * 8 * oh * oh, 42) });
+    const ref = refForward({ ...u, n: 5, h: 4, w: 4 }, uniform(5 * 6 * 4 * 4, 41), filter, uniform(5 * 8 * oh * oh, 42));
+    expect(relErr(fw.y, ref.y)).toBeLessThan(TOL);
+  });
+
   it('matches finite differences of its own forward (dx, dfilter at a support, dskip)', () => {
     const u = unit({ n: 2, cin: 2, cout: 3, h: 5, w: 4, skip: true, relu: false });
     const b = build(u, 0.6, 21);

@@ -18,8 +18,7 @@ static inline float hsum(v128_t a) {
 // plane c * s * s + a * s + b: image j's xp[r][q] = x[s r + a - p][s q + b - p] (0 outside), r < Hq, q < Wq;
 // zeros for the chunk's missing images and from Hq * Wc to P. Phases no tap of a k x k filter reads (a or b >= k)
 // are left unwritten. Items: chunks.
-EXPORT("sp_pad")
-void sp_pad(const float* x, float* xp, int N, int C, int H, int W, int p, int s, int k, int Hq, int Wq, int P, int B, int c0, int c1) {
+static void sp_pad(const float* x, float* xp, int N, int C, int H, int W, int p, int s, int k, int Hq, int Wq, int P, int B, int c0, int c1) {
   int S2 = s * s, Wc = B * Wq;
   for (int ch = c0; ch < c1; ch++) {
     int nb = N - ch * B;
@@ -49,7 +48,9 @@ void sp_pad(const float* x, float* xp, int N, int C, int H, int W, int p, int s,
               const float* xr = x + ((ch * B + j) * C + c) * H * W + (s * r + a - p) * W + b - p;  // xr[s q]
               for (int q = 0; q < q_lo; q++) dr[q] = 0.0f;
               if (s == 1) {
-                for (int q = q_lo; q < q_hi; q++) dr[q] = xr[q];
+                int q = q_lo;
+                for (; q + 4 <= q_hi; q += 4) wasm_v128_store(dr + q, wasm_v128_load(xr + q));
+                for (; q < q_hi; q++) dr[q] = xr[q];
               } else if (s == 2) {
                 int q = q_lo;
                 for (; q + 4 <= q_hi && 2 * q + 7 + b - p <= W - 1; q += 4) {
@@ -145,8 +146,7 @@ void sp_conv(const float* src, float* dst, int Cs, int Ps, int Cd, int Pd, int T
 // ---------------------------------------------------------------------------------------------------------
 // Batch-norm statistics of the flat conv output (C planes of stride P, chunks of B, image width Wq, OH x OW valid):
 // part[(n C + o) * 2 + {0, 1}] = float64 sum of c and of c^2 over image n, channel o. Items: images.
-EXPORT("sp_bn_stats")
-void sp_bn_stats(const float* out, double* part, int C, int P, int B, int OH, int OW, int Wq, int n0, int n1) {
+static void sp_bn_stats(const float* out, double* part, int C, int P, int B, int OH, int OW, int Wq, int n0, int n1) {
   int Wf = B * Wq;
   for (int n = n0; n < n1; n++) {
     int org = (n / B) * C * P + (n % B) * Wq;
@@ -256,8 +256,7 @@ void sp_bn_back_reduce(const float* dy, const float* y, const float* xhat, doubl
 // pointer is not 0) as flat planes dcp (C planes of stride P per chunk of B images, image width Wq, F zeros in front,
 // zero garbage columns, zero columns for the chunk's missing images, zeros up to P), dense dcd [N][C][OH][OW] and
 // dskip = g dense. Items: chunks.
-EXPORT("sp_bn_back_dc")
-void sp_bn_back_dc(const float* dy, const float* y, const float* xhat, const float* invstd, const float* mg, const float* mgx,
+static void sp_bn_back_dc(const float* dy, const float* y, const float* xhat, const float* invstd, const float* mg, const float* mgx,
                    float* dcp, float* dcd, float* dskip, int N, int C, int OH, int OW, int Wq, int F, int P, int B,
                    int relu, int batch, int c0, int c1) {
   v128_t zero = wasm_f32x4_splat(0.0f);
@@ -311,8 +310,7 @@ void sp_bn_back_dc(const float* dy, const float* y, const float* xhat, const flo
 
 // dx phase planes (C * s * s planes of stride P per chunk of B images, image width Wq) -> dense dx [N][C][H][W]:
 // dx[h][w] = phase ((h + p) % s, (w + p) % s) at ((h + p) / s, (w + p) / s). Items: images.
-EXPORT("sp_dx_crop")
-void sp_dx_crop(const float* ph, float* dx, int C, int H, int W, int p, int s, int Wq, int P, int B, int n0, int n1) {
+static void sp_dx_crop(const float* ph, float* dx, int C, int H, int W, int p, int s, int Wq, int P, int B, int n0, int n1) {
   int S2 = s * s, Wc = B * Wq;
   for (int n = n0; n < n1; n++) {
     int org = (n / B) * C * S2 * P + (n % B) * Wq;
@@ -355,8 +353,7 @@ void sp_dx_crop(const float* ph, float* dx, int C, int H, int W, int p, int s, i
 // planes sum_{t < L} dcp[eo[e] + t] * xp[ex[e] + t] (eo = o * Pd + F: dc' planes with zero garbage columns, ex =
 // plane * Px + offset, both relative to the chunk). Items: chunks (fixed by the shape, so the split does not change
 // the sums). L is a multiple of 4. Entries come sorted by output channel: runs of four share their dc' loads.
-EXPORT("sp_dw")
-void sp_dw(const float* xp, const float* dcp, int Cx, int Px, int Cd, int Pd, int L,
+static void sp_dw(const float* xp, const float* dcp, int Cx, int Px, int Cd, int Pd, int L,
            int nent, const int* eo, const int* ex, double* part, int c0, int c1) {
   for (int ch = c0; ch < c1; ch++) {
     double* pr = part + ch * nent;
@@ -467,4 +464,93 @@ int sp_entries(const float* a, int k, int Cin, int Cout, int s, int Wc, int Px, 
   for (int b = buckets; b > 0; b--) start[b] = start[b - 1];
   start[0] = 0;
   return start[buckets];
+}
+
+// The forward (kind 0) and dx (kind 1) lists of sp_entries from one scan of a: start/idx/val get kind 0's,
+// start2/idx2/val2 kind 1's (both zero-filled by the caller). Returns the count (the same for both).
+EXPORT("sp_entries_fd")
+int sp_entries_fd(const float* a, int k, int Cin, int Cout, int s, int Wc, int Px, int Pd, int F,
+                  int* start, int* idx, float* val, int* start2, int* idx2, float* val2) {
+  int S2 = s * s;
+  for (int i = 0; i < Cin; i++)
+    for (int kh = 0; kh < k; kh++)
+      for (int kw = 0; kw < k; kw++) {
+        const float* row = a + ((kh * k + kw) * Cin + i) * Cout;
+        int c = 0;
+        for (int o = 0; o < Cout; o++) {
+          int nz = row[o] != 0.0f;
+          start[o + 1] += nz;
+          c += nz;
+        }
+        start2[i * S2 + (kh % s) * s + kw % s + 1] += c;
+      }
+  for (int b = 0; b < Cout; b++) start[b + 1] += start[b];
+  for (int b = 0; b < Cin * S2; b++) start2[b + 1] += start2[b];
+  for (int i = 0; i < Cin; i++)
+    for (int kh = 0; kh < k; kh++)
+      for (int kw = 0; kw < k; kw++) {
+        const float* row = a + ((kh * k + kw) * Cin + i) * Cout;
+        int plane = i * S2 + (kh % s) * s + kw % s;
+        int off = (kh / s) * Wc + kw / s;
+        for (int o = 0; o < Cout; o++) {
+          float v = row[o];
+          if (v == 0.0f) continue;
+          int j = start[o]++;
+          idx[j] = plane * Px + off;
+          val[j] = v;
+          int j2 = start2[plane]++;
+          idx2[j2] = o * Pd + F - off;
+          val2[j2] = v;
+        }
+      }
+  for (int b = Cout; b > 0; b--) start[b] = start[b - 1];
+  start[0] = 0;
+  for (int b = Cin * S2; b > 0; b--) start2[b] = start2[b - 1];
+  start2[0] = 0;
+  return start[Cout];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fused passes: one pool run does every stage of a chunk of images before the next chunk, so the chunk's data is
+// still in cache from one stage to the next and a unit call wakes the workers fewer times. Items: chunks; every
+// stage writes only what the chunk owns (per-image or per-chunk partials), so results do not depend on the split.
+
+// Forward: pad + phase-split the chunk's images (sp_pad), its sparse conv (sp_conv over t in [0, L)) and, when part
+// is not 0, its images' float64 batch-norm partials (sp_bn_stats).
+EXPORT("sp_fwd")
+void sp_fwd(const float* x, float* xp, int N, int Cin, int H, int W, int p, int s, int k, int Hq, int Wq, int Px, int B,
+            float* out, int Cout, int Po, int L, const int* start, const int* idx, const float* val,
+            double* part, int OH, int OW, int c0, int c1) {
+  for (int ch = c0; ch < c1; ch++) {
+    sp_pad(x, xp, N, Cin, H, W, p, s, k, Hq, Wq, Px, B, ch, ch + 1);
+    sp_conv(xp, out, Cin * s * s, Px, Cout, Po, 0, L, start, idx, val, ch, ch + 1);
+    if (part) {
+      int n1 = (ch + 1) * B;
+      sp_bn_stats(out, part, Cout, Po, B, OH, OW, Wq, ch * B, n1 < N ? n1 : N);
+    }
+  }
+}
+
+// Backward after the reductions: the chunk's dc (sp_bn_back_dc: dc' planes, and dense dc / dskip when their pointers
+// are not 0), the dx correlation into its phase planes (sp_conv over t in [T0, T1)) and their crop to dense dx
+// (sp_dx_crop); when part is not 0, also the pad of its x (sp_pad into xp) and its dW partials at the support
+// (sp_dw: part[ch * nent + e]).
+EXPORT("sp_bwd")
+void sp_bwd(const float* dy, const float* y, const float* xhat, const float* invstd, const float* mg, const float* mgx,
+            float* dcp, float* dcd, float* dskip, int N, int Cout, int OH, int OW, int Wq, int F, int Pd, int B, int relu, int batch,
+            float* dxp, float* dx, int Cin, int H, int W, int p, int s, int Pdx, int T0, int T1,
+            const int* start, const int* idx, const float* val,
+            const float* x, float* xp, int k, int Hq, int Px, int Ldw, int nent, const int* eo, const int* ex, double* part,
+            int c0, int c1) {
+  for (int ch = c0; ch < c1; ch++) {
+    int n1 = (ch + 1) * B;
+    if (n1 > N) n1 = N;
+    sp_bn_back_dc(dy, y, xhat, invstd, mg, mgx, dcp, dcd, dskip, N, Cout, OH, OW, Wq, F, Pd, B, relu, batch, ch, ch + 1);
+    sp_conv(dcp, dxp, Cout, Pd, Cin * s * s, Pdx, T0, T1, start, idx, val, ch, ch + 1);
+    sp_dx_crop(dxp, dx, Cin, H, W, p, s, Wq, Pdx, B, ch * B, n1);
+    if (part) {
+      sp_pad(x, xp, N, Cin, H, W, p, s, k, Hq, Wq, Px, B, ch, ch + 1);
+      sp_dw(xp, dcp, Cin * s * s, Px, Cout, Pd, Ldw, nent, eo, ex, part, ch, ch + 1);
+    }
+  }
 }
