@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardContext } from './contracts.js';
 import type { MaskedLayer } from './layers/masked-layer.js';
+import { isMaskedGradient } from './layers/conv-bn.js';
 
 /**
  * The forward contexts of a run, in one place: how a forward pass gets each masked layer's
@@ -44,7 +45,8 @@ export function weightTrainingContext(task: number, gradientMasks: ReadonlyMap<M
       if (!gradientMask) return effectiveWeight(layer.weight, mask);
       const op = tf.customGrad(((w: tf.Tensor) => ({
         value: effectiveWeight(w, mask),
-        gradFunc: (dy: tf.Tensor | tf.Tensor[]) => (dy as tf.Tensor).mul(gradientMask),
+        // A fused unit's filter gradient comes multiplied by the mask already (isMaskedGradient).
+        gradFunc: (dy: tf.Tensor | tf.Tensor[]) => (isMaskedGradient(dy as tf.Tensor) ? (dy as tf.Tensor).clone() : (dy as tf.Tensor).mul(gradientMask)),
       })) as unknown as Parameters<typeof tf.customGrad>[0]);
       return op(layer.weight);
     },

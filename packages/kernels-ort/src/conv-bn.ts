@@ -183,7 +183,8 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
  * mean(g * xhat)) over N, H, W (the batch statistics depend on c); mode running: dc = g * invstd.
  * dx = Conv(dc, W spatially flipped with in and out swapped, pads k - 1 - pad) at stride 1 (measured
  * 3-6% less CPU time than ConvTranspose), ConvTranspose(dc, W) at larger strides; dW per filter
- * tap: the strided slice of the padded input (NHWC) times dc (NHWC), one Gemm per tap.
+ * tap: the strided slice of the padded input (NHWC) times dc (NHWC), one Gemm per tap. With the
+ * optional input gradientMask (0/1, the filter's shape), dfilter is returned multiplied by it.
  */
 export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
   const { backend } = args;
@@ -262,6 +263,14 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
   const outputs = ['dx', 'dfilter', ...(withSkip ? ['dskip'] : [])];
   const shapes = [x!.shape, filter!.shape, outShape];
   const out = runtime.runOutputs(key('ConvBnGrad', g, a, withSkip, block), build, feeds, outputs, 2 * g.flops, g.h * g.w, shapes.slice(0, outputs.length));
+  // With a gradient mask, dfilter is returned multiplied by it (the kernel's contract, which the sparse unit meets by construction).
+  const { gradientMask } = args.inputs;
+  if (gradientMask) {
+    if (gradientMask.shape.join() !== filter!.shape.join()) throw new Error(`${CONV_BN_GRAD_KERNEL}: gradientMask [${gradientMask.shape}] must have the filter's shape [${filter!.shape}]`);
+    const mask = values(backend, gradientMask, 'gradientMask', CONV_BN_GRAD_KERNEL, 4);
+    const dfilter = out[1]!;
+    for (let i = 0; i < dfilter.length; i++) dfilter[i] = dfilter[i]! * mask[i]!;
+  }
   return out.map((data, i) => backend.makeTensorInfo(shapes[i]!, 'float32', data));
 }
 

@@ -6,7 +6,10 @@ import type { MaskedConv2d } from './masked-conv2d.js';
 /**
  * Kernel names of the fused unit conv + non-affine batch norm (+ skip) (+ ReLU), NCHW, and of its
  * gradient. A backend that registers both (@supermask/kernels-ort's cpu-ort does) runs a
- * convolutional backbone's units as one kernel each way instead of some twenty tfjs ops.
+ * convolutional backbone's units as one kernel each way instead of some twenty tfjs ops. The
+ * gradient kernel's optional input `gradientMask` (0/1, the filter's shape) asks for dfilter
+ * multiplied by it: a backend must honour it (the weight phase then does not multiply again, so the
+ * weights outside the editable set would move otherwise).
  */
 export const CONV_BN_KERNEL = 'SupermaskConvBn';
 export const CONV_BN_GRAD_KERNEL = 'SupermaskConvBnGrad';
@@ -20,6 +23,17 @@ export function fusedConvBnAvailable(): boolean {
   if (env?.SUPERMASK_FUSED_CONV === '0') return false;
   const backend = tf.getBackend();
   return tf.getKernel(CONV_BN_KERNEL, backend) !== undefined && tf.getKernel(CONV_BN_GRAD_KERNEL, backend) !== undefined;
+}
+
+/**
+ * Filter gradients that a fused unit's gradient kernel returned already multiplied by the gradient
+ * mask it was given (its contract): the weight phase's context does not multiply them again.
+ */
+const maskedGradients = new WeakSet<tf.Tensor>();
+
+/** Whether `gradient` is a fused unit's filter gradient already multiplied by the context's gradient mask. */
+export function isMaskedGradient(gradient: tf.Tensor): boolean {
+  return maskedGradients.has(gradient);
 }
 
 /** One unit: a masked convolution, its per-task batch norm, and whether a ReLU follows. */
@@ -60,9 +74,13 @@ export function convBn(x: tf.Tensor4D, unit: ConvBnUnit, ctx: ForwardContext, sk
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sw, sy, sxhat, sinv] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         const gradInputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, x: sx, filter: sw, y: sy, xhat: sxhat, invstd: sinv };
-        // Only the gradient mask's positions of dfilter are used (a weight phase): a backend may skip the rest.
-        if (gradientMask && !gradientMask.isDisposed) gradInputs.gradientMask = gradientMask;
-        return tf.engine().runKernel(CONV_BN_GRAD_KERNEL, gradInputs, { ...attrs, skip: Boolean(si) }) as tf.Tensor[];
+        // Only the gradient mask's positions of dfilter are used (a weight phase): the kernel returns
+        // dfilter multiplied by the mask (a backend may compute those positions only).
+        const masked = Boolean(gradientMask && !gradientMask.isDisposed);
+        if (masked) gradInputs.gradientMask = gradientMask!;
+        const grads = tf.engine().runKernel(CONV_BN_GRAD_KERNEL, gradInputs, { ...attrs, skip: Boolean(si) }) as tf.Tensor[];
+        if (masked) maskedGradients.add(grads[1]!);
+        return grads;
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
