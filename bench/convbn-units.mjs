@@ -44,13 +44,14 @@ for (const unit of units) {
   const [, , , , , , skip, count] = unit;
   const { x, filter: dense, skipIn, dy, attrs, inputs, label, gflop } = unitInputs(unit, batch, seed, tf);
   const mask = topMask(dense);
-  const filter = dense.mul(mask);
-  inputs.filter = filter;
   const zero = () => ({ fwdCpu: 0, bwdCpu: 0, bwdMaskedCpu: 0, fwdMs: 0, bwdMs: 0, bwdMaskedMs: 0 });
   const t = Object.fromEntries(variants.map(([v]) => [v, zero()]));
   for (let r = 0; r <= reps; r++) {
     for (const [variant, env] of variants) {
       process.env.SUPERMASK_SPARSE_CONV = env;
+      // A new W * M array each call, as every training step makes: no cached entry lists.
+      const filter = dense.mul(mask);
+      inputs.filter = filter;
       const c0 = cpuMs();
       const w0 = performance.now();
       const outs = tf.engine().runKernel('SupermaskConvBn', inputs, attrs);
@@ -72,11 +73,11 @@ for (const unit of units) {
         e.bwdMs += (w2 - w1) / reps;
         e.bwdMaskedMs += (w3 - w2) / reps;
       }
-      tf.dispose([...outs, ...grads, ...masked]);
+      tf.dispose([...outs, ...grads, ...masked, filter]);
     }
   }
   delete process.env.SUPERMASK_SPARSE_CONV;
-  tf.dispose([x, dense, filter, mask, skipIn, dy]);
+  tf.dispose([x, dense, mask, skipIn, dy]);
   const d = t.dense;
   const s = t.sparse;
   rows.push({

@@ -32,6 +32,8 @@ const threads = Number(process.env.BENCH_PEER_THREADS ?? Math.min(2, os.cpus().l
 const compareOpByOp = process.env.BENCH_OP_BY_OP === '1';
 const compareNoNchwc = process.env.BENCH_NO_NCHWC === '1';
 const compareDenseUnits = process.env.BENCH_DENSE_UNITS === '1';
+/** The default side's sparse-unit setting (SUPERMASK_SPARSE_CONV as the run started). */
+const sparseConvSetting = process.env.SUPERMASK_SPARSE_CONV ?? 'auto';
 /** Project-side variants timed in each round of the ResNet rows besides the default path. */
 const variants = [
   ...(compareOpByOp ? [{ side: 'project-op-by-op', env: 'SUPERMASK_FUSED_CONV', column: 'project op by op' }] : []),
@@ -105,6 +107,7 @@ for (const row of rows) {
     for (const variant of variants) {
       if (row.net === 'lenet') continue;
       // The same network with one part of the fast path switched off by its environment variable.
+      const previous = process.env[variant.env];
       process.env[variant.env] = '0';
       try {
         const o = await timedPhase({ file: row.file, phase: row.phase, edit: row.edit, steps: row.steps, batch: row.batch ?? 64, createRegistry });
@@ -113,7 +116,8 @@ for (const row of rows) {
         best.samples_per_second = Math.max(best.samples_per_second, o.samples_per_second);
         best.cpu_ms_per_step = Math.min(best.cpu_ms_per_step, o.cpu_ms_per_step);
       } finally {
-        delete process.env[variant.env];
+        if (previous === undefined) delete process.env[variant.env];
+        else process.env[variant.env] = previous;
       }
     }
     if (pytorch !== null) {
@@ -146,7 +150,7 @@ printTable(
         return [
           [v.column, o ? o.samples_per_second.toFixed(1) : ''],
           [`${v.column} CPU ms/step`, o ? o.cpu_ms_per_step.toFixed(0) : ''],
-          [`CPU-time ratio default / ${v.column}`, o ? `${(o.cpu_ms_per_step / r.project_cpu_ms_per_step).toFixed(3)}x` : ''],
+          [`CPU ms ratio ${v.column} / default`, o ? `${(o.cpu_ms_per_step / r.project_cpu_ms_per_step).toFixed(3)}x` : ''],
         ];
       }),
     ),
@@ -159,7 +163,7 @@ writeResults('vs-pytorch', {
   peer: { python: peer.python, torch: peer.torch, threads, env: PEER_ENV, script: 'bench/peer/supermask_peer.py', select: 'sort' },
   rounds,
   fused_conv: process.env.SUPERMASK_FUSED_CONV !== '0',
-  sparse_conv: process.env.SUPERMASK_SPARSE_CONV ?? 'auto',
+  sparse_conv: sparseConvSetting,
   load_average_end: os.loadavg(),
   rows: results.map(({ net, phase, project, pytorch, ratio }) => ({ net, phase, project, pytorch, ratio })),
   cpu_time: results.map(({ net, phase, project_cpu_ms_per_step, pytorch_cpu_ms_per_step }) => ({

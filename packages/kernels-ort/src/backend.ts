@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // The cpu backend, whose factory cpu-ort extends.
 import '@tensorflow/tfjs-backend-cpu';
 import { EXTRA_KERNELS, ORT_KERNELS, type CpuBackendLike, type KernelContext } from './kernels.js';
+import { CONV_BN_GRAD_KERNEL } from './conv-bn.js';
 import { loadOnnxRuntime, OrtRuntime, type RuntimeOptions, type RuntimeStats } from './runtime.js';
 
 /** Name of the backend registered by registerOrtBackend (unless another is given). */
@@ -113,7 +114,10 @@ export function registerOrtBackend(options: OrtBackendOptions = {}): OrtBackendR
       kernelName: k.kernelName,
       backendName: name,
       kernelFunc: (args) => k.run(args as unknown as Parameters<typeof k.run>[0], context),
-    });
+      // The fused unit's gradient honours its gradientMask input (dfilter comes multiplied by it):
+      // @supermask/core's APPLIES_GRADIENT_MASK, the same string.
+      ...(k.kernelName === CONV_BN_GRAD_KERNEL ? { appliesGradientMask: true } : {}),
+    } as tf.KernelConfig);
   }
   const registration = describe(name, ort.version, probe);
   registrations.set(name, registration);
@@ -151,6 +155,15 @@ function recycleOutputs(backend: CpuBackendLike, runtime: OrtRuntime): void {
   withHooks.readSync = (dataId) => {
     const values = readSync(dataId);
     return runtime.recycler.owns(values) ? values.slice() : values;
+  };
+  // Kernels (Gather, Tile, Reverse, ...) read their inputs through bufferSync, which goes through
+  // readSync: without a copy of a recycled array there, since a kernel's buffer never outlives it.
+  type BufferSync = (t: tf.TensorInfo) => tf.TensorBuffer<tf.Rank, tf.DataType>;
+  const cpu = backend as unknown as { bufferSync: BufferSync };
+  const bufferSync = cpu.bufferSync.bind(backend);
+  cpu.bufferSync = (t) => {
+    const values = backend.data.get(t.dataId)?.values;
+    return runtime.recycler.owns(values) ? (tf.buffer(t.shape, t.dtype, values) as tf.TensorBuffer<tf.Rank, tf.DataType>) : bufferSync(t);
   };
 }
 

@@ -204,9 +204,15 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
   for (const [name, t] of [['dy', dy], ['y', y], ['xhat', xhat]] as const) {
     if (t!.shape.join() !== outShape.join()) throw new Error(`${CONV_BN_GRAD_KERNEL}: ${name} [${t!.shape}] must have the output's shape [${outShape}]`);
   }
+  const { gradientMask } = args.inputs;
+  let gradMask: Float32Array | undefined;
+  if (gradientMask) {
+    if (gradientMask.shape.join() !== filter!.shape.join()) throw new Error(`${CONV_BN_GRAD_KERNEL}: gradientMask [${gradientMask.shape}] must have the filter's shape [${filter!.shape}]`);
+    gradMask = values(backend, gradientMask, 'gradientMask', CONV_BN_GRAD_KERNEL, 4);
+  }
   const runtime = ctx.runtime(backend);
   const pool = runtime.sparseUnits(filterDensity(feeds[2]!.data));
-  if (pool) return sparseGrad(args, runtime, pool, feeds, g, a, withSkip);
+  if (pool) return sparseGrad(args, runtime, pool, feeds, g, a, withSkip, gradMask);
   // dx at stride 1 is a convolution from cout to cin channels: blocked when they fill whole blocks.
   const block = a.stride === 1 && a.pad <= g.k - 1 ? nchwcBlockFor(runtime, g.cout, g.cin) : undefined;
   const build = (): Uint8Array => {
@@ -263,13 +269,10 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
   const outputs = ['dx', 'dfilter', ...(withSkip ? ['dskip'] : [])];
   const shapes = [x!.shape, filter!.shape, outShape];
   const out = runtime.runOutputs(key('ConvBnGrad', g, a, withSkip, block), build, feeds, outputs, 2 * g.flops, g.h * g.w, shapes.slice(0, outputs.length));
-  // With a gradient mask, dfilter is returned multiplied by it (the kernel's contract, which the sparse unit meets by construction).
-  const { gradientMask } = args.inputs;
-  if (gradientMask) {
-    if (gradientMask.shape.join() !== filter!.shape.join()) throw new Error(`${CONV_BN_GRAD_KERNEL}: gradientMask [${gradientMask.shape}] must have the filter's shape [${filter!.shape}]`);
-    const mask = values(backend, gradientMask, 'gradientMask', CONV_BN_GRAD_KERNEL, 4);
+  // With a gradient mask, dfilter is returned multiplied by it (the kernel's contract).
+  if (gradMask) {
     const dfilter = out[1]!;
-    for (let i = 0; i < dfilter.length; i++) dfilter[i] = dfilter[i]! * mask[i]!;
+    for (let i = 0; i < dfilter.length; i++) dfilter[i] = dfilter[i]! * gradMask[i]!;
   }
   return out.map((data, i) => backend.makeTensorInfo(shapes[i]!, 'float32', data));
 }
@@ -279,16 +282,11 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
  * gradient there too at the gradient mask's positions when the caller gave one (a weight phase),
  * else densely by ONNX Runtime from x and the conv output's gradient dc.
  */
-function sparseGrad(args: KernelArgs, runtime: OrtRuntime, pool: WasmPool, feeds: Feed[], g: Geometry, a: ConvBnAttrs, withSkip: boolean): tf.TensorInfo[] {
+function sparseGrad(args: KernelArgs, runtime: OrtRuntime, pool: WasmPool, feeds: Feed[], g: Geometry, a: ConvBnAttrs, withSkip: boolean, gradMask: Float32Array | undefined): tf.TensorInfo[] {
   const { backend } = args;
-  const { x, filter, gradientMask } = args.inputs;
+  const { x, filter } = args.inputs;
   const xShape = x!.shape as [number, number, number, number];
   const filterShape = filter!.shape as [number, number, number, number];
-  let gradMask: Float32Array | undefined;
-  if (gradientMask) {
-    if (gradientMask.shape.join() !== filterShape.join()) throw new Error(`${CONV_BN_GRAD_KERNEL}: gradientMask [${gradientMask.shape}] must have the filter's shape [${filterShape}]`);
-    gradMask = values(backend, gradientMask, 'gradientMask', CONV_BN_GRAD_KERNEL, 4);
-  }
   const r = sparseConvBnBackward(pool, {
     dy: feeds[0]!.data,
     x: feeds[1]!.data,

@@ -142,8 +142,12 @@ export class OrtRuntime {
     this.maxSessions = Math.max(1, options.maxSessions ?? 128);
     this.parallelFlops = options.parallelFlops ?? envThreshold('SUPERMASK_ORT_PARALLEL_FLOPS', 5e7);
     this.parallelPixels = options.parallelPixels ?? envThreshold('SUPERMASK_ORT_PARALLEL_PIXELS', 256);
-    this.sparseDensity = options.sparseDensity ?? envThreshold('SUPERMASK_SPARSE_DENSITY', 0.3);
-    if (!(this.sparseDensity >= 0 && this.sparseDensity <= 1)) throw new Error(`sparseDensity must be a number in [0, 1], got ${options.sparseDensity}`);
+    const envDensity = process.env.SUPERMASK_SPARSE_DENSITY;
+    if (options.sparseDensity === undefined && envDensity && !(Number(envDensity) >= 0 && Number(envDensity) <= 1)) {
+      throw new Error(`SUPERMASK_SPARSE_DENSITY must be a number in [0, 1] (0 turns the sparse units off), got "${envDensity}"`);
+    }
+    this.sparseDensity = options.sparseDensity ?? (envDensity ? Number(envDensity) : 0.3);
+    if (!(this.sparseDensity >= 0 && this.sparseDensity <= 1)) throw new Error(`sparseDensity must be a number in [0, 1] (0 turns the sparse units off), got ${options.sparseDensity}`);
     for (const threads of new Set([1, this.intraOpThreads])) {
       this.sessionOptions.set(threads, {
         intraOpNumThreads: threads,
@@ -218,15 +222,23 @@ export class OrtRuntime {
    */
   sparseUnits(density: number): WasmPool | undefined {
     const mode = process.env.SUPERMASK_SPARSE_CONV;
-    if (mode === '0' || (mode !== '1' && !(density <= this.sparseDensity))) return undefined;
+    if (mode !== undefined && mode !== '' && mode !== '0' && mode !== '1') throw new Error(`SUPERMASK_SPARSE_CONV must be 0 (dense units) or 1 (sparse units), got "${mode}"`);
+    if (mode === '0' || (mode !== '1' && (this.sparseDensity === 0 || density > this.sparseDensity))) return undefined;
     if (this.disposed) throw new Error('the ONNX Runtime kernels of this backend were disposed');
+    if (this.pool?.disposed) this.pool = undefined;
     if (this.pool === undefined) {
       const module = loadSupermaskKernels();
-      if (!module) {
-        console.warn(`supermask: the sparse conv + batch-norm units are off (${supermaskKernelsUnavailableReason() ?? 'the WebAssembly kernels did not load'}); dense ONNX Runtime units are used`);
+      const off = (why: string): void => {
+        console.warn(`supermask: the sparse conv + batch-norm units are off (${why}); dense ONNX Runtime units are used`);
         this.pool = null;
-      } else {
-        this.pool = createWasmPool(module, { threads: this.intraOpThreads });
+      };
+      if (!module) off(supermaskKernelsUnavailableReason() ?? 'the WebAssembly kernels did not load');
+      else {
+        try {
+          this.pool = createWasmPool(module, { threads: this.intraOpThreads });
+        } catch (error) {
+          off(`their thread pool did not start: ${error instanceof Error ? error.message : String(error)}`);
+        }
       }
     }
     return this.pool ?? undefined;

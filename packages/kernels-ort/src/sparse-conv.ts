@@ -433,7 +433,7 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
     xAt, xp, g.k, g.hq, g.px, up4(oh * g.wc), dw?.count ?? 0, dw?.idx2 ?? 0, dw?.idx ?? 0, dwPart,
   ], g.chunks);
   let dfilter: Float32Array | undefined;
-  if (input.gradMask) dfilter = dwPart ? filterGradSum(pool, dwPart, dw!.count, dw!.support!, g.chunks, filterLen) : new Float32Array(filterLen);
+  if (input.gradMask) dfilter = dwPart ? filterGradSum(pool, dwPart, dw!.count, dw!.support!, g.chunks, input.gradMask) : new Float32Array(filterLen);
   const f32 = pool.f32();
   const result: SparseConvBnBackwardOutput = { dx: copyOut(f32, dxAt, dxLen, arrays) };
   if (dskip) result.dskip = copyOut(f32, dskip, outLen, arrays);
@@ -442,15 +442,15 @@ export function sparseConvBnBackward(pool: WasmPool, input: SparseConvBnBackward
   return result;
 }
 
-/** dfilter from the per-chunk partials of sp_dw at `part` (summed in chunk order) at the support indices; 0 elsewhere. */
-function filterGradSum(pool: WasmPool, part: number, nent: number, support: Int32Array, chunks: number, length: number): Float32Array {
+/** dfilter from the per-chunk partials of sp_dw at `part` (summed in chunk order) at the support indices, times the mask's value there; 0 elsewhere. */
+function filterGradSum(pool: WasmPool, part: number, nent: number, support: Int32Array, chunks: number, gradMask: Float32Array): Float32Array {
   const f64 = pool.f64();
   const sum = new Float64Array(nent);
   for (let b = 0; b < chunks; b++) {
     const at = part / 8 + b * nent;
     for (let j = 0; j < nent; j++) sum[j]! += f64[at + j]!;
   }
-  const dfilter = new Float32Array(length);
-  for (let j = 0; j < nent; j++) dfilter[support[j]!] = sum[j]!;
+  const dfilter = new Float32Array(gradMask.length);
+  for (let j = 0; j < nent; j++) dfilter[support[j]!] = sum[j]! * gradMask[support[j]!]!;
   return dfilter;
 }

@@ -39,6 +39,8 @@ export interface WasmPool {
   call(name: string, args: readonly number[]): number;
   /** Ends the worker threads; the pool is unusable afterwards. */
   dispose(): void;
+  /** Whether the pool was disposed (by dispose, or because a worker thread ended). */
+  readonly disposed: boolean;
 }
 
 /** Options of `createWasmPool`. */
@@ -202,6 +204,9 @@ export function createWasmPool(module: WasmModule, options: WasmPoolOptions): Wa
 
   return {
     threads,
+    get disposed() {
+      return disposed;
+    },
     f32() {
       refresh();
       return f32;

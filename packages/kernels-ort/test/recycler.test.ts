@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ArrayRecycler, CONV_BN_KERNEL, ortRuntime } from '@supermask/kernels-ort';
+import { ArrayRecycler, CONV_BN_KERNEL, OrtRuntime, ortRuntime } from '@supermask/kernels-ort';
 import { ORT } from './helpers.js';
 import { sparseFilter, sparseKernels, uniform } from './sparse-helpers.js';
 
@@ -93,5 +93,55 @@ describe.skipIf(!kernels.module)('cpu-ort: sparse unit outputs are recycled safe
     expect(Array.from(rows.dataSync())).toEqual(Array.from(rowsExpected));
     tf.dispose([...second, whole, rows]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe.skipIf(!kernels.module)('cpu-ort: kernels that read recycled arrays', () => {
+  it('Gather reads a recycled unit output without a copy and gives the right rows', async () => {
+    await tf.setBackend(ORT);
+    process.env.SUPERMASK_SPARSE_CONV = '1';
+    try {
+      const x = tf.tensor4d(uniform(2 * 4 * 6 * 6, 3), [2, 4, 6, 6]);
+      const filter = tf.tensor4d(sparseFilter(3 * 3 * 4 * 4, 0.3, 4), [3, 3, 4, 4]);
+      const [y, ...rest] = tf.engine().runKernel(CONV_BN_KERNEL, { x, filter }, { stride: 1, pad: 1, relu: false, mode: 'batch', epsilon: 1e-5 }) as tf.Tensor[];
+      expect(ortRuntime(ORT)!.recycler.owns((tf.backend() as unknown as { data: { get(id: unknown): { values: unknown } } }).data.get(y!.dataId).values)).toBe(true);
+      const all = Float32Array.from(y!.dataSync());
+      const second = tf.gather(y!, [1]);
+      expect(Array.from(second.dataSync())).toEqual(Array.from(all.subarray(4 * 36)));
+      tf.dispose([x, filter, y!, ...rest, second]);
+    } finally {
+      delete process.env.SUPERMASK_SPARSE_CONV;
+    }
+  });
+});
+
+describe('OrtRuntime: when a unit runs sparse', () => {
+  afterEach(() => {
+    delete process.env.SUPERMASK_SPARSE_CONV;
+    delete process.env.SUPERMASK_SPARSE_DENSITY;
+  });
+  it('sparseDensity 0 turns the sparse units off, even for an all-zero filter', () => {
+    const off = new OrtRuntime({ sparseDensity: 0 });
+    try {
+      expect(off.sparseUnits(0)).toBeUndefined();
+      expect(off.sparseUnits(0.1)).toBeUndefined();
+    } finally {
+      off.dispose();
+    }
+  });
+  it('bad settings are errors naming the variable or option', () => {
+    process.env.SUPERMASK_SPARSE_DENSITY = 'lots';
+    expect(() => new OrtRuntime()).toThrow(/SUPERMASK_SPARSE_DENSITY must be a number in \[0, 1\].*"lots"/);
+    delete process.env.SUPERMASK_SPARSE_DENSITY;
+    expect(() => new OrtRuntime({ sparseDensity: 2 })).toThrow(/sparseDensity must be a number in \[0, 1\]/);
+    const runtime = new OrtRuntime();
+    try {
+      process.env.SUPERMASK_SPARSE_CONV = 'off';
+      expect(() => runtime.sparseUnits(0.1)).toThrow(/SUPERMASK_SPARSE_CONV must be 0 .* or 1 .*"off"/);
+      process.env.SUPERMASK_SPARSE_CONV = '0';
+      expect(runtime.sparseUnits(0.01)).toBeUndefined();
+    } finally {
+      runtime.dispose();
+    }
   });
 });

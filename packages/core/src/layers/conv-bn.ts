@@ -8,8 +8,7 @@ import type { MaskedConv2d } from './masked-conv2d.js';
  * gradient. A backend that registers both (@supermask/kernels-ort's cpu-ort does) runs a
  * convolutional backbone's units as one kernel each way instead of some twenty tfjs ops. The
  * gradient kernel's optional input `gradientMask` (0/1, the filter's shape) asks for dfilter
- * multiplied by it: a backend must honour it (the weight phase then does not multiply again, so the
- * weights outside the editable set would move otherwise).
+ * multiplied by it; `convBn` passes it only to a kernel registered with APPLIES_GRADIENT_MASK.
  */
 export const CONV_BN_KERNEL = 'SupermaskConvBn';
 export const CONV_BN_GRAD_KERNEL = 'SupermaskConvBnGrad';
@@ -23,6 +22,20 @@ export function fusedConvBnAvailable(): boolean {
   if (env?.SUPERMASK_FUSED_CONV === '0') return false;
   const backend = tf.getBackend();
   return tf.getKernel(CONV_BN_KERNEL, backend) !== undefined && tf.getKernel(CONV_BN_GRAD_KERNEL, backend) !== undefined;
+}
+
+/**
+ * Property of a registered CONV_BN_GRAD_KERNEL config (tf.registerKernel keeps the object) by which
+ * a backend says that it honours the input `gradientMask`: only then does `convBn` pass the mask
+ * and trust the returned filter gradient to be multiplied by it. A kernel without it (an older
+ * release, a third-party backend) gets no mask, and the weight phase multiplies as always.
+ */
+export const APPLIES_GRADIENT_MASK = 'appliesGradientMask';
+
+/** Whether the active backend's fused-unit gradient kernel declares APPLIES_GRADIENT_MASK. */
+function gradKernelAppliesMask(): boolean {
+  const config = tf.getKernel(CONV_BN_GRAD_KERNEL, tf.getBackend()) as unknown as Record<string, unknown> | undefined;
+  return config?.[APPLIES_GRADIENT_MASK] === true;
 }
 
 /**
@@ -59,7 +72,7 @@ export function convBn(x: tf.Tensor4D, unit: ConvBnUnit, ctx: ForwardContext, sk
   const update = Boolean(state && ctx.training && !state.frozen);
   const attrs = { stride: conv.stride, pad: conv.padding, relu, mode, epsilon: bn.epsilon };
   const weight = ctx.weight(conv);
-  const gradientMask = ctx.gradientMask?.(conv);
+  const gradientMask = gradKernelAppliesMask() ? ctx.gradientMask?.(conv) : undefined;
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [xi, wi, si] = args as tf.Tensor[];
