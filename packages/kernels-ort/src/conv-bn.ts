@@ -4,7 +4,7 @@ import type { CpuBackendLike, KernelContext } from './kernels.js';
 import type { WasmPool } from './wasm-pool.js';
 import type { Feed, OrtRuntime } from './runtime.js';
 import { filterDensity, sparseConvBnBackward, sparseConvBnForward } from './sparse-conv.js';
-import { denseFilterGradGemm } from './dense-dw.js';
+import { denseFilterGradGemm, type ConvShape } from './dense-dw.js';
 import type * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -64,15 +64,7 @@ function convOut(size: number, k: number, stride: number, pad: number): number {
   return Math.floor((size + 2 * pad - k) / stride) + 1;
 }
 
-interface Geometry {
-  n: number;
-  cin: number;
-  h: number;
-  w: number;
-  k: number;
-  cout: number;
-  oh: number;
-  ow: number;
+interface Geometry extends ConvShape {
   flops: number;
 }
 

@@ -2,8 +2,8 @@ import { GraphBuilder } from './onnx.js';
 import type { Feed, OrtRuntime } from './runtime.js';
 import type { WasmPool } from './wasm-pool.js';
 
-/** A convolution's geometry: NCHW input, k x k filter [k, k, cin, cout], symmetric padding. */
-export interface FilterGradGeometry {
+/** A convolution's shape: NCHW input [n, cin, h, w], k x k filter [k, k, cin, cout], output oh x ow. */
+export interface ConvShape {
   n: number;
   cin: number;
   h: number;
@@ -12,6 +12,10 @@ export interface FilterGradGeometry {
   cout: number;
   oh: number;
   ow: number;
+}
+
+/** A convolution's shape with its stride and symmetric padding. */
+export interface FilterGradGeometry extends ConvShape {
   stride: number;
   pad: number;
 }

@@ -1,3 +1,4 @@
+import type { ConvShape } from './dense-dw.js';
 import { Buffer } from 'node:buffer';
 import type { ConvBnMode } from './conv-bn.js';
 import type { WasmPool } from './wasm-pool.js';
@@ -143,17 +144,9 @@ const CHUNK_FLOATS = 192;
 
 const up4 = (v: number): number => (v + 3) & ~3;
 
-interface Plan {
-  n: number;
-  cin: number;
-  h: number;
-  w: number;
-  k: number;
-  cout: number;
+interface Plan extends ConvShape {
   s: number;
   p: number;
-  oh: number;
-  ow: number;
   hq: number;
   wq: number;
   /** Phase planes per input channel (s * s). */
