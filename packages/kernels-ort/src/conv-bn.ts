@@ -270,6 +270,12 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
 }
 
 /**
+ * Input pixels per image from which the mask phase's dense filter gradient runs as tap-row Gemms
+ * (`denseFilterGradGemm`): measured faster from ResNet-18's 16x16 maps up, slower on 8x8 and 4x4.
+ */
+const TAP_ROW_GEMM_MIN_PIXELS = 256;
+
+/**
  * The backward on the sparse unit: dx (and dskip) by the WebAssembly kernels; the filter's
  * gradient there too at the gradient mask's positions when the caller gave one (a weight phase),
  * else densely by ONNX Runtime from x and the conv output's gradient dc.
@@ -299,7 +305,7 @@ function sparseGrad(args: KernelArgs, runtime: OrtRuntime, pool: WasmPool, feeds
   const xValues = feeds[1]!.data;
   const dfilter =
     r.dfilter ??
-    (g.k > 1 && g.h * g.w >= runtime.parallelPixels
+    (g.k > 1 && g.h * g.w >= TAP_ROW_GEMM_MIN_PIXELS
       ? denseFilterGradGemm(runtime, pool, xValues, r.dc!, { ...g, stride: a.stride, pad: a.pad }, runtime.outputArrays, (b) => runtime.recycler.release(b))
       : denseFilterGrad(runtime, xValues, r.dc!, g, a));
   if (r.dc) runtime.recycler.release(r.dc);
@@ -326,7 +332,9 @@ export function denseFilterGrad(runtime: OrtRuntime, x: Float32Array, dc: Float3
     { data: x, dims: [g.n, g.cin, g.h, g.w] },
     { data: dc, dims: [g.n, g.cout, g.oh, g.ow] },
   ];
-  return runtime.runOutputs(key('FilterGrad', g, a, false, undefined), build, feeds, ['dfilter'], g.flops, g.h * g.w, [[g.k, g.k, g.cin, g.cout]])[0]!;
+  // The graph depends on the geometry, stride and pad only (not on relu, mode or epsilon).
+  const sessionKey = `FilterGrad|${g.cin}x${g.h}x${g.w}|${g.k}x${g.cout}|s${a.stride}p${a.pad}`;
+  return runtime.runOutputs(sessionKey, build, feeds, ['dfilter'], g.flops, g.h * g.w, [[g.k, g.k, g.cin, g.cout]])[0]!;
 }
 
 function filterGradByTaps(gb: GraphBuilder, g: Geometry, a: ConvBnAttrs, xin: string, dc: string): string {

@@ -172,7 +172,7 @@ function planOf(kernel: string, xShape: readonly number[], filterShape: readonly
   if (k !== k2 || fin !== cin) throw new Error(`${kernel}: filter [${filterShape}] does not fit NCHW input [${xShape}] (expected [k, k, ${cin}, out])`);
   const { stride: s, pad: p } = a;
   if (!Number.isInteger(s) || s < 1 || !Number.isInteger(p) || p < 0 || (a.mode !== 'batch' && a.mode !== 'running') || !(a.epsilon > 0)) {
-    throw new Error(`${kernel}: expected attrs stride (integer >= 1), pad (integer >= 0), mode 'batch' or 'running', epsilon > 0`);
+    throw new Error(`${kernel}: expected attrs stride (integer >= 1), pad (integer >= 0), mode 'batch' or 'running', epsilon > 0; got stride ${s}, pad ${p}, mode ${String(a.mode)}, epsilon ${a.epsilon}`);
   }
   const hp = h + 2 * p;
   const wp = w + 2 * p;
@@ -195,7 +195,7 @@ function planOf(kernel: string, xShape: readonly number[], filterShape: readonly
 }
 
 function checkLength(kernel: string, name: string, v: Float32Array | undefined, length: number): Float32Array {
-  if (!(v instanceof Float32Array) || v.length !== length) throw new Error(`${kernel}: ${name} must be a Float32Array of ${length} values, got ${v instanceof Float32Array ? v.length : typeof v}`);
+  if (!(v instanceof Float32Array) || v.length !== length) throw new Error(`${kernel}: ${name} must be a Float32Array of ${length} values, got ${v instanceof Float32Array ? `${v.length} values` : v === undefined ? 'nothing' : (v as object).constructor?.name ?? typeof v}`);
   return v;
 }
 

@@ -71,6 +71,8 @@ describe.skipIf(!kernels.module)('SupermaskConvBnGrad without a gradient mask on
     const runs = ortRuntime(ORT)!.getStats().sparseRuns;
     const sparse = run('1');
     expect(ortRuntime(ORT)!.getStats().sparseRuns).toBe(runs + 2);
+    // k x k filters on these maps take the tap-row Gemms (a session of theirs exists), 1x1 ones the per-tap graph.
+    expect(ortRuntime(ORT)!.sessionKeys().some((key) => key.startsWith(`FilterGradGemm|${k}|${cin}|${cout}|`))).toBe(k > 1);
     const dense = run('0');
     expect(relErr(sparse[0]!, dense[0]!)).toBeLessThanOrEqual(1e-4);
     expect(relErr(sparse[1]!, dense[1]!)).toBeLessThanOrEqual(1e-4);
