@@ -1,23 +1,13 @@
 #!/usr/bin/env node
 // Throwaway timing of the sparse conv + batch-norm unit (src/sparse-conv.ts) on ResNet-18 nf 20's unit shapes
 // (32x32, batch 64, density 0.1), one thread ($THREADS for more): forward, backward with a gradMask (the filter's support), backward
-// without (dense dc). Needs the built dist (npx tsc -b packages/kernels-ort) and clang (builds wasm/*.c to a temp file
-// unless the committed module has the sparse kernels). Usage: [THREADS=2] [UNIT=s4] [DENSITY=0.1] node scripts/time-sparse.mjs [reps] [--kernels]
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+// without (dense dc). Needs the built dist (npx tsc -b packages/kernels-ort). Usage: [THREADS=2] [UNIT=s4] [DENSITY=0.1] node scripts/time-sparse.mjs [reps] [--kernels]
 import os from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createWasmPool, loadSupermaskKernels, sparseConvBnBackward, sparseConvBnForward } from '../dist/index.js';
 
 const reps = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3);
 const perKernel = process.argv.includes('--kernels');
-let module = loadSupermaskKernels();
-if (!WebAssembly.Module.exports(module).some((e) => e.name === 'sp_conv')) {
-  const out = join(mkdtempSync(join(os.tmpdir(), 'sparse-time-')), 'k.wasm');
-  execFileSync(process.execPath, [fileURLToPath(new URL('./build-wasm.mjs', import.meta.url)), '--out', out], { stdio: 'inherit' });
-  module = new WebAssembly.Module(readFileSync(out));
-}
+const module = loadSupermaskKernels();
 const threads = Number(process.env.THREADS ?? 1);
 const base = createWasmPool(module, { threads, initialBytes: 256 << 20 });
 const kernelMs = new Map();
@@ -97,24 +87,5 @@ if (perKernel) {
   for (const [n, v] of stepKernels) if (n !== 'outside kernels') inside += v;
   stepKernels.set('outside kernels', stepKernels.get('outside kernels') - inside);
   console.log(`step sums over forward + both backwards (ms): ${[...stepKernels].sort((a, b) => b[1] - a[1]).map(([n, v]) => `${n} ${v.toFixed(1)}`).join(', ')}`);
-}
-// The spike's kernel (/work/notes/spike, stage 1 conv only) in the same process, for comparison.
-const spike = '/work/notes/spike/k.wasm';
-if (existsSync(spike)) {
-  const mem = new WebAssembly.Memory({ initial: 2000 });
-  const { instance } = await WebAssembly.instantiate(readFileSync(spike), { env: { memory: mem } });
-  const f = instance.exports.conv_fw;
-  const C = 20, O = 20, H = 32, W = 32, Wp = 34, plane = 34 * 34 + 8;
-  let off = 1 << 16;
-  const alloc = (n) => { const p = off; off += n * 4 + 64; off = (off + 63) & ~63; return p; };
-  const xpP = alloc(N * C * plane), outP = alloc(N * O * H * Wp), startP = alloc(O + 1), idxP = alloc(O * C * 9), valP = alloc(O * C * 9);
-  const F = new Float32Array(mem.buffer), I = new Int32Array(mem.buffer);
-  F.set(uniform(N * C * plane, 5), xpP / 4);
-  const r = uniform(O * C * 9 * 2, 6, 0, 1);
-  let kk = 0; I[startP / 4] = 0;
-  for (let o = 0; o < O; o++) { for (let i = 0; i < C * 9; i++) if (r[o * C * 9 + i] < D) { I[idxP / 4 + kk] = Math.floor(i / 9) * plane + Math.floor((i % 9) / 3) * Wp + (i % 3); F[valP / 4 + kk] = r[i] - 0.5; kk++; } I[startP / 4 + o + 1] = kk; }
-  const t = best(() => { for (let n = 0; n < N; n++) f(xpP + n * C * plane * 4, plane, outP + n * O * H * Wp * 4, H * Wp, O, startP, idxP, valP); });
-  // Ours: the sp_conv kernel alone on stage 1's shape.
-  console.log(`spike conv_fw (stage 1 conv only, nnz ${kk}): ${t.toFixed(2)} ms`);
 }
 base.dispose();

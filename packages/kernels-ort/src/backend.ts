@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 // The cpu backend, whose factory cpu-ort extends.
 import '@tensorflow/tfjs-backend-cpu';
 import { EXTRA_KERNELS, ORT_KERNELS, type CpuBackendLike, type KernelContext } from './kernels.js';
-import { CONV_BN_GRAD_KERNEL } from './conv-bn.js';
 import { loadOnnxRuntime, OrtRuntime, type RuntimeOptions, type RuntimeStats } from './runtime.js';
 
 /** Name of the backend registered by registerOrtBackend (unless another is given). */
@@ -114,9 +113,8 @@ export function registerOrtBackend(options: OrtBackendOptions = {}): OrtBackendR
       kernelName: k.kernelName,
       backendName: name,
       kernelFunc: (args) => k.run(args as unknown as Parameters<typeof k.run>[0], context),
-      // The fused unit's gradient honours its gradientMask input (dfilter comes multiplied by it):
-      // @supermask/core's APPLIES_GRADIENT_MASK, the same string.
-      ...(k.kernelName === CONV_BN_GRAD_KERNEL ? { appliesGradientMask: true } : {}),
+      // Kept on the registered config, where @supermask/core reads it.
+      ...(k.appliesGradientMask ? { appliesGradientMask: true } : {}),
     } as tf.KernelConfig);
   }
   const registration = describe(name, ort.version, probe);

@@ -112,7 +112,7 @@ export function convBn(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[] {
   const runtime = ctx.runtime(backend);
   // The sparse unit (WebAssembly kernels over the filter's nonzeros) for a sparse enough W * M.
   const filterValues = feeds[1]!.data;
-  const pool = runtime.sparseUnits(filterDensity(filterValues));
+  const pool = runtime.sparseUnits(() => filterDensity(filterValues));
   if (pool) {
     const r = sparseConvBnForward(pool, {
       x: feeds[0]!.data,
@@ -203,7 +203,7 @@ export function convBnGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInfo[
     gradMask = values(backend, gradientMask, 'gradientMask', CONV_BN_GRAD_KERNEL, 4);
   }
   const runtime = ctx.runtime(backend);
-  const pool = runtime.sparseUnits(filterDensity(feeds[2]!.data));
+  const pool = runtime.sparseUnits(() => filterDensity(feeds[2]!.data));
   if (pool) return sparseGrad(args, runtime, pool, feeds, g, a, withSkip, gradMask);
   // dx at stride 1 is a convolution from cout to cin channels: blocked when they fill whole blocks.
   const block = a.stride === 1 && a.pad <= g.k - 1 ? nchwcBlockFor(runtime, g.cout, g.cin) : undefined;
@@ -306,7 +306,7 @@ function sparseGrad(args: KernelArgs, runtime: OrtRuntime, pool: WasmPool, feeds
   const dfilter =
     r.dfilter ??
     (g.k > 1 && g.h * g.w >= TAP_ROW_GEMM_MIN_PIXELS
-      ? denseFilterGradGemm(runtime, pool, xValues, r.dc!, { ...g, stride: a.stride, pad: a.pad }, runtime.outputArrays, (b) => runtime.recycler.release(b))
+      ? denseFilterGradGemm(runtime, pool, xValues, r.dc!, { ...g, stride: a.stride, pad: a.pad })
       : denseFilterGrad(runtime, xValues, r.dc!, g, a));
   if (r.dc) runtime.recycler.release(r.dc);
   const out = [backend.makeTensorInfo(xShape, 'float32', r.dx), backend.makeTensorInfo(filterShape, 'float32', dfilter)];

@@ -36,9 +36,9 @@ export interface FilterGradGeometry extends ConvShape {
  * [cin, cout], the taps concatenated in tfjs's [k, k, cin, cout] order: MLAS's GEMM on these long
  * and thin operands, and nothing else (no transposes, slices or pads in the graph).
  *
- * `x` [n, cin, h, w] and `dc` [n, cout, oh, ow] are plain NCHW arrays; `arrays` gives the JS
- * buffers ONNX Runtime reads (it does not take the pool's shared memory) and `release` takes them
- * back after the run.
+ * `x` [n, cin, h, w] and `dc` [n, cout, oh, ow] are plain NCHW arrays; the JS buffers ONNX Runtime
+ * reads (it does not take the pool's shared memory) come from the runtime's recycler and go back
+ * to it after the run.
  */
 export function denseFilterGradGemm(
   runtime: OrtRuntime,
@@ -46,9 +46,8 @@ export function denseFilterGradGemm(
   x: Float32Array,
   dc: Float32Array,
   g: FilterGradGeometry,
-  arrays: (length: number) => Float32Array,
-  release: (array: Float32Array) => void,
 ): Float32Array {
+  const arrays = runtime.outputArrays;
   const s = g.stride;
   const hq = Math.ceil((g.h + 2 * g.pad) / s);
   const wq = Math.ceil((g.w + 2 * g.pad) / s);
@@ -94,7 +93,7 @@ export function denseFilterGradGemm(
   };
   const flops = 2 * taps * g.cin * g.cout * S;
   const [dfilter] = runtime.runOutputs(`FilterGradGemm|${g.k}|${g.cin}|${g.cout}`, build, feeds, ['dfilter'], flops, undefined, [[g.k, g.k, g.cin, g.cout]]);
-  release(rows);
-  release(d);
+  runtime.recycler.release(rows);
+  runtime.recycler.release(d);
   return dfilter!;
 }

@@ -607,10 +607,15 @@ function straightThroughGrad(args: KernelArgs, ctx: KernelContext): tf.TensorInf
 }
 
 /** Kernels with no cpu counterpart, registered on the ORT backend only. */
-export const EXTRA_KERNELS: readonly { kernelName: string; run(args: KernelArgs, ctx: KernelContext): tf.TensorInfo | tf.TensorInfo[] }[] = [
+export const EXTRA_KERNELS: readonly {
+  kernelName: string;
+  run(args: KernelArgs, ctx: KernelContext): tf.TensorInfo | tf.TensorInfo[];
+  /** The unit gradient honours its gradientMask input (@supermask/core's APPLIES_GRADIENT_MASK, the same name). */
+  appliesGradientMask?: true;
+}[] = [
   { kernelName: OPTIMIZER_STEP_KERNEL, run: optimizerStep },
   { kernelName: CONV_BN_KERNEL, run: convBn },
-  { kernelName: CONV_BN_GRAD_KERNEL, run: convBnGrad },
+  { kernelName: CONV_BN_GRAD_KERNEL, run: convBnGrad, appliesGradientMask: true },
   { kernelName: STRAIGHT_THROUGH_GRAD_KERNEL, run: straightThroughGrad },
 ];
 

@@ -142,12 +142,13 @@ export class OrtRuntime {
     this.maxSessions = Math.max(1, options.maxSessions ?? 128);
     this.parallelFlops = options.parallelFlops ?? envThreshold('SUPERMASK_ORT_PARALLEL_FLOPS', 5e7);
     this.parallelPixels = options.parallelPixels ?? envThreshold('SUPERMASK_ORT_PARALLEL_PIXELS', 256);
-    const envDensity = process.env.SUPERMASK_SPARSE_DENSITY;
-    if (options.sparseDensity === undefined && envDensity && !(Number(envDensity) >= 0 && Number(envDensity) <= 1)) {
-      throw new Error(`SUPERMASK_SPARSE_DENSITY must be a number in [0, 1] (0 turns the sparse units off), got "${envDensity}"`);
+    const envDensity = process.env.SUPERMASK_SPARSE_DENSITY || undefined;
+    const fromEnv = options.sparseDensity === undefined && envDensity !== undefined;
+    this.sparseDensity = options.sparseDensity ?? (fromEnv ? Number(envDensity) : 0.3);
+    if (!(this.sparseDensity >= 0 && this.sparseDensity <= 1)) {
+      const source = fromEnv ? `SUPERMASK_SPARSE_DENSITY must be a number in [0, 1] (0 turns the sparse units off), got "${envDensity}"` : `sparseDensity must be a number in [0, 1] (0 turns the sparse units off), got ${options.sparseDensity}`;
+      throw new Error(source);
     }
-    this.sparseDensity = options.sparseDensity ?? (envDensity ? Number(envDensity) : 0.3);
-    if (!(this.sparseDensity >= 0 && this.sparseDensity <= 1)) throw new Error(`sparseDensity must be a number in [0, 1] (0 turns the sparse units off), got ${options.sparseDensity}`);
     for (const threads of new Set([1, this.intraOpThreads])) {
       this.sessionOptions.set(threads, {
         intraOpNumThreads: threads,
@@ -216,14 +217,15 @@ export class OrtRuntime {
 
   /**
    * The WebAssembly kernels' pool when a unit whose filter has this fraction of nonzero values
-   * should run sparse (see sparseDensity), else undefined. The pool (intraOpThreads threads) is
+   * should run sparse (see sparseDensity), else undefined; `density` may be a function, called
+   * only when the answer depends on it. The pool (intraOpThreads threads) is
    * made on the first call; when the module cannot load, the reason is printed once and the dense
    * sessions are used from then on.
    */
-  sparseUnits(density: number): WasmPool | undefined {
+  sparseUnits(density: number | (() => number)): WasmPool | undefined {
     const mode = process.env.SUPERMASK_SPARSE_CONV;
     if (mode !== undefined && mode !== '' && mode !== '0' && mode !== '1') throw new Error(`SUPERMASK_SPARSE_CONV must be 0 (dense units) or 1 (sparse units), got "${mode}"`);
-    if (mode === '0' || (mode !== '1' && (this.sparseDensity === 0 || density > this.sparseDensity))) return undefined;
+    if (mode === '0' || (mode !== '1' && (this.sparseDensity === 0 || (typeof density === 'function' ? density() : density) > this.sparseDensity))) return undefined;
     if (this.disposed) throw new Error('the ONNX Runtime kernels of this backend were disposed');
     if (this.pool?.disposed) this.pool = undefined;
     if (this.pool === undefined) {

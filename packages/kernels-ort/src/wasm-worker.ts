@@ -46,7 +46,7 @@ export interface WorkerData {
   generation: number;
 }
 
-export const WORKER_SOURCE = `
+const WORKER_SOURCE = `
 import { workerData } from 'node:worker_threads';
 const { module, memory, control, thread, names, stackTop } = workerData;
 const GENERATION = ${CONTROL.generation}, PENDING = ${CONTROL.pending}, FUNC = ${CONTROL.func}, ARGC = ${CONTROL.argc};

@@ -32,14 +32,26 @@ describe.skipIf(!kernels.module)('dense filter gradient as per-tap Gemms over ta
     const dc = uniform(n * cout * oh * oh, 12);
     const g = { n, cin, h: size, w: size, k, cout, oh, ow: oh, flops: 0 };
     const reference = denseFilterGrad(runtime, x, dc, g, { stride, pad, relu: false, mode: 'batch', epsilon: 1e-5 });
+    // Count the buffers it takes from the runtime's arrays and gives back to its recycler.
     let taken = 0;
     let released = 0;
-    const got = denseFilterGradGemm(runtime, pool, x, dc, { ...g, stride, pad }, (length) => (taken++, runtime.outputArrays(length)), (a) => (released++, runtime.recycler.release(a)));
+    const spied = runtime as unknown as { outputArrays: (length: number) => Float32Array; recycler: { release: (a: unknown) => void } };
+    const { outputArrays } = spied;
+    const release = spied.recycler.release.bind(spied.recycler);
+    spied.outputArrays = (length) => (taken++, outputArrays(length));
+    spied.recycler.release = (a) => (released++, release(a));
+    let got: Float32Array;
+    try {
+      got = denseFilterGradGemm(runtime, pool, x, dc, { ...g, stride, pad });
+    } finally {
+      spied.outputArrays = outputArrays;
+      delete (spied.recycler as { release?: unknown }).release;
+    }
     expect(got.length).toBe(k * k * cin * cout);
     expect(relErr(got, reference)).toBeLessThanOrEqual(1e-5);
     expect(released).toBe(taken);
     // Again with the recycled (dirty) buffers: the same values.
-    const again = denseFilterGradGemm(runtime, pool, x, dc, { ...g, stride, pad }, runtime.outputArrays, (a) => runtime.recycler.release(a));
+    const again = denseFilterGradGemm(runtime, pool, x, dc, { ...g, stride, pad });
     expect(Array.from(again)).toEqual(Array.from(got));
   });
 });

@@ -6,8 +6,8 @@ import { ortStats, registerOrtBackend } from '@supermask/kernels-ort';
 
 export const ORT = registerOrtBackend().backendName;
 
-export { uniform } from './uniform.js';
-import { uniform } from './uniform.js';
+export { relativeError, uniform } from './uniform.js';
+import { relativeError, uniform } from './uniform.js';
 
 export interface Input {
   shape: number[];
@@ -26,16 +26,6 @@ export async function runOn(backend: string, fn: (...xs: tf.Tensor[]) => tf.Tens
   });
 }
 
-/** Largest |a - b| over the largest |a| (0 when both are all zeros). */
-export function relativeError(expected: Float32Array, actual: Float32Array): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    err = Math.max(err, Math.abs(expected[i]! - actual[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return scale === 0 ? err : err / scale;
-}
 
 /**
  * Computes `fn` on plain cpu and on the ORT backend and expects the same values within `tolerance`

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SUPERMASK_KERNELS_URL, createWasmPool, loadSupermaskKernels, supermaskKernelsUnavailableReason } from '@supermask/kernels-ort';
 import type { WasmModule, WasmPool } from '@supermask/kernels-ort';
+import type { FilterGradGeometry } from '../src/dense-dw.js';
 
-import { uniform } from './uniform.js';
+import { relativeError, uniform } from './uniform.js';
 
 export { uniform };
 
@@ -81,27 +82,14 @@ export function mask01(n: number, density: number, seed: number): Float32Array {
   return u.map((v) => (v < density ? 1 : 0));
 }
 
-/** max |a - b| / max |b| (0 when both are all zeros). */
+/** max |a - b| / max |b| (0 when both are all zeros): uniform.ts's relativeError, arrays of one length only. */
 export function relErr(actual: Float32Array | Float64Array, expected: Float32Array | Float64Array): number {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < expected.length; i++) {
-    d = Math.max(d, Math.abs(actual[i]! - expected[i]!));
-    m = Math.max(m, Math.abs(expected[i]!));
-  }
-  return m === 0 ? d : d / m;
+  return relativeError(expected, actual);
 }
 
-export interface UnitCase {
-  n: number;
-  cin: number;
-  h: number;
-  w: number;
-  k: number;
-  cout: number;
-  stride: number;
-  pad: number;
+/** A unit to test: the convolution's geometry (output size derived) and the unit's attrs. */
+export interface UnitCase extends Omit<FilterGradGeometry, 'oh' | 'ow'> {
   relu: boolean;
   mode: 'batch' | 'running';
   skip: boolean;

@@ -1,3 +1,5 @@
+/** Test values and comparisons shared by the kernels' tests (no backend registered on import). */
+
 /** Deterministic uniform values in [lo, hi) (xorshift32). */
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   let s = seed >>> 0 || 1;
@@ -9,4 +11,15 @@ export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array 
     out[i] = lo + ((s >>> 0) / 4294967296) * (hi - lo);
   }
   return out;
+}
+
+/** Largest |a - b| over the largest |expected| (0 when both are all zeros). */
+export function relativeError(expected: ArrayLike<number>, actual: ArrayLike<number>): number {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    err = Math.max(err, Math.abs(expected[i]! - actual[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  return scale === 0 ? err : err / scale;
 }

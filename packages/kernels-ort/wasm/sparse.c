@@ -109,7 +109,9 @@ void sp_conv(const float* src, float* dst, int Cs, int Ps, int Cd, int Pd, int T
         wasm_v128_store(y + t, a0); wasm_v128_store(y + t + 4, a1); wasm_v128_store(y + t + 8, a2); wasm_v128_store(y + t + 12, a3);
         wasm_v128_store(y + t + 16, a4); wasm_v128_store(y + t + 20, a5); wasm_v128_store(y + t + 24, a6); wasm_v128_store(y + t + 28, a7);
       }
-      if (t + 16 <= tend) {
+      for (; t < tend; t += 16) {
+        // 16 outputs; the last block stores 1 to 4 vectors (its loads past tend stay in the planes' slack).
+        int rest = (tend - t) >> 2;
         v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
         const float* st = sc + t;
         for (int j = s; j < e; j++) {
@@ -120,24 +122,10 @@ void sp_conv(const float* src, float* dst, int Cs, int Ps, int Cd, int Pd, int T
           a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, wasm_v128_load(b + 8)));
           a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(w, wasm_v128_load(b + 12)));
         }
-        wasm_v128_store(y + t, a0); wasm_v128_store(y + t + 4, a1); wasm_v128_store(y + t + 8, a2); wasm_v128_store(y + t + 12, a3);
-        t += 16;
-      }
-      if (t < tend) {
-        // 1 to 3 vectors left.
-        int rest = (tend - t) >> 2;
-        v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0;
-        const float* st = sc + t;
-        for (int j = s; j < e; j++) {
-          const float* b = st + idx[j];
-          v128_t w = wasm_f32x4_splat(val[j]);
-          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(w, wasm_v128_load(b)));
-          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(w, wasm_v128_load(b + 4)));
-          a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, wasm_v128_load(b + 8)));
-        }
         wasm_v128_store(y + t, a0);
         if (rest > 1) wasm_v128_store(y + t + 4, a1);
         if (rest > 2) wasm_v128_store(y + t + 8, a2);
+        if (rest > 3) wasm_v128_store(y + t + 12, a3);
       }
     }
   }
