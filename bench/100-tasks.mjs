@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluateInference, Experiment, outputWidth, readConfigFile, resolveConfig } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { fullDataDir, printTable, root, writeResults } from './common.mjs';
+import { fullDataDir, mean, printTable, root, writeResults } from './common.mjs';
 
 const tasks = Number(process.env.BENCH_TASKS ?? 100);
 const trainPerTask = Number(process.env.BENCH_TRAIN_PER_TASK ?? 1000);
@@ -24,7 +24,6 @@ const dataDir = fullDataDir();
 const probes = [10, 50, 100].filter((t) => t <= tasks);
 if (!probes.includes(tasks)) probes.push(tasks);
 
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const rows = [];
 const probeRows = [];
 const configs = [];

@@ -53,6 +53,12 @@ export function unitInputs([cin, cout, k, stride, size, relu, skip], batch, seed
   return { out, x, filter, skipIn, dy, attrs, inputs, label, gflop: (2 * batch * out * out * cout * k * k * cin) / 1e9 };
 }
 
+/** Mean of a list of numbers. */
+export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Sample standard deviation (0 for fewer than two values). */
+export const sd = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+
 /** CPU time of this process so far (every thread, user + system), in ms. */
 export function processCpuMs() {
   const c = process.cpuUsage();

@@ -13,7 +13,7 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { ortRuntime, registerOrtBackend, ortStats } from '@supermask/kernels-ort';
-import { printTable, processCpuMs, RESNET18_UNITS, unitInputs, writeResults } from './common.mjs';
+import { printTable, processCpuMs as cpuMs, RESNET18_UNITS, unitInputs, writeResults } from './common.mjs';
 
 const reps = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const density = Number(process.env.BENCH_DENSITY ?? 0.1);
@@ -25,7 +25,6 @@ const units = RESNET18_UNITS;
 const { backendName } = registerOrtBackend();
 await tf.setBackend(backendName);
 const runtime = ortRuntime(backendName);
-const cpuMs = processCpuMs;
 
 /** A 0/1 mask keeping the `density` largest |values| (the top-k mask a run selects from scores). */
 function topMask(filter) {

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { readConfigFile } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
+import { fullDataDir, mean, printTable, root, runConfig, sd, writeResults } from './common.mjs';
 
 const trainSizes = (process.env.BENCH_TRAIN_PER_TASK ?? '2000,10000').split(',').map(Number);
 const testPerTask = Number(process.env.BENCH_TEST_PER_TASK ?? 2000);
@@ -43,8 +43,6 @@ for (const trainPerTask of trainSizes) {
   }
 }
 
-const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
-const sd = (xs) => (xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)) : 0);
 const maskCurve = (task) => task.phases.find((p) => p.name === 'mask').epoch_accuracy;
 
 const baselineOf = (run) => runs.find((r) => r.trainPerTask === run.trainPerTask && r.seed === run.seed && r.variant === 'none').results;

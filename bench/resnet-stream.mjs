@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Experiment, readConfigFile, resolveConfig } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { fullDataDir, printTable, root, writeResults } from './common.mjs';
+import { fullDataDir, mean, printTable, root, writeResults } from './common.mjs';
 
 const tasks = Number(process.env.BENCH_TASKS ?? 20);
 const trainPerTask = Number(process.env.BENCH_TRAIN_PER_TASK ?? 128);
@@ -32,7 +32,6 @@ raw.stream = {
 if (!dataDir) raw.dataset.options = { source: 'embedded' };
 const registry = createRegistry();
 const config = resolveConfig(raw, registry, { backend: 'cpu', file });
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 const perTask = [];
 let last = 0;

@@ -17,7 +17,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { readConfigFile } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
+import { fullDataDir, mean, printTable, root, runConfig, sd, writeResults } from './common.mjs';
 
 const files = (process.env.BENCH_CONFIGS ?? 'split-fmnist-resnet18-supsup.json,split-fmnist-resnet18-exssnet.json').split(',');
 const seeds = (process.env.BENCH_SEEDS ?? '0,1,2').split(',').map(Number);
@@ -35,8 +35,6 @@ if (!dataDir) {
   process.exit(0);
 }
 
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 
 const runs = [];
 const configs = {};

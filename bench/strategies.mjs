@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConfigFile } from '@supermask/core';
 import { createRegistry } from '@supermask/cli';
-import { fullDataDir, printTable, root, runConfig, writeResults } from './common.mjs';
+import { fullDataDir, mean, printTable, root, runConfig, sd, writeResults } from './common.mjs';
 
 const seeds = (process.env.BENCH_SEEDS ?? '0,1,2').split(',').map(Number);
 const capacities = (process.env.BENCH_CAPACITIES ?? '0.05,0.1').split(',').map(Number);
@@ -100,8 +100,6 @@ for (const capacity of combine ? [] : capacities) {
   }
 }
 
-const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
-const sd = (xs) => (xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)) : 0);
 const rows = [];
 for (const capacity of capacities) {
   for (const method of methods) {

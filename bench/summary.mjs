@@ -44,33 +44,29 @@ section('ResNet-18 (nf 20, 32x32) training (density 0.1, batch 64)', 'resnet18',
   ].join('\n'),
 );
 section('ResNet-18 accuracy: fused conv + batch-norm units against op by op (Split Fashion-MNIST)', 'resnet18-accuracy', (d) => {
-  // Results before the sparse units had two paths, op-by-op and fused (then the dense units).
-  const pathOf = (r) => (!d.sparse_units && r.path === 'fused' ? 'fused-dense' : r.path);
   const names = { 'op-by-op': 'op by op', 'fused-dense': 'fused, dense units', fused: 'fused, sparse units' };
-  const presentIn = (config) => Object.keys(names).filter((p) => (d.seeds ?? []).every((seed) => d.runs.some((r) => r.config === config && pathOf(r) === p && r.seed === seed)));
+  const presentIn = (config) => Object.keys(names).filter((p) => (d.seeds ?? []).every((seed) => d.runs.some((r) => r.config === config && r.path === p && r.seed === seed)));
   const present = Object.keys(names).filter((p) => (d.rows ?? []).some((s) => presentIn(s.config).includes(p)));
   const fusedPaths = present.filter((p) => p !== 'op-by-op');
-  const key = (p, what) => `${(d.sparse_units ? p : p === 'fused-dense' ? 'fused' : p).replace(/-/g, '_')}_${what}`;
+  const field = (p) => p.replace(/-/g, '_');
   return [
     `Average accuracy (%) of each config on each path, seeds ${(d.seeds ?? []).join(' ')}, backend ${d.backend}; a run recorded by an earlier sitting says so in \`runs[].from\`.`,
     '',
     table(
       ['config', 'seed', ...present.map((p) => names[p]), ...(present.includes('op-by-op') ? fusedPaths.map((p) => `${names[p]} - op by op (points)`) : [])],
       (d.rows ?? []).flatMap((s) => {
-        const run = (p, seed) => d.runs.find((r) => r.config === s.config && pathOf(r) === p && r.seed === seed);
+        const run = (p, seed) => d.runs.find((r) => r.config === s.config && r.path === p && r.seed === seed);
         const here = presentIn(s.config);
+        const compared = (p) => here.includes(p) && here.includes('op-by-op');
         const cell = (p, seed) => (here.includes(p) ? num(100 * run(p, seed).average_accuracy, 2) : '');
-        const diff = (p, seed) => (here.includes(p) && here.includes('op-by-op') ? num(100 * (run(p, seed).average_accuracy - run('op-by-op', seed).average_accuracy), 2) : '');
-        const perSeed = (d.seeds ?? []).map((seed) => [
-          s.config.replace(/\.json$/, ''),
-          String(seed),
-          ...present.map((p) => cell(p, seed)),
-          ...(present.includes('op-by-op') ? fusedPaths.map((p) => diff(p, seed)) : []),
-        ]);
-        const old = !d.sparse_units;
-        const meanOf = (p) => (here.includes(p) ? `${num(s[key(p, 'mean')], 2)} ± ${num(s[key(p, 'sd')], 2)}` : '');
-        const diffOf = (p) => (old ? `${num(s.difference_mean, 2)} ± ${num(s.difference_sd, 2)}` : `${num(s[`${p.replace(/-/g, '_')}_minus_op_by_op_mean`], 2)} ± ${num(s[`${p.replace(/-/g, '_')}_minus_op_by_op_sd`], 2)}`);
-        return [...perSeed, [s.config.replace(/\.json$/, ''), 'mean ± sd', ...present.map(meanOf), ...(present.includes('op-by-op') ? fusedPaths.map((p) => (here.includes(p) && here.includes('op-by-op') ? diffOf(p) : '')) : [])]];
+        const diff = (p, seed) => (compared(p) ? num(100 * (run(p, seed).average_accuracy - run('op-by-op', seed).average_accuracy), 2) : '');
+        const meanOf = (p) => (here.includes(p) ? `${num(s[`${field(p)}_mean`], 2)} ± ${num(s[`${field(p)}_sd`], 2)}` : '');
+        const diffOf = (p) => (compared(p) ? `${num(s[`${field(p)}_minus_op_by_op_mean`], 2)} ± ${num(s[`${field(p)}_minus_op_by_op_sd`], 2)}` : '');
+        const diffs = present.includes('op-by-op') ? fusedPaths : [];
+        return [
+          ...(d.seeds ?? []).map((seed) => [s.config.replace(/\.json$/, ''), String(seed), ...present.map((p) => cell(p, seed)), ...diffs.map((p) => diff(p, seed))]),
+          [s.config.replace(/\.json$/, ''), 'mean ± sd', ...present.map(meanOf), ...diffs.map(diffOf)],
+        ];
       }),
     ),
   ].join('\n');

@@ -16,7 +16,7 @@ type Path = 'op-by-op' | 'dense' | 'sparse';
  * random projection of the logits with respect to every trained variable, and every batch norm's
  * running statistics afterwards. `fused` picks the path (SUPERMASK_FUSED_CONV).
  */
-function step(kind: 'resnet18' | 'resnet50', phase: Phase, path: Path, density = DENSITY, gradientMask = false): { logits: Float32Array; grads: Float32Array[]; stats: Float32Array[]; usedFused: boolean } {
+function step(kind: 'resnet18' | 'resnet50', phase: Phase, path: Path, gradientMask = false): { logits: Float32Array; grads: Float32Array[]; stats: Float32Array[]; usedFused: boolean } {
   process.env.SUPERMASK_FUSED_CONV = path === 'op-by-op' ? '0' : '1';
   process.env.SUPERMASK_SPARSE_CONV = path === 'sparse' ? '1' : '0';
   const bottleneck = kind === 'resnet50';
@@ -34,10 +34,10 @@ function step(kind: 'resnet18' | 'resnet50', phase: Phase, path: Path, density =
     net.addTask(0);
     const rng = new Rng(11);
     for (const l of net.layers) {
-      l.density = density;
+      l.density = DENSITY;
       l.addTask(0, kaimingUniform(l.size, l.fanIn, rng.child(l.name)));
     }
-    const maskOf = (v: Float32Array): Float32Array => topKAbsMask(v, keptCount(v.length, density));
+    const maskOf = (v: Float32Array): Float32Array => topKAbsMask(v, keptCount(v.length, DENSITY));
     const fixedMasks = new Map(net.layers.map((l) => [l, tf.tensor(maskOf(l.masks.scoreValues(0)), l.shape)]));
     const ctx: ForwardContext = {
       task: 0,
@@ -119,11 +119,11 @@ describe('fused conv + batch-norm path = op-by-op path (cpu-ort, relative error 
   it('resnet18, weight phase with a gradient mask: the sparse units\' filter gradient at the mask = op by op', async () => {
     await selectBackend('cpu');
     const before = tf.memory().numTensors;
-    const reference = step('resnet18', 'weight', 'op-by-op', DENSITY, true);
+    const reference = step('resnet18', 'weight', 'op-by-op', true);
     const runsBefore = ortStats()!.sparseRuns;
-    agree(reference, step('resnet18', 'weight', 'sparse', DENSITY, true), 'weight');
+    agree(reference, step('resnet18', 'weight', 'sparse', true), 'weight');
     expect(ortStats()!.sparseRuns).toBeGreaterThan(runsBefore);
-    agree(reference, step('resnet18', 'weight', 'dense', DENSITY, true), 'weight');
+    agree(reference, step('resnet18', 'weight', 'dense', true), 'weight');
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { ResolvedConfig, TaskInference, BackendChoice, ComponentKind, Logger, Experiment as ExperimentInstance } from '@supermask/core';
-import { BACKEND_NAMES, parsePositiveInt } from './choices.js';
+import { BACKEND_NAMES, backendOption, parsePositiveInt } from './choices.js';
 import type { JsonLinesLogger } from './progress.js';
 import type { OwnedRunDir } from './run-dir.js';
 import { registerSweepCommands } from './sweep-commands.js';
@@ -66,8 +66,7 @@ function overrideTaskInference(raw: unknown, opts: RunFlags): void {
 }
 
 /** `--backend` of `run` and `eval`. */
-const backendOption = () =>
-  new Option('--backend <name>', 'tfjs backend: auto (fastest available), webgpu (GPU through Dawn), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)').choices([...BACKEND_NAMES]);
+const backendHelp = 'tfjs backend: auto (fastest available), webgpu (GPU through Dawn), tensorflow (tfjs-node), cpu (ONNX Runtime kernels), cpu-plain (pure JS)';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -104,7 +103,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('-o, --out <dir>', 'run directory for results.json, accuracy_matrix.csv and checkpoints (default runs/<name>-<time>)')
     .option('--overwrite', 'delete the run already held in the --out directory (results, checkpoints, evaluations, report) and start a new one there')
     .option('--seed <n>', 'override the config seed', parseSeed)
-    .addOption(backendOption())
+    .addOption(backendOption(backendHelp))
     .option('--task-inference <id>', 'evaluate without task ids at the end with this task_inference component (prototype, contrast, oneshot, binary, exhaustive)')
     .option('--inference-batch-size <n>', 'test batch size of the task inference', parsePositiveInt)
     .option('--set <path=value>', 'override one config field by its dotted path, e.g. strategy.options.mask_phase.epochs=3 (value: JSON, else a string; repeatable)', collect, [])
@@ -199,7 +198,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .requiredOption('--task-inference <id>', 'task_inference component: prototype, contrast, oneshot, binary, exhaustive or oracle')
     .option('--batch-size <n>', 'test batch size (each batch gets one inferred task id)', parsePositiveInt)
     .option('--data-dir <dir>', 'directory holding the dataset files')
-    .addOption(backendOption())
+    .addOption(backendOption(backendHelp))
     .action(async (runDir: string, opts: { taskInference: string; batchSize?: number; dataDir?: string; backend?: BackendChoice }) => {
       const { Experiment, assertSameRun, loadPlugins, pluginNames, readCheckpoint, writeJsonAtomic } = await loadCore();
       const { withRunLock } = await import('./run-dir.js');

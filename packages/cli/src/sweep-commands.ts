@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
 import type { BackendChoice } from '@supermask/core';
-import { BACKEND_NAMES, parsePositiveInt } from './choices.js';
+import { backendOption, parsePositiveInt } from './choices.js';
 import type { CliIo } from './main.js';
 
 // Core, the components and the sweep package (BullMQ) are imported by the actions, so that
@@ -17,7 +17,6 @@ function cliBin(): string {
   return existsSync(here) ? here : resolve(dirname(here), '../dist/bin.js');
 }
 
-const backendOption = () => new Option('--backend <name>', 'tfjs backend of every run').choices([...BACKEND_NAMES]);
 
 /** A sweep that ended with failed points: exit code 1 after the summary. */
 class SweepFailed extends Error {
@@ -34,7 +33,7 @@ export function registerSweepCommands(program: Command, io: CliIo): void {
     .option('-w, --workers <n>', 'run processes at once (default: one per core; without --queue)', parsePositiveInt)
     .option('--queue <url>', 'redis://HOST:PORT[/DB]: enqueue the points for `supermask worker` processes and wait for them')
     .option('--data-dir <dir>', 'directory holding the dataset files (local runs)')
-    .addOption(backendOption())
+    .addOption(backendOption('tfjs backend of every run'))
     .action(async (file: string | undefined, opts: { out?: string; workers?: number; queue?: string; dataDir?: string; backend?: BackendChoice }) => {
       const { ConfigError, loadPlugins, pluginNames, resolveConfig } = await loadCore();
       const { checkQueue, planSweep, redisConnection, runLocalSweep, runQueuedSweep, writeSummary } = await loadSweep();
@@ -83,7 +82,7 @@ export function registerSweepCommands(program: Command, io: CliIo): void {
     .option('--concurrency <n>', 'points run at once by this worker', parsePositiveInt, 1)
     .option('--runs-dir <dir>', 'put run directories under DIR/<sweep>/<point> (default: the sweep directory the job names, on shared storage)')
     .option('--data-dir <dir>', 'directory holding the dataset files')
-    .addOption(backendOption())
+    .addOption(backendOption('tfjs backend of every run'))
     .addOption(new Option('--lock-ms <ms>', 'a worker silent this long is taken for dead and its points run again').argParser(parsePositiveInt).default(30_000))
     .action(async (opts: { queue: string; concurrency: number; runsDir?: string; dataDir?: string; backend?: BackendChoice; lockMs: number }) => {
       const { redisConnection, runWorker } = await loadSweep();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readCheckpoint, readSafetensors, Rng } from '@supermask/core';
+import { metricsRows } from './helpers.js';
 
 /**
  * Crash soak: a short ExSSNeT + KKT run (LeNet, embedded Fashion-MNIST, 3 tiny tasks, a mid-task
@@ -100,12 +101,6 @@ function checkpointAt(dir: string): { checkpoint: string; task: number } {
 
 const tensorBytes = (dir: string) => new Map([...readCheckpoint(dir).tensors].map(([name, t]) => [name, Buffer.from(t.bytes).toString('hex')]));
 const results = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
-/** metrics.csv without its timing column: a resumed run's rows, each once, equal the reference's. */
-function metricsRows(dir: string): string[] {
-  const [header, ...rows] = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
-  const timing = header!.split(',').indexOf('samples_per_second');
-  return [header!, ...rows].map((row) => row.split(',').filter((_, i) => i !== timing).join(','));
-}
 
 describe('crash soak', () => {
   const dir = mkdtempSync(join(tmpdir(), 'supermask-soak-'));

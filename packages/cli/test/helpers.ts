@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Registry, registerCoreComponents, registerLoggerObservers, Rng, type LabeledDataset } from '@supermask/core';
 import { register as registerMlp } from '@supermask/backbone-mlp';
 import { register as registerBert } from '@supermask/backbone-bert';
@@ -78,4 +80,11 @@ export async function cliInProcess(args: string[], env: Record<string, string | 
   const err: string[] = [];
   const code = await main(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), isTTY: false, env });
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+/** metrics.csv of a run directory without its timing column (samples_per_second), row by row. */
+export function metricsRows(dir: string): string[] {
+  const [header, ...rows] = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
+  const timing = header!.split(',').indexOf('samples_per_second');
+  return [header!, ...rows].map((row) => row.split(',').filter((_, i) => i !== timing).join(','));
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Experiment, maskPhase, readCheckpoint, resolveConfig, Rng, storedTensor, type LabeledDataset, type Observer, type PhaseKind, type PhaseSetup, type RngState } from '@supermask/core';
-import { blobsConfig, testRegistry } from './helpers.js';
+import { blobsConfig, metricsRows, testRegistry } from './helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'supermask-midtask-'));
 
@@ -32,13 +32,6 @@ async function runAll(raw: Record<string, unknown>, outDir?: string, observers: 
 /** Every tensor of a run directory's checkpoint as name -> hex bytes. */
 function tensorBytes(dir: string): Map<string, string> {
   return new Map([...readCheckpoint(dir).tensors].map(([name, t]) => [name, Buffer.from(t.bytes).toString('hex')]));
-}
-
-/** metrics.csv without its timing column (samples_per_second), row by row. */
-function metricsRows(dir: string): string[] {
-  const [header, ...rows] = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
-  const timing = header!.split(',').indexOf('samples_per_second');
-  return [header!, ...rows].map((row) => row.split(',').filter((_, i) => i !== timing).join(','));
 }
 
 /** How many times each event (with its task, phase, epoch and batch) is in events.jsonl. */

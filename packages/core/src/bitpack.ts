@@ -7,7 +7,19 @@ export function packBits(mask: Float32Array): Uint8Array {
 }
 
 export function unpackBits(packed: Uint8Array, length: number, out: Float32Array = new Float32Array(length)): Float32Array {
-  if (packed.length !== Math.ceil(length / 8)) throw new Error(`a packed mask of ${length} bits needs ${Math.ceil(length / 8)} bytes, got ${packed.length}`);
+  checkPackedLength(packed, length);
   for (let i = 0; i < length; i++) out[i] = (packed[i >>> 3]! >>> (i & 7)) & 1;
   return out;
+}
+
+/** How many of the first `length` bits of `packed` are set (the ones unpackBits would give), without unpacking. */
+export function countBits(packed: Uint8Array, length: number): number {
+  checkPackedLength(packed, length);
+  let count = 0;
+  for (let i = 0; i < length; i++) count += (packed[i >>> 3]! >>> (i & 7)) & 1;
+  return count;
+}
+
+function checkPackedLength(packed: Uint8Array, length: number): void {
+  if (packed.length !== Math.ceil(length / 8)) throw new Error(`a packed mask of ${length} bits needs ${Math.ceil(length / 8)} bytes, got ${packed.length}`);
 }

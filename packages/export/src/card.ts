@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { readCheckpoint, stateNames, unpackBits, writeFileAtomic } from '@supermask/core';
+import { readCheckpoint, stateNames, countBits, writeFileAtomic } from '@supermask/core';
 
 export const MODEL_CARD = 'README.md';
 
@@ -23,7 +23,7 @@ function maskDensity(ckpt: ReturnType<typeof readCheckpoint>, task: number): num
     const size = entry.shape.reduce((a, b) => a * b, 1);
     const bits = ckpt.tensors.get(stateNames.mask(m[1]!, task))?.bytes;
     if (!bits) continue;
-    kept += unpackBits(bits, size).reduce((a, b) => a + b, 0);
+    kept += countBits(bits, size);
     total += size;
   }
   return total === 0 ? 1 : kept / total;

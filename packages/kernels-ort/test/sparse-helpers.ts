@@ -98,28 +98,37 @@ export interface UnitCase extends Omit<FilterGradGeometry, 'oh' | 'ow'> {
 
 export const outSize = (size: number, k: number, s: number, p: number): number => Math.floor((size + 2 * p - k) / s) + 1;
 
-/** Plain float64 convolution: c [N, out, OH, OW] from x NCHW and filter [k, k, in, out]. */
-export function refConv(u: UnitCase, x: ArrayLike<number>, filter: ArrayLike<number>): Float64Array {
+/**
+ * Every (filter tap, output, input) triple of the convolution `u` in a fixed order: visit(fi, ci,
+ * xi) with the filter index ([k, k, in, out]), the output index (NCHW) and the input index (NCHW).
+ */
+function forEachTap(u: UnitCase, visit: (fi: number, ci: number, xi: number) => void): void {
   const oh = outSize(u.h, u.k, u.stride, u.pad);
   const ow = outSize(u.w, u.k, u.stride, u.pad);
-  const c = new Float64Array(u.n * u.cout * oh * ow);
   for (let n = 0; n < u.n; n++)
     for (let o = 0; o < u.cout; o++)
       for (let i = 0; i < u.cin; i++)
         for (let kh = 0; kh < u.k; kh++)
           for (let kw = 0; kw < u.k; kw++) {
-            const wv = filter[((kh * u.k + kw) * u.cin + i) * u.cout + o]!;
-            if (wv === 0) continue;
+            const fi = ((kh * u.k + kw) * u.cin + i) * u.cout + o;
             for (let r = 0; r < oh; r++) {
               const hh = r * u.stride + kh - u.pad;
               if (hh < 0 || hh >= u.h) continue;
               for (let q = 0; q < ow; q++) {
                 const ww = q * u.stride + kw - u.pad;
                 if (ww < 0 || ww >= u.w) continue;
-                c[((n * u.cout + o) * oh + r) * ow + q]! += wv * x[((n * u.cin + i) * u.h + hh) * u.w + ww]!;
+                visit(fi, ((n * u.cout + o) * oh + r) * ow + q, ((n * u.cin + i) * u.h + hh) * u.w + ww);
               }
             }
           }
+}
+
+/** Plain float64 convolution: c [N, out, OH, OW] from x NCHW and filter [k, k, in, out]. */
+export function refConv(u: UnitCase, x: ArrayLike<number>, filter: ArrayLike<number>): Float64Array {
+  const c = new Float64Array(u.n * u.cout * outSize(u.h, u.k, u.stride, u.pad) * outSize(u.w, u.k, u.stride, u.pad));
+  forEachTap(u, (fi, ci, xi) => {
+    c[ci]! += filter[fi]! * x[xi]!;
+  });
   return c;
 }
 
@@ -198,27 +207,9 @@ export function refBackward(u: UnitCase, dy: ArrayLike<number>, x: ArrayLike<num
   }
   const dx = new Float64Array(u.n * u.cin * u.h * u.w);
   const dfilter = new Float64Array(u.k * u.k * u.cin * u.cout);
-  for (let n = 0; n < u.n; n++)
-    for (let o = 0; o < u.cout; o++)
-      for (let i = 0; i < u.cin; i++)
-        for (let kh = 0; kh < u.k; kh++)
-          for (let kw = 0; kw < u.k; kw++) {
-            const fi = ((kh * u.k + kw) * u.cin + i) * u.cout + o;
-            const wv = filter[fi]!;
-            let dw = 0;
-            for (let r = 0; r < oh; r++) {
-              const hh = r * u.stride + kh - u.pad;
-              if (hh < 0 || hh >= u.h) continue;
-              for (let q = 0; q < ow; q++) {
-                const ww = q * u.stride + kw - u.pad;
-                if (ww < 0 || ww >= u.w) continue;
-                const d = dc[((n * u.cout + o) * oh + r) * ow + q]!;
-                const xi = ((n * u.cin + i) * u.h + hh) * u.w + ww;
-                dx[xi]! += wv * d;
-                dw += d * x[xi]!;
-              }
-            }
-            dfilter[fi]! += dw;
-          }
+  forEachTap(u, (fi, ci, xi) => {
+    dx[xi]! += filter[fi]! * dc[ci]!;
+    dfilter[fi]! += dc[ci]! * x[xi]!;
+  });
   return { dx, dfilter, dskip: g, dc };
 }

@@ -7,6 +7,7 @@ import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { WASM_STACK_BYTES, createWasmPool, itemRange, loadSupermaskKernels, supermaskKernelsUnavailableReason } from '@supermask/kernels-ort';
 import type { WasmModule, WasmPool } from '@supermask/kernels-ort';
+import { uniform } from './uniform.js';
 
 // Records the pool's workers, to check that dispose ends them.
 const workers = vi.hoisted(() => [] as Worker[]);
@@ -28,19 +29,6 @@ function loadModule(): WasmModule {
   const module = loadSupermaskKernels();
   if (module === undefined) throw new Error(`the kernels module is unavailable: ${supermaskKernelsUnavailableReason()}`);
   return module;
-}
-
-/** Deterministic values in [-1, 1) (xorshift32). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (s >>> 0) / 2147483648 - 1;
-  }
-  return out;
 }
 
 const pools: WasmPool[] = [];
@@ -82,7 +70,7 @@ describe('createWasmPool', () => {
   it('fills and sums identically (bit-equal float64 partials) with 1, 2 and 3 threads', () => {
     const items = 37;
     const len = 101;
-    const src = values(items * len, 12345);
+    const src = uniform(items * len, 12345);
     const results: { fill: Float32Array; partials: Float64Array }[] = [];
     for (const threads of [1, 2, 3]) {
       const p = pool(threads);
@@ -123,13 +111,13 @@ describe('createWasmPool', () => {
   it('grows the memory past its initial size, keeping earlier data; new views see it; workers write there', () => {
     const p = pool(2, { initialBytes: 1 << 20 });
     const first = p.alloc(64 * 4);
-    p.f32().set(values(64, 7), first / 4);
+    p.f32().set(uniform(64, 7), first / 4);
     const before = p.f32().length;
     const far = p.alloc(8 << 20, true);
     expect(far % 64).toBe(0);
     expect(p.f32().length).toBeGreaterThan(before);
     expect(p.f32().length * 4).toBeGreaterThanOrEqual(far + (8 << 20));
-    expect(Array.from(p.f32().subarray(first / 4, first / 4 + 64))).toEqual(Array.from(values(64, 7)));
+    expect(Array.from(p.f32().subarray(first / 4, first / 4 + 64))).toEqual(Array.from(uniform(64, 7)));
     const n = (8 << 20) / 4;
     p.run('pool_fill', [far, 2], n);
     const view = p.f32();

@@ -15,6 +15,11 @@ void dw_layout_x(const float* x, float* X, int N, int C, int H, int W, int p, in
   int phases = s < k ? s : k;
   for (int a = 0; a < phases; a++) {
     for (int b = 0; b < phases; b++) {
+      // Columns q whose source u = s q + b - p lies in [0, W): [q_lo, q_hi), the same for every row.
+      int q_lo = p - b > 0 ? (p - b + s - 1) / s : 0;
+      int q_hi = W - 1 + p - b < 0 ? 0 : (W - 1 + p - b) / s + 1;
+      if (q_hi > Wq) q_hi = Wq;
+      if (q_lo > q_hi) q_lo = q_hi;
       for (int c = 0; c < C; c++) {
         float* row = X + ((a * s + b) * C + c) * S;
         for (int n = n0; n < n1; n++) {
@@ -27,11 +32,10 @@ void dw_layout_x(const float* x, float* X, int N, int C, int H, int W, int p, in
               for (int q = 0; q < Wq; q++) dr[q] = 0.0f;
               continue;
             }
-            const float* xr = xc + y * W;
-            for (int q = 0; q < Wq; q++) {
-              int u = s * q + b - p;
-              dr[q] = (u >= 0 && u < W) ? xr[u] : 0.0f;
-            }
+            const float* xr = xc + y * W + b - p;  // xr[s q] = x[y][s q + b - p]
+            for (int q = 0; q < q_lo; q++) dr[q] = 0.0f;
+            for (int q = q_lo; q < q_hi; q++) dr[q] = xr[s * q];
+            for (int q = q_hi; q < Wq; q++) dr[q] = 0.0f;
           }
         }
         if (n1 == N) {

@@ -225,8 +225,8 @@ export class PrototypeInference extends EntropyInference {
 }
 
 function float64(values: Float64Array): StoredTensor {
-  const copy = Float64Array.from(values);
-  return storedTensor('F64', [copy.length], new Uint8Array(copy.buffer));
+  // The statistics are never changed in place (setStatistics replaces them): a view, no copy.
+  return storedTensor('F64', [values.length], new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
 
 function readFloat64(t: StoredTensor | undefined, name: string): Float64Array {

@@ -72,7 +72,7 @@ export function convBn(x: tf.Tensor4D, unit: ConvBnUnit, ctx: ForwardContext, sk
   const update = Boolean(state && ctx.training && !state.frozen);
   const attrs = { stride: conv.stride, pad: conv.padding, relu, mode, epsilon: bn.epsilon };
   const weight = ctx.weight(conv);
-  const gradientMask = gradKernelAppliesMask() ? ctx.gradientMask?.(conv) : undefined;
+  const gradientMask = ctx.gradientMask && gradKernelAppliesMask() ? ctx.gradientMask(conv) : undefined;
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [xi, wi, si] = args as tf.Tensor[];
